@@ -1,0 +1,235 @@
+"""The ``followup`` command. Exit codes: 0 success, 1 input rejected or an operation failed,
+2 usage error (click's own).
+
+Commands are thin: they parse options, build a :class:`~followup.runtime.Runtime` and call
+the module that does the work. Commands for one area live beside it (``cli_*.py``) and are
+registered at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from followup.config import ConfigError
+from followup.models import MESSAGE_STATUSES
+from followup.runtime import Runtime
+
+
+def get_runtime(ctx: click.Context) -> Runtime:
+    """The runtime for this invocation, built on first use so commands without a database
+    (``segments``, ``templates check``) do not need one. A bad setting exits with code 1."""
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            root.obj = Runtime.from_env()
+        except ConfigError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            ctx.exit(1)
+        root.call_on_close(root.obj.close)
+    return root.obj
+
+
+@click.group()
+@click.version_option(package_name="followup")
+def main() -> None:
+    """Aftercare text messages for clinics: plan, send, listen."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the migrations in migrations/ to FOLLOWUP_DATABASE_URL."""
+    from followup.db import upgrade
+
+    rt = get_runtime(ctx)
+    upgrade(rt.settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def clinics() -> None:
+    """Clinics: add them, list them, set their care plan."""
+
+
+def fail(message: str) -> None:
+    """Print a user-fixable error on stderr and exit 1."""
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """``--now``: ISO 8601; without an offset it means UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def require_schema(rt: Runtime) -> None:
+    """Refuse to run on a database that is not migrated to the code's schema."""
+    from followup.db import current_revision, head_revision
+
+    current, head = current_revision(rt.engine), head_revision(rt.settings.database_url)
+    if current != head:
+        fail(f"database schema is at {current or 'nothing'}, code needs {head}: run `followup db upgrade`")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command("send-due")
+@click.option("--once", is_flag=True, required=True, help="Plan and send what is due, then exit.")
+@click.option("--now", "now_text", metavar="ISO8601", help="The clock for this run (default: now).")
+@click.pass_context
+def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
+    """Plan every completed session and send everything due at NOW, then exit.
+
+    --now lets staff and tests see what goes out when: it is the clock for every decision and
+    record of the run (due checks, quiet hours, caps, sent_at, events).
+    """
+    from followup.templates import TemplateError
+    from followup.worker import Worker
+
+    now = parse_now(now_text) or datetime.now(UTC)
+    rt = get_runtime(ctx)
+    require_schema(rt)
+    try:
+        worker = Worker(rt)
+    except (ConfigError, TemplateError) as exc:
+        fail(f"cannot start: {exc}")
+    report = worker.tick(now)
+    click.echo(f"{now.isoformat()}: {report.summary()}")
+    if report.dispatch.failed:
+        sys.exit(1)
+
+
+@main.command("run")
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_context
+def run(ctx: click.Context, verbose: bool) -> None:
+    """Run the worker: plan and send every few seconds until SIGTERM or Ctrl-C."""
+    from followup.templates import TemplateError
+    from followup.worker import Worker
+
+    _setup_logging(verbose)
+    rt = get_runtime(ctx)
+    require_schema(rt)
+    try:
+        worker = Worker(rt)
+    except (ConfigError, TemplateError) as exc:
+        fail(f"cannot start: {exc}")
+    worker.run()
+
+
+@main.command("outbox")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only texts in this state.")
+@click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.pass_context
+def outbox(ctx: click.Context, as_json: bool, status: str | None, clinic_slug: str | None,
+           limit: int | None) -> None:
+    """List texts in the outbox with their state, and why they were skipped or failed."""
+    from followup.reports import outbox_rows
+
+    rt = get_runtime(ctx)
+    require_schema(rt)
+    with rt.sessions() as db:
+        rows = outbox_rows(db, status=status, clinic_slug=clinic_slug, limit=limit)
+        for row in rows:
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(
+                    f"{row['send_at'][:16]:16}  {row['status']:11} {row['clinic']}/{row['session_id']}"
+                    f"/{row['step']:12} attempts={row['attempts']}"
+                    + (f"  {row['reason']}" if row["reason"] else "")
+                )
+
+
+@main.command("demo")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Create a demo clinic, patients and today's sessions (idempotent)."""
+    from followup.demo import create_demo
+
+    rt = get_runtime(ctx)
+    require_schema(rt)
+    for line in create_demo(rt.sessions, datetime.now(UTC)):
+        click.echo(line)
+
+
+@clinics.command("set-plan")
+@click.argument("slug")
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
+    """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
+    from followup.careplan import CarePlanError, load_plan_file, plan_to_data
+    from sqlalchemy import select, update
+
+    from followup.models import Clinic, OutboundMessage, TreatmentSession
+    from followup.templates import Catalogue, TemplateError
+
+    rt = get_runtime(ctx)
+    require_schema(rt)
+    data = None
+    if str(plan_file) != "default":
+        try:
+            plan = load_plan_file(plan_file)
+            catalogue = Catalogue.load(rt.settings.messages_dir)
+        except (CarePlanError, TemplateError) as exc:
+            fail(str(exc))
+        for step in plan.steps:
+            for key in filter(None, (step.template, step.regions_template)):
+                if not any(key in catalogue.keys(loc) for loc in catalogue.locales):
+                    fail(f"{plan_file}: steps ({step.key}): no template {key!r} in {rt.settings.messages_dir}")
+        data = plan_to_data(plan)
+    with rt.sessions() as db, db.begin():
+        clinic = db.query(Clinic).filter_by(slug=slug).one_or_none()
+        if clinic is None:
+            fail(f"no clinic with slug {slug!r}")
+        clinic.care_plan = data
+        # texts still waiting follow the new plan at the next tick
+        db.execute(
+            update(TreatmentSession)
+            .where(
+                TreatmentSession.clinic_id == clinic.id,
+                TreatmentSession.id.in_(
+                    select(OutboundMessage.session_id).where(OutboundMessage.status == "scheduled")
+                ),
+            )
+            .values(plan_pending=True)
+        )
+    click.echo(f"{slug}: care plan {'reset to default' if data is None else f'set from {plan_file}'}")
+
+
+def _register() -> None:
+    """Commands that live beside the code they drive."""
+    from followup.cli_sessions import clinics_add, clinics_list, import_sessions
+
+    clinics.add_command(clinics_add)
+    clinics.add_command(clinics_list)
+    main.add_command(import_sessions)
+
+
+_register()

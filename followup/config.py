@@ -1,0 +1,115 @@
+"""Settings from the environment, read and validated once at start.
+
+Why one object: every command and the long-running worker see the same, already-checked
+values, and a mistake (a Twilio backend without credentials, a malformed URL) stops the
+process at start with a message that names the variable, never at the first send.
+Twilio's own variable names are used where they exist; ours start with ``FOLLOWUP_``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///followup.db"
+SMS_BACKENDS = ("console", "twilio")
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    sms_backend: str = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    public_url: str | None = None
+    messages_dir: Path = Path(__file__).resolve().parent.parent / "messages"
+    tick_seconds: float = 5.0
+    worker_batch: int = 100
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: expected a number greater than 0")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment) and validate them."""
+    env = os.environ if env is None else env
+    get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+
+    database_url = get("FOLLOWUP_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", database_url):
+        raise ConfigError(
+            "FOLLOWUP_DATABASE_URL: expected a sqlite:/// or postgresql:// URL, "
+            f"got {database_url.split('://')[0]!r}"
+        )
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; SQLAlchemy's bare postgresql:// means psycopg2.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    sid, token = get("TWILIO_ACCOUNT_SID"), get("TWILIO_AUTH_TOKEN")
+    from_number, service_sid = get("TWILIO_FROM_NUMBER"), get("TWILIO_MESSAGING_SERVICE_SID")
+    if sid and not _ACCOUNT_SID.match(sid):
+        raise ConfigError("TWILIO_ACCOUNT_SID: expected 'AC' followed by 32 hex digits")
+    if from_number and not _E164.match(from_number):
+        raise ConfigError("TWILIO_FROM_NUMBER: expected an E.164 number such as +15555550100")
+    if service_sid and not _SERVICE_SID.match(service_sid):
+        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID: expected 'MG' followed by 32 hex digits")
+
+    backend = (get("FOLLOWUP_SMS_BACKEND") or ("twilio" if sid and token else "console")).lower()
+    if backend not in SMS_BACKENDS:
+        raise ConfigError(f"FOLLOWUP_SMS_BACKEND={backend!r}: expected one of {SMS_BACKENDS}")
+    if backend == "twilio":
+        missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
+        if missing:
+            raise ConfigError(
+                f"FOLLOWUP_SMS_BACKEND=twilio needs {' and '.join(missing)}; "
+                "unset FOLLOWUP_SMS_BACKEND to print messages on the console instead"
+            )
+
+    public_url = get("FOLLOWUP_PUBLIC_URL")
+    if public_url:
+        if not re.match(r"^https?://[^/\s]+", public_url):
+            raise ConfigError("FOLLOWUP_PUBLIC_URL: expected an http(s):// URL")
+        public_url = public_url.rstrip("/")
+
+    messages_dir = Path(get("FOLLOWUP_MESSAGES_DIR") or Settings.messages_dir)
+    if not messages_dir.is_dir():
+        raise ConfigError(f"FOLLOWUP_MESSAGES_DIR={str(messages_dir)!r}: not a directory")
+
+    return Settings(
+        database_url=database_url,
+        sms_backend=backend,
+        twilio_account_sid=sid,
+        twilio_auth_token=token,
+        twilio_from_number=from_number,
+        twilio_messaging_service_sid=service_sid,
+        public_url=public_url,
+        messages_dir=messages_dir,
+        tick_seconds=_positive_float(env, "FOLLOWUP_TICK_SECONDS", Settings.tick_seconds),
+    )

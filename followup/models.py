@@ -1,0 +1,228 @@
+"""Tables. Invariants live in the schema, so races become impossible rather than unlikely.
+
+- ``(clinic_id, external_id)`` is unique for patients and sessions: the clinic's own ids are
+  the idempotency keys of every way in (direct writes, CSV, API, FHIR).
+- ``(session_id, step)`` is unique in the outbox: planning twice never sends twice.
+- ``status`` columns carry CHECK constraints; every transition of a message is written to
+  ``message_events`` (the audit trail a clinic will be asked for).
+
+All timestamps are stored in UTC (timezone-aware columns on PostgreSQL; SQLite stores naive
+UTC, and :class:`UTCDateTime` puts the zone back on the way out).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
+#: statuses in which a message still waits to go out (the planner may move or skip it)
+PENDING_STATUSES = ("scheduled",)
+#: statuses that count against a patient's message caps (they went out, or are going out)
+COUNTED_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered")
+SESSION_STATUSES = ("completed", "cancelled")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a time zone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    default_locale: Mapped[str] = mapped_column(String(16), default="en")
+    #: sender: a number in E.164, or a Twilio messaging service SID; both empty means the
+    #: process-wide TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID
+    from_number: Mapped[str | None] = mapped_column(String(20))
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
+    #: the daily window in which messages may go out, minutes after local midnight
+    send_window_start: Mapped[int] = mapped_column(Integer, default=8 * 60)
+    send_window_end: Mapped[int] = mapped_column(Integer, default=20 * 60)
+    emergency_number: Mapped[str] = mapped_column(String(16), default="911")
+    #: the clinic's care plan as validated JSON; NULL means the default plan
+    care_plan: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "send_window_start >= 0 AND send_window_end <= 1440 "
+            "AND send_window_start < send_window_end",
+            name="send_window",
+        ),
+    )
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_method: Mapped[str | None] = mapped_column(String(32))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "external_id"),
+        Index(None, "phone"),
+    )
+
+
+class TreatmentSession(Base):
+    __tablename__ = "treatment_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    #: treated body regions, semicolon-separated (``neck;upper_back``); never sent in a text
+    regions: Mapped[str] = mapped_column(Text, default="")
+    next_appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: true while the planner has not yet turned the latest version of this row into messages;
+    #: every writer (CSV, API, a clinic system writing directly) sets it on insert and update
+    plan_pending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "external_id"),
+        CheckConstraint(f"status IN {SESSION_STATUSES!r}", name="status"),
+        Index(None, "patient_id", "completed_at"),
+        Index("ix_treatment_sessions_plan_pending", "plan_pending"),
+    )
+
+
+class OutboundMessage(Base):
+    """One text in the outbox. The row is the schedule: cancelling is an UPDATE."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_sessions.id", ondelete="CASCADE")
+    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(32))
+    template_key: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the care plan wanted it (before quiet hours and caps), and when it will go
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: after this instant the message is no longer useful and is skipped, not sent
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    provider_status: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "step"),
+        CheckConstraint(f"status IN {MESSAGE_STATUSES!r}", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(
+            "ix_outbound_messages_due",
+            "send_at",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
+        ),
+        Index(
+            "ix_outbound_messages_leased",
+            "lease_until",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+        Index(None, "patient_id", "send_at"),
+        Index(None, "provider_sid"),
+    )
+
+
+class MessageEvent(Base):
+    """Every status change of a message: from, to, when, why, and who made it."""
+
+    __tablename__ = "message_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64), default="system")

@@ -1,0 +1,287 @@
+"""Planner: completed sessions -> outbox rows (the I/O around :mod:`followup.schedule`).
+
+Each run takes the sessions marked ``plan_pending`` in batches. For every patient in a batch it
+loads what the rules need (the patient, their clinic's plan and send window, their recent
+sessions and outbox rows), asks :func:`followup.schedule.plan_patient` for the wanted state,
+and writes only the differences, with one event per status change, in one transaction.
+
+Concurrency: on PostgreSQL the batch's sessions are taken ``FOR UPDATE SKIP LOCKED`` and the
+patients' rows are locked, so two workers never plan the same patient at once; SQLite
+serialises writers (``BEGIN IMMEDIATE``). A pending row is only changed while it is still
+``scheduled``, so a text the dispatcher has just claimed is never pulled back. A session
+re-imported while it was being planned keeps ``plan_pending`` (its ``updated_at`` moved).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from followup.careplan import CarePlan, plan_for
+from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
+from followup.schedule import (
+    Decision,
+    ExistingMessage,
+    PatientFacts,
+    SessionFacts,
+    plan_patient,
+)
+from followup.timing import SendWindow
+
+log = logging.getLogger(__name__)
+
+#: sessions this far back (before the planning clock) can still have texts to plan or count
+LOOKBACK = timedelta(days=30)
+#: history that counts against the 7-day cap
+CAP_HISTORY = timedelta(days=8)
+
+
+@dataclass
+class PlanReport:
+    sessions: int = 0
+    scheduled: int = 0
+    skipped: int = 0
+    changed: int = 0
+
+    def __iadd__(self, other: PlanReport) -> PlanReport:
+        for name in ("sessions", "scheduled", "skipped", "changed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _regions(text: str) -> frozenset[str]:
+    return frozenset(r.strip().lower() for r in (text or "").split(";") if r.strip())
+
+
+class _PlanCache:
+    """Parsed care plans per clinic for the length of one run (plans are JSON on the row)."""
+
+    def __init__(self) -> None:
+        self._plans: dict[int, CarePlan] = {}
+
+    def get(self, clinic: Clinic) -> CarePlan:
+        plan = self._plans.get(clinic.id)
+        if plan is None:
+            plan = self._plans[clinic.id] = plan_for(clinic.care_plan)
+        return plan
+
+
+def plan_pending(factory: sessionmaker[Session], now: datetime, batch_size: int = 500) -> PlanReport:
+    """Plan every session waiting for it; returns what was done."""
+    total = PlanReport()
+    plans = _PlanCache()
+    while True:
+        with factory() as db, db.begin():
+            report = _plan_batch(db, now, batch_size, plans)
+        if report is None:
+            break
+        total += report
+    return total
+
+
+def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) -> PlanReport | None:
+    is_pg = db.bind.dialect.name == "postgresql"
+    q = (
+        select(TreatmentSession.id, TreatmentSession.patient_id, TreatmentSession.updated_at)
+        .where(TreatmentSession.plan_pending.is_(True))
+        .order_by(TreatmentSession.id)
+        .limit(batch_size)
+    )
+    if is_pg:
+        q = q.with_for_update(skip_locked=True)
+    pending = db.execute(q).all()
+    if not pending:
+        return None
+    patient_ids = sorted({row.patient_id for row in pending})
+
+    pq = (
+        select(Patient, Clinic)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .where(Patient.id.in_(patient_ids))
+        .order_by(Patient.id)
+    )
+    if is_pg:
+        pq = pq.with_for_update(of=Patient)
+    patients = {p.id: (p, c) for p, c in db.execute(pq).all()}
+
+    sessions_by_patient: dict[int, list[TreatmentSession]] = defaultdict(list)
+    for s in db.scalars(
+        select(TreatmentSession).where(
+            TreatmentSession.patient_id.in_(patient_ids),
+            or_(
+                TreatmentSession.plan_pending.is_(True),
+                TreatmentSession.completed_at >= now - LOOKBACK,
+                TreatmentSession.next_appointment_at >= now - timedelta(days=1),
+            ),
+        )
+    ):
+        sessions_by_patient[s.patient_id].append(s)
+    session_ids = [s.id for group in sessions_by_patient.values() for s in group]
+
+    rows_by_patient: dict[int, list[Any]] = defaultdict(list)
+    cols = (
+        OutboundMessage.id,
+        OutboundMessage.patient_id,
+        OutboundMessage.session_id,
+        OutboundMessage.step,
+        OutboundMessage.status,
+        OutboundMessage.send_at,
+        OutboundMessage.sent_at,
+        OutboundMessage.reason,
+        OutboundMessage.template_key,
+        OutboundMessage.due_at,
+        OutboundMessage.expires_at,
+        OutboundMessage.priority,
+    )
+    for row in db.execute(
+        select(*cols).where(
+            OutboundMessage.patient_id.in_(patient_ids),
+            or_(
+                OutboundMessage.session_id.in_(session_ids),
+                OutboundMessage.send_at >= now - CAP_HISTORY,
+                OutboundMessage.sent_at >= now - CAP_HISTORY,
+            ),
+        )
+    ):
+        rows_by_patient[row.patient_id].append(row)
+
+    report = PlanReport(sessions=len(pending))
+    inserts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for patient_id in patient_ids:
+        if patient_id not in patients:
+            continue
+        patient, clinic = patients[patient_id]
+        tz = _zone(patient.timezone or clinic.timezone)
+        facts = PatientFacts(tz=tz, consent=patient.consent, opted_out=patient.opted_out_at is not None)
+        sessions = [
+            SessionFacts(
+                id=s.id,
+                external_id=s.external_id,
+                completed_at=s.completed_at,
+                status=s.status,
+                regions=_regions(s.regions),
+                next_appointment_at=s.next_appointment_at,
+            )
+            for s in sessions_by_patient[patient_id]
+        ]
+        rows = rows_by_patient[patient_id]
+        existing = [
+            ExistingMessage(r.session_id, r.step, r.status, r.send_at, r.sent_at, r.reason)
+            for r in rows
+        ]
+        window = SendWindow(clinic.send_window_start, clinic.send_window_end)
+        decisions = plan_patient(facts, sessions, existing, plans.get(clinic), window, now)
+        locale = patient.locale or clinic.default_locale
+        by_key = {(r.session_id, r.step): r for r in rows}
+        for d in decisions:
+            if d.status == "scheduled":
+                report.scheduled += 1
+            else:
+                report.skipped += 1
+            old = by_key.get((d.session_id, d.step))
+            if old is None:
+                inserts.append(_new_row(d, clinic.id, patient_id, locale, now))
+            elif _changed(old, d) and _apply_update(db, old, d, now, events):
+                report.changed += 1
+
+    if inserts:
+        returned = db.execute(
+            insert(OutboundMessage).returning(
+                OutboundMessage.id, OutboundMessage.status, OutboundMessage.reason
+            ),
+            inserts,
+        ).all()
+        events.extend(
+            {"message_id": r.id, "from_status": None, "to_status": r.status, "at": now,
+             "reason": r.reason or "planned", "actor": "planner"}
+            for r in returned
+        )
+    if events:
+        db.execute(insert(MessageEvent), events)
+
+    # Clear the flag only where the row did not change under us (Core executemany: the ORM
+    # would read a list of parameters as a bulk update by primary key).
+    sessions_table = TreatmentSession.__table__
+    db.connection().execute(
+        update(sessions_table)
+        .where(and_(sessions_table.c.id == bindparam("sid"),
+                    sessions_table.c.updated_at == bindparam("seen")))
+        # keep updated_at: clearing the flag is not a change of the session
+        .values(plan_pending=False, updated_at=sessions_table.c.updated_at),
+        [{"sid": r.id, "seen": r.updated_at} for r in pending],
+    )
+    log.debug("planned %d sessions", report.sessions)
+    return report
+
+
+def _new_row(d: Decision, clinic_id: int, patient_id: int, locale: str, now: datetime) -> dict:
+    return {
+        "clinic_id": clinic_id,
+        "session_id": d.session_id,
+        "patient_id": patient_id,
+        "step": d.step,
+        "template_key": d.template,
+        "locale": locale,
+        "priority": d.priority,
+        "due_at": d.due_at,
+        "send_at": d.send_at,
+        "expires_at": d.expires_at,
+        "status": d.status,
+        "reason": d.reason,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _changed(old: Any, d: Decision) -> bool:
+    return (
+        old.status != d.status
+        or old.send_at != d.send_at
+        or old.reason != d.reason
+        or old.template_key != d.template
+        or old.due_at != d.due_at
+        or old.expires_at != d.expires_at
+    )
+
+
+def _apply_update(db: Session, old: Any, d: Decision, now: datetime, events: list[dict]) -> bool:
+    """Move a row to its new planned state, only if it is still in the state we read."""
+    result = db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == old.id, OutboundMessage.status == old.status)
+        .values(
+            status=d.status,
+            send_at=d.send_at,
+            due_at=d.due_at,
+            expires_at=d.expires_at,
+            reason=d.reason,
+            template_key=d.template,
+            priority=d.priority,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False  # claimed by a dispatcher meanwhile: it is no longer ours to move
+    if old.status != d.status:
+        events.append({"message_id": old.id, "from_status": old.status, "to_status": d.status,
+                       "at": now, "reason": d.reason or "re-planned", "actor": "planner"})
+    elif old.send_at != d.send_at:
+        events.append({"message_id": old.id, "from_status": old.status, "to_status": d.status,
+                       "at": now, "reason": f"moved to {d.send_at.isoformat()}", "actor": "planner"})
+    return True

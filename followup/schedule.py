@@ -1,0 +1,217 @@
+"""Pure: what one patient's outbox should look like, given their sessions and messages.
+
+The planner (``planner.py``) loads a patient's facts, calls :func:`plan_patient`, and writes the
+returned decisions. Keeping the decision pure lets the tests walk every rule exhaustively and
+with hypothesis, with no database in the way.
+
+The whole patient is planned at once, not one session at a time, because the rules are about
+the patient: caps count every text they get, a new session supersedes the check-ins of an
+earlier one, and priorities choose between sessions when the caps force a choice.
+
+Rules, in the order they apply:
+
+1. Texts already handed to the gateway (sending, sent, delivered, undelivered, failed) are
+   history: never moved, and (except failed) counted against the caps.
+2. The patient opted out or has not consented: every pending text is skipped with that reason.
+3. A cancelled session: its pending texts are skipped.
+4. A newer completed session supersedes the pending ``supersedable`` steps (aftercare,
+   check-ins) of every earlier one, so the patient has one coherent conversation.
+5. A step whose anchor is missing (no next appointment booked) is not planned; a pending text
+   for it is skipped ("no appointment").
+6. The remaining steps are placed by priority (highest first, then earliest due): each goes to
+   the first instant at or after ``max(due, now)`` inside the send window with room under the
+   caps, and never before an earlier step of the same session. No such instant before the
+   step's expiry: skipped ("too late" or "cap").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from followup.careplan import CarePlan, Step
+from followup.timing import CapCounter, Caps, SendWindow, find_slot, shift_local
+
+#: outbox statuses the planner may still change
+REPLANNABLE = frozenset({"scheduled", "skipped"})
+#: skip reasons that a later planning run may undo (consent given, opt-in, session restored...)
+REVIVABLE_REASONS = ("no consent", "opted out", "session cancelled", "cap", "no appointment")
+_COUNTED = frozenset({"sending", "sent", "delivered", "undelivered"})
+_MIN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    id: int
+    external_id: str
+    completed_at: datetime
+    status: str
+    regions: frozenset[str]
+    next_appointment_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ExistingMessage:
+    session_id: int
+    step: str
+    status: str
+    send_at: datetime
+    sent_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    tz: ZoneInfo
+    consent: bool
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The wanted state of one (session, step) row."""
+
+    session_id: int
+    step: str
+    template: str
+    priority: int
+    due_at: datetime
+    send_at: datetime
+    expires_at: datetime
+    status: str  # "scheduled" or "skipped"
+    reason: str | None = None
+
+
+def _reason_code(reason: str | None) -> str:
+    return (reason or "").split(":", 1)[0]
+
+
+def replannable(msg: ExistingMessage) -> bool:
+    if msg.status == "scheduled":
+        return True
+    return msg.status == "skipped" and _reason_code(msg.reason) in REVIVABLE_REASONS
+
+
+def step_times(
+    step: Step, session: SessionFacts, tz: ZoneInfo
+) -> tuple[datetime, datetime] | None:
+    """``(due, expires)`` for a step of a session, or None when its anchor is missing."""
+    anchor = session.completed_at if step.anchor == "completed" else session.next_appointment_at
+    if anchor is None:
+        return None
+    due = shift_local(anchor, step.offset, tz) if step.clock == "local" else anchor + step.offset
+    expires = due + step.window
+    if step.anchor == "next_appointment":
+        expires = min(expires, anchor - step.lead)
+    return due, expires
+
+
+def plan_patient(
+    patient: PatientFacts,
+    sessions: Sequence[SessionFacts],
+    existing: Iterable[ExistingMessage],
+    plan: CarePlan,
+    window: SendWindow,
+    now: datetime,
+) -> list[Decision]:
+    """Decisions for every step of ``sessions`` that should exist or change.
+
+    ``sessions`` are the patient's sessions that matter now (at least those with pending texts
+    and those waiting to be planned); ``existing`` are the patient's outbox rows.
+    """
+    tz = patient.tz
+    by_key = {(m.session_id, m.step): m for m in existing}
+    history = [m for m in by_key.values() if m.status in _COUNTED]
+    counter = CapCounter(tz, Caps(plan.max_per_day, plan.max_per_week),
+                         (m.sent_at or m.send_at for m in history))
+
+    completed = [s for s in sessions if s.status == "completed"]
+    latest = max(completed, key=lambda s: (s.completed_at, s.id), default=None)
+
+    blocker = "opted out" if patient.opted_out else ("no consent" if not patient.consent else None)
+    decisions: list[Decision] = []
+    candidates: list[tuple[SessionFacts, Step, datetime, datetime]] = []
+    for session in sessions:
+        treated = session.regions
+        for step in plan.steps:
+            old = by_key.get((session.id, step.key))
+            if old is not None and not replannable(old):
+                continue  # history, or skipped for good (superseded, too late)
+            times = step_times(step, session, tz)
+            if times is None:
+                if old is not None and old.status == "scheduled":
+                    decisions.append(_skip(session, step, old.send_at, old.send_at, treated,
+                                           "no appointment: none booked any more"))
+                continue
+            due, expires = times
+            reason = None
+            if blocker:
+                reason = blocker
+            elif session.status != "completed":
+                reason = "session cancelled"
+            elif step.supersedable and latest is not None and latest.id != session.id and (
+                latest.completed_at, latest.id) > (session.completed_at, session.id):
+                reason = f"superseded: by session {latest.external_id}"
+            if reason is not None:
+                if old is None or old.status == "scheduled" or old.reason != reason:
+                    decisions.append(_skip(session, step, due, expires, treated, reason))
+                continue
+            candidates.append((session, step, due, expires))
+
+    # Highest priority first; for equal priority the earlier due time first.
+    candidates.sort(key=lambda c: (-c[1].priority, c[2], c[0].id))
+    placed_by_session: dict[int, list[tuple[timedelta, datetime]]] = {}
+    for session, step, due, expires in candidates:
+        earliest = max(due, now)
+        # never before an earlier step of the same session (order of the conversation)
+        for offset, at in placed_by_session.get(session.id, ()):
+            if step.anchor == "completed" and offset < step.offset:
+                earliest = max(earliest, at + _MIN)
+        at, why = find_slot(earliest, expires, tz, window, counter)
+        if at is None:
+            detail = (
+                f"too late: no sending time before {expires.isoformat()}"
+                if why == "too late"
+                else f"cap: no day with room before {expires.isoformat()}"
+            )
+            decisions.append(_skip(session, step, due, expires, session.regions, detail))
+            continue
+        counter.add(at)
+        if step.anchor == "completed":
+            placed_by_session.setdefault(session.id, []).append((step.offset, at))
+        decisions.append(
+            Decision(
+                session_id=session.id,
+                step=step.key,
+                template=step.template_for(session.regions),
+                priority=step.priority,
+                due_at=due,
+                send_at=at,
+                expires_at=expires,
+                status="scheduled",
+            )
+        )
+    return decisions
+
+
+def _skip(
+    session: SessionFacts,
+    step: Step,
+    due: datetime,
+    expires: datetime,
+    treated: frozenset[str],
+    reason: str,
+) -> Decision:
+    return Decision(
+        session_id=session.id,
+        step=step.key,
+        template=step.template_for(treated),
+        priority=step.priority,
+        due_at=due,
+        send_at=due,
+        expires_at=expires,
+        status="skipped",
+        reason=reason,
+    )

@@ -1,0 +1,117 @@
+"""The worker: one tick plans pending sessions and sends due texts; ``run`` ticks forever.
+
+APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
+schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
+processes can run side by side (their claims never overlap). APScheduler's persistent job
+stores are deliberately not used: they must not be shared between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from followup.config import ConfigError, Settings
+from followup.dispatcher import DispatchReport, Dispatcher
+from followup.gateways.base import Gateway
+from followup.planner import PlanReport, plan_pending
+from followup.runtime import Runtime
+from followup.templates import Catalogue
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """The gateway chosen by FOLLOWUP_SMS_BACKEND (validated at start)."""
+    if settings.sms_backend == "console":
+        from followup.gateways.console import ConsoleGateway
+
+        return ConsoleGateway()
+    raise ConfigError(
+        f"FOLLOWUP_SMS_BACKEND={settings.sms_backend}: this build sends through the console "
+        "gateway only; unset FOLLOWUP_SMS_BACKEND"
+    )
+
+
+@dataclass
+class TickReport:
+    plan: PlanReport
+    dispatch: DispatchReport
+
+    def summary(self) -> str:
+        p, d = self.plan, self.dispatch
+        errors = ", ".join(f"{code}: {n}" for code, n in sorted(d.errors.items()))
+        return (
+            f"planned {p.sessions} sessions ({p.scheduled} scheduled, {p.skipped} skipped, "
+            f"{p.changed} changed); sent {d.sent}, retried {d.retried}, failed {d.failed}, "
+            f"skipped {d.skipped}" + (f"; errors {errors}" if errors else "")
+        )
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, gateway: Gateway | None = None) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        # Load (and so validate) every template before anything is sent.
+        self.catalogue = Catalogue.load(settings.messages_dir)
+        self.gateway = gateway or build_gateway(settings)
+        self.dispatcher = Dispatcher(
+            runtime.sessions,
+            self.gateway,
+            self.catalogue,
+            worker=worker_id(),
+            default_from=settings.twilio_from_number,
+            default_service_sid=settings.twilio_messaging_service_sid,
+            batch_size=settings.worker_batch,
+        )
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        """Plan, then send what is due, both with the same clock."""
+        now = now or datetime.now(UTC)
+        plan = plan_pending(self.runtime.sessions, now)
+        dispatch = self.dispatcher.run_once(now)
+        return TickReport(plan, dispatch)
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Tick every FOLLOWUP_TICK_SECONDS until SIGTERM or SIGINT, then stop cleanly:
+        the tick in progress finishes, no new one starts."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        stop = stop or threading.Event()
+
+        def _stop(signum: int, _frame) -> None:
+            log.info("signal %s: stopping after the current tick", signal.Signals(signum).name)
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _stop)
+            signal.signal(signal.SIGINT, _stop)
+
+        def _tick() -> None:
+            report = self.tick()
+            if report.plan.sessions or report.dispatch.claimed:
+                log.info("%s", report.summary())
+
+        scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+        scheduler.add_job(_tick, "interval", seconds=self.runtime.settings.tick_seconds,
+                          next_run_time=datetime.now(UTC), id="tick")
+        scheduler.start()
+        log.info("worker %s running (%s gateway, tick %ss)", self.dispatcher.worker,
+                 self.gateway.name, self.runtime.settings.tick_seconds)
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            scheduler.shutdown(wait=True)
+            log.info("worker stopped")

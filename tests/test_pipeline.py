@@ -1,0 +1,190 @@
+"""End to end through the CLI, on SQLite and PostgreSQL: clinic -> CSV -> plan -> console."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from followup.cli import main
+from followup.models import MessageEvent, OutboundMessage, Patient
+
+NY = ZoneInfo("America/New_York")
+HEADER = "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,next_appointment_at\n"
+
+
+def run(*args: str, input: str | None = None):
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def outbox(*extra: str) -> list[dict]:
+    result = run("outbox", "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def ny(iso: str) -> str:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(NY).strftime("%Y-%m-%d %H:%M")
+
+
+@pytest.fixture
+def clinic(env):
+    result = run("clinics", "add", "--slug", "harbor", "--name", "Harbor Physio",
+                 "--timezone", "America/New_York", "--phone", "+12015550100")
+    assert result.exit_code == 0, result.output
+    return "harbor"
+
+
+def write_csv(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "sessions.csv"
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_a_csv_imported_at_10_local_is_texted_at_the_right_local_times_across_dst(clinic, tmp_path):
+    # Saturday 7 March 2026, 10:00 in New York; clocks spring forward on Sunday the 8th
+    csv = write_csv(tmp_path, [
+        "harbor,S1,P1,Ana,(201) 555-0123,en,yes,2026-03-07T10:00:00,neck;upper_back,2026-03-15T10:00:00",
+    ])
+    assert run("import-sessions", str(csv)).exit_code == 0
+
+    result = run("send-due", "--once", "--now", "2026-03-07T10:05:00-05:00")
+    assert result.exit_code == 0, result.output
+    planned = {r["step"]: r for r in outbox()}
+    assert {k: ny(r["send_at"]) for k, r in planned.items()} == {
+        "aftercare": "2026-03-07 10:30",
+        "checkin_24h": "2026-03-08 10:00",  # 23 hours later: same local time
+        "checkin_72h": "2026-03-10 10:00",
+        "reminder": "2026-03-14 10:00",
+    }
+    assert planned["checkin_24h"]["template"] == "checkin_24h_breathing"
+    assert all(r["status"] == "scheduled" for r in planned.values())
+
+    # nothing is due yet at 10:05; at 10:30 exactly the aftercare goes out
+    result = run("send-due", "--once", "--now", "2026-03-07T10:30:00-05:00")
+    assert result.exit_code == 0
+    assert "SMS to +1201***0123" in result.output
+    assert "Harbor Physio" in result.output
+    sent = outbox("--status", "sent")
+    assert [r["step"] for r in sent] == ["aftercare"]
+    assert sent[0]["sent_at"] == "2026-03-07T15:30:00Z"
+    assert sent[0]["attempts"] == 1
+    assert sent[0]["provider_sid"].startswith("CONSOLE")
+    assert "Harbor Physio" in sent[0]["body"]
+
+    # Sunday 09:59 EDT: not yet; 10:00 EDT (14:00 UTC, one hour earlier in UTC than Saturday)
+    run("send-due", "--once", "--now", "2026-03-08T09:59:00-04:00")
+    assert [r["step"] for r in outbox("--status", "sent")] == ["aftercare"]
+    run("send-due", "--once", "--now", "2026-03-08T14:00:00Z")
+    assert [r["step"] for r in outbox("--status", "sent")] == ["aftercare", "checkin_24h"]
+
+
+def test_reimporting_updates_and_never_duplicates(clinic, tmp_path, sessions):
+    csv = write_csv(tmp_path, [
+        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,",
+    ])
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
+    assert {r["step"] for r in outbox()} == {"aftercare", "checkin_24h", "checkin_72h"}
+    # the clinic books the next appointment: import again with it
+    csv = write_csv(tmp_path, [
+        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,2026-03-18T10:00:00",
+    ])
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-03-09T10:06:00-04:00")
+    rows = outbox()
+    assert sorted(r["step"] for r in rows) == ["aftercare", "checkin_24h", "checkin_72h", "reminder"]
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 4
+
+
+def test_a_cancelled_session_skips_what_is_pending_and_says_why(clinic, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER.rstrip("\n") + ",status\n"
+                    "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,completed\n")
+    run("import-sessions", str(path))
+    run("send-due", "--once", "--now", "2026-03-09T10:31:00-04:00")
+    path.write_text(HEADER.rstrip("\n") + ",status\n"
+                    "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,cancelled\n")
+    run("import-sessions", str(path))
+    run("send-due", "--once", "--now", "2026-03-09T10:32:00-04:00")
+    rows = {r["step"]: r for r in outbox()}
+    assert rows["aftercare"]["status"] == "sent"
+    assert rows["checkin_24h"]["status"] == "skipped"
+    assert rows["checkin_24h"]["reason"] == "session cancelled"
+
+
+def test_no_consent_means_no_texts(clinic, tmp_path):
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,no,2026-03-09T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    result = run("send-due", "--once", "--now", "2026-03-09T11:00:00-04:00")
+    assert "SMS to" not in result.output
+    assert {(r["status"], r["reason"]) for r in outbox()} == {("skipped", "no consent")}
+
+
+def test_an_opt_out_recorded_before_sending_skips_the_text_at_send_time(clinic, tmp_path, sessions):
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
+    with sessions() as db, db.begin():
+        db.execute(Patient.__table__.update().values(opted_out_at=datetime(2026, 3, 9, 14, 10, tzinfo=UTC)))
+    result = run("send-due", "--once", "--now", "2026-03-09T10:31:00-04:00")
+    assert "SMS to" not in result.output
+    rows = {r["step"]: r for r in outbox()}
+    assert rows["aftercare"]["status"] == "skipped"
+    assert rows["aftercare"]["reason"] == "opted out"
+    with sessions() as db:
+        events = db.execute(select(MessageEvent.from_status, MessageEvent.to_status)
+                            .order_by(MessageEvent.id)).all()
+    assert ("scheduled", "sending") in events and ("sending", "skipped") in events
+
+
+def test_send_due_twice_at_the_same_instant_sends_once(clinic, tmp_path):
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    first = run("send-due", "--once", "--now", "2026-03-09T10:30:00-04:00")
+    second = run("send-due", "--once", "--now", "2026-03-09T10:30:00-04:00")
+    assert first.output.count("SMS to") == 1
+    assert second.output.count("SMS to") == 0
+
+
+def test_outbox_json_has_the_documented_fields(clinic, tmp_path):
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,es,yes,2026-03-09T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-03-09T10:30:00-04:00")
+    row = outbox("--status", "sent")[0]
+    for key in ("clinic", "session_id", "patient_id", "step", "status", "send_at", "sent_at",
+                "attempts", "reason", "provider_sid", "body"):
+        assert key in row
+    assert (row["clinic"], row["session_id"], row["patient_id"]) == ("harbor", "S1", "P1")
+    assert row["locale"] == "es"
+
+
+def test_demo_is_idempotent_and_sends_within_a_tick(env):
+    assert run("demo").exit_code == 0
+    assert run("demo").exit_code == 0
+    result = run("send-due", "--once")
+    assert result.exit_code == 0
+    assert result.output.count("SMS to") == 3
+    assert len(outbox("--status", "sent")) == 3
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(main, ["send-due", "--once"])
+    assert result.exit_code == 1
+    assert "followup db upgrade" in result.output
+
+
+def test_a_bad_setting_stops_at_start_with_its_name(monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_SMS_BACKEND", "twilio")
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    result = CliRunner().invoke(main, ["send-due", "--once"])
+    assert result.exit_code == 1
+    assert "TWILIO_ACCOUNT_SID" in result.output

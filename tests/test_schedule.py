@@ -1,0 +1,294 @@
+"""The pure planning rules for one patient (followup.schedule)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from followup.careplan import DEFAULT_PLAN
+from followup.schedule import (
+    Decision,
+    ExistingMessage,
+    PatientFacts,
+    SessionFacts,
+    plan_patient,
+)
+from followup.timing import SendWindow
+
+NY = ZoneInfo("America/New_York")
+WINDOW = SendWindow()
+OK = PatientFacts(tz=NY, consent=True, opted_out=False)
+
+
+def at_ny(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=NY).astimezone(UTC)
+
+
+def session(sid: int, completed: str, *, status="completed", regions=(), next_appt=None):
+    return SessionFacts(
+        id=sid,
+        external_id=f"S{sid}",
+        completed_at=at_ny(completed),
+        status=status,
+        regions=frozenset(regions),
+        next_appointment_at=at_ny(next_appt) if next_appt else None,
+    )
+
+
+def by_step(decisions: list[Decision], sid: int | None = None) -> dict[str, Decision]:
+    return {d.step: d for d in decisions if sid is None or d.session_id == sid}
+
+
+def ny(t: datetime) -> str:
+    return t.astimezone(NY).strftime("%Y-%m-%d %H:%M")
+
+
+def test_it_plans_the_default_steps_at_their_local_times():
+    s = session(1, "2026-03-10 10:00", next_appt="2026-03-18 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:05")))
+    assert {k: (d.status, ny(d.send_at)) for k, d in got.items()} == {
+        "aftercare": ("scheduled", "2026-03-10 10:30"),
+        "checkin_24h": ("scheduled", "2026-03-11 10:00"),
+        "checkin_72h": ("scheduled", "2026-03-13 10:00"),
+        "reminder": ("scheduled", "2026-03-17 10:00"),
+    }
+    assert got["checkin_24h"].template == "checkin_24h"
+
+
+def test_a_session_imported_at_10_local_keeps_local_times_across_spring_forward():
+    # New York springs forward on Sunday 8 March 2026
+    s = session(1, "2026-03-07 10:00", next_appt="2026-03-14 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-07 10:00")))
+    assert ny(got["checkin_24h"].send_at) == "2026-03-08 10:00"
+    assert got["checkin_24h"].send_at - s.completed_at == timedelta(hours=23)
+    assert ny(got["checkin_72h"].send_at) == "2026-03-10 10:00"
+    assert ny(got["reminder"].send_at) == "2026-03-13 10:00"
+
+
+def test_a_session_keeps_local_times_across_fall_back():
+    s = session(1, "2026-10-31 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-10-31 10:00")))
+    assert ny(got["checkin_24h"].send_at) == "2026-11-01 10:00"
+    assert got["checkin_24h"].send_at - s.completed_at == timedelta(hours=25)
+
+
+def test_an_evening_session_defers_the_aftercare_to_the_morning_and_the_checkin_a_day():
+    s = session(1, "2026-03-10 19:45")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")))
+    assert ny(got["aftercare"].send_at) == "2026-03-11 08:00"
+    # the 24 h check-in is due 19:45 on the 11th, which already has the aftercare (one a day):
+    # the next day with room is the 12th, still inside its 20 h window
+    assert ny(got["checkin_24h"].send_at) == "2026-03-12 08:00"
+    # the 72 h check-in is due 19:45 on the 13th, inside the window (it ends at 20:00)
+    assert ny(got["checkin_72h"].send_at) == "2026-03-13 19:45"
+
+
+def test_a_checkin_with_no_day_left_in_its_window_is_skipped_for_the_cap():
+    s = session(1, "2026-03-10 19:45")
+    # the patient already had a text on the 12th (an earlier session's reminder, say)
+    other = ExistingMessage(9, "reminder", "sent", at_ny("2026-03-12 09:00"), at_ny("2026-03-12 09:00"), None)
+    got = by_step(plan_patient(OK, [s], [other], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1)
+    assert got["checkin_24h"].status == "skipped"
+    assert got["checkin_24h"].reason.startswith("cap:")
+
+
+def test_breathing_question_after_chest_wall_neck_or_shoulder():
+    s = session(1, "2026-03-10 10:00", regions=["neck", "upper_back"])
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:00")))
+    assert got["checkin_24h"].template == "checkin_24h_breathing"
+    s = session(1, "2026-03-10 10:00", regions=["calf"])
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:00")))
+    assert got["checkin_24h"].template == "checkin_24h"
+
+
+def test_no_reminder_without_a_booked_appointment():
+    s = session(1, "2026-03-10 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:00")))
+    assert "reminder" not in got
+
+
+def test_a_pending_reminder_is_skipped_when_the_appointment_is_removed():
+    s = session(1, "2026-03-10 10:00")
+    old = ExistingMessage(1, "reminder", "scheduled", at_ny("2026-03-16 10:00"), None, None)
+    got = by_step(plan_patient(OK, [s], [old], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
+    assert got["reminder"].status == "skipped"
+    assert got["reminder"].reason.startswith("no appointment")
+
+
+def test_opted_out_and_no_consent_skip_everything_with_the_reason():
+    s = session(1, "2026-03-10 10:00", next_appt="2026-03-17 10:00")
+    for facts, reason in (
+        (PatientFacts(NY, consent=True, opted_out=True), "opted out"),
+        (PatientFacts(NY, consent=False, opted_out=False), "no consent"),
+    ):
+        got = plan_patient(facts, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:00"))
+        assert len(got) == 4
+        assert {(d.status, d.reason) for d in got} == {("skipped", reason)}
+
+
+def test_a_cancelled_session_skips_its_pending_texts():
+    s = session(1, "2026-03-10 10:00", status="cancelled")
+    existing = [ExistingMessage(1, "checkin_24h", "scheduled", at_ny("2026-03-11 10:00"), None, None),
+                ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-10 10:30"),
+                                at_ny("2026-03-10 10:30"), None)]
+    got = by_step(plan_patient(OK, [s], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
+    assert got["checkin_24h"].status == "skipped"
+    assert got["checkin_24h"].reason == "session cancelled"
+    assert "aftercare" not in got  # history is never touched
+
+
+def test_a_newer_session_supersedes_the_pending_checkins_of_the_earlier_one():
+    # Monday and Thursday sessions: Thursday's arrives before Monday's 72 h check-in went out
+    s1 = session(1, "2026-03-09 10:00")
+    s2 = session(2, "2026-03-12 09:00")
+    existing = [
+        ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None),
+        ExistingMessage(1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None),
+        ExistingMessage(1, "checkin_72h", "scheduled", at_ny("2026-03-12 10:00"), None, None),
+    ]
+    got = plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-12 09:05"))
+    old = by_step(got, 1)
+    assert set(old) == {"checkin_72h"}  # history untouched
+    assert old["checkin_72h"].status == "skipped"
+    assert old["checkin_72h"].reason == "superseded: by session S2"
+    new = by_step(got, 2)
+    assert new["aftercare"].status == "scheduled"
+    assert ny(new["aftercare"].send_at) == "2026-03-12 09:30"
+
+
+def test_twice_weekly_sessions_stay_within_three_texts_a_week():
+    s1 = session(1, "2026-03-09 10:00", next_appt="2026-03-12 10:00")
+    s2 = session(2, "2026-03-12 10:00")
+    existing = [
+        ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None),
+        ExistingMessage(1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None),
+        ExistingMessage(1, "reminder", "sent", at_ny("2026-03-11 10:00"), at_ny("2026-03-11 10:00"), None),
+    ]
+    got = by_step(plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW,
+                               at_ny("2026-03-12 10:05")), 2)
+    # three texts on the 9th-11th: nothing fits until the 16th, after which the aftercare
+    # and the 24 h check-in have expired; the 72 h check-in (due the 15th) waits for the 16th
+    assert got["aftercare"].status == "skipped" and got["aftercare"].reason.startswith("cap:")
+    assert got["checkin_24h"].status == "skipped"
+    assert got["checkin_72h"].status == "scheduled"
+    assert ny(got["checkin_72h"].send_at) == "2026-03-16 08:00"
+
+
+def test_a_reminder_outranks_a_late_checkin_when_caps_force_a_choice():
+    # weekly sessions: aftercare day 0, check-in day 1, reminder day 6 fill the week, so the
+    # 72 h check-in (day 3) would be a fourth text in seven days
+    s = session(1, "2026-03-09 10:00", next_appt="2026-03-16 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-09 10:00")))
+    assert got["reminder"].status == "scheduled"
+    assert got["checkin_72h"].status == "skipped"
+    assert got["checkin_72h"].reason.startswith("cap:")
+
+
+def test_a_late_import_skips_what_is_too_late_and_sends_the_rest():
+    s = session(1, "2026-03-07 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 09:00")))
+    assert got["aftercare"].status == "skipped"
+    assert got["aftercare"].reason.startswith("too late")
+    assert got["checkin_24h"].status == "skipped"
+    assert got["checkin_72h"].status == "scheduled"
+    assert ny(got["checkin_72h"].send_at) == "2026-03-10 10:00"
+
+
+def test_planning_again_gives_the_same_answer():
+    s = session(1, "2026-03-10 10:00", next_appt="2026-03-17 10:00")
+    now = at_ny("2026-03-10 10:05")
+    first = plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, now)
+    existing = [ExistingMessage(d.session_id, d.step, d.status, d.send_at, None, d.reason) for d in first]
+    assert plan_patient(OK, [s], existing, DEFAULT_PLAN, WINDOW, now) == first
+
+
+# --- properties -------------------------------------------------------------------------------
+
+ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago",
+         "Asia/Kolkata", "America/Los_Angeles"]
+REGIONS = ["neck", "calf", "upper_back", "lower_back", "shoulder"]
+
+
+@st.composite
+def histories(draw):
+    tz = ZoneInfo(draw(st.sampled_from(ZONES)))
+    base = draw(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 1)))
+    n = draw(st.integers(min_value=1, max_value=5))
+    sessions = []
+    t = base
+    for i in range(n):
+        t = t + timedelta(hours=draw(st.integers(min_value=1, max_value=24 * 9)))
+        completed = t.replace(tzinfo=tz).astimezone(UTC)
+        appt = None
+        if draw(st.booleans()):
+            appt = completed + timedelta(hours=draw(st.integers(min_value=20, max_value=24 * 14)))
+        sessions.append(
+            SessionFacts(
+                id=i + 1,
+                external_id=f"S{i + 1}",
+                completed_at=completed,
+                status=draw(st.sampled_from(["completed"] * 5 + ["cancelled"])),
+                regions=frozenset(draw(st.lists(st.sampled_from(REGIONS), max_size=2))),
+                next_appointment_at=appt,
+            )
+        )
+    window = draw(st.sampled_from([SendWindow(), SendWindow(9 * 60, 17 * 60), SendWindow(8 * 60, 21 * 60)]))
+    lag = timedelta(minutes=draw(st.integers(min_value=0, max_value=60 * 30)))
+    return tz, sessions, window, lag
+
+
+def _simulate(tz, sessions, window, lag):
+    """Plan each session as it arrives (``lag`` after completion), sending what falls due in
+    between, as the worker would; returns every text that went out or is still scheduled."""
+    facts = PatientFacts(tz=tz, consent=True, opted_out=False)
+    existing: dict[tuple[int, str], ExistingMessage] = {}
+    decisions: dict[tuple[int, str], Decision] = {}
+    arrivals = sorted(sessions, key=lambda s: s.completed_at + lag)
+    for k, s in enumerate(arrivals):
+        now = s.completed_at + lag
+        # texts due before now went out at their send_at
+        for key, m in list(existing.items()):
+            if m.status == "scheduled" and m.send_at <= now:
+                existing[key] = ExistingMessage(m.session_id, m.step, "sent", m.send_at, m.send_at, None)
+        for d in plan_patient(facts, arrivals[: k + 1], existing.values(), DEFAULT_PLAN, window, now):
+            key = (d.session_id, d.step)
+            old = existing.get(key)
+            assert old is None or old.status in ("scheduled", "skipped")
+            if d.status == "scheduled":
+                assert d.send_at >= now - timedelta(seconds=1) or d.send_at >= d.due_at
+            existing[key] = ExistingMessage(d.session_id, d.step, d.status, d.send_at, None, d.reason)
+            decisions[key] = d
+    return existing, decisions
+
+
+@settings(max_examples=250, deadline=None)
+@given(histories())
+def test_properties_hold_for_any_history(history):
+    tz, sessions, window, lag = history
+    existing, decisions = _simulate(tz, sessions, window, lag)
+    going = [m for m in existing.values() if m.status in ("scheduled", "sent")]
+    per_day: dict[date, int] = {}
+    for m in going:
+        # no send_at in quiet hours
+        assert window.contains_local(m.send_at.astimezone(tz)), m
+        d = m.send_at.astimezone(tz).date()
+        per_day[d] = per_day.get(d, 0) + 1
+    # caps never exceeded
+    for d, count in per_day.items():
+        assert count <= DEFAULT_PLAN.max_per_day
+        assert sum(per_day.get(d + timedelta(days=k), 0) for k in range(7)) <= DEFAULT_PLAN.max_per_week
+    for (sid, step), d in decisions.items():
+        if d.status == "scheduled":
+            # deferral never moves a message earlier than the plan wanted, nor past its window
+            assert d.send_at >= d.due_at
+            assert d.send_at <= d.expires_at
+    # steps of one session keep their order
+    offsets = {s.key: s.offset for s in DEFAULT_PLAN.steps if s.anchor == "completed"}
+    for s in sessions:
+        sent = sorted(
+            (m for m in going if m.session_id == s.id and m.step in offsets), key=lambda m: m.send_at
+        )
+        assert [m.step for m in sent] == sorted((m.step for m in sent), key=offsets.__getitem__)
