@@ -225,11 +225,18 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
 
 def _register() -> None:
     """Commands that live beside the code they drive."""
+    from followup.cli_messages import segments, templates
     from followup.cli_sessions import clinics_add, clinics_list, import_sessions
 
     clinics.add_command(clinics_add)
     clinics.add_command(clinics_list)
     main.add_command(import_sessions)
+    main.add_command(templates)
+    main.add_command(segments)
 
 
 _register()
+
+
+if __name__ == "__main__":
+    main()

@@ -66,6 +66,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite keeps text, compared as text: always the same fixed-width format (the one
+        # SQLAlchemy's SQLite DATETIME uses), produced in one step because the planner binds
+        # hundreds of thousands of these. A batch binds the same ``now`` many times: the last
+        # value is remembered (one tuple, replaced atomically, so threads cannot mix them up).
+        last: tuple[datetime | None, str | None] = (None, None)
+
+        def process(value: datetime | None) -> str | None:
+            nonlocal last
+            if value is None:
+                return None
+            seen, text = last
+            if value is seen:
+                return text
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column; attach a time zone first")
+            v = value.astimezone(UTC)
+            text = (
+                f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+                f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+            )
+            last = (value, text)
+            return text
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None

@@ -62,6 +62,11 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=64)
+def _window(start: int, end: int) -> SendWindow:
+    return SendWindow(start, end)
+
+
 def _regions(text: str) -> frozenset[str]:
     return frozenset(r.strip().lower() for r in (text or "").split(";") if r.strip())
 
@@ -72,14 +77,16 @@ class _PlanCache:
     def __init__(self) -> None:
         self._plans: dict[int, CarePlan] = {}
 
-    def get(self, clinic: Clinic) -> CarePlan:
-        plan = self._plans.get(clinic.id)
+    def get(self, clinic_id: int, stored: dict | None) -> CarePlan:
+        plan = self._plans.get(clinic_id)
         if plan is None:
-            plan = self._plans[clinic.id] = plan_for(clinic.care_plan)
+            plan = self._plans[clinic_id] = plan_for(stored)
         return plan
 
 
-def plan_pending(factory: sessionmaker[Session], now: datetime, batch_size: int = 500) -> PlanReport:
+def plan_pending(
+    factory: sessionmaker[Session], now: datetime, batch_size: int = 2000
+) -> PlanReport:
     """Plan every session waiting for it; returns what was done."""
     total = PlanReport()
     plans = _PlanCache()
@@ -107,19 +114,40 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
         return None
     patient_ids = sorted({row.patient_id for row in pending})
 
+    # Plain rows rather than ORM objects: this runs for every session a clinic ever sends.
     pq = (
-        select(Patient, Clinic)
+        select(
+            Patient.id,
+            Patient.timezone,
+            Patient.locale,
+            Patient.consent,
+            Patient.opted_out_at,
+            Clinic.id.label("clinic_id"),
+            Clinic.timezone.label("clinic_timezone"),
+            Clinic.default_locale,
+            Clinic.send_window_start,
+            Clinic.send_window_end,
+            Clinic.care_plan,
+        )
         .join(Clinic, Clinic.id == Patient.clinic_id)
         .where(Patient.id.in_(patient_ids))
         .order_by(Patient.id)
     )
     if is_pg:
-        pq = pq.with_for_update(of=Patient)
-    patients = {p.id: (p, c) for p, c in db.execute(pq).all()}
+        pq = pq.with_for_update(of=Patient.__table__)
+    patients = {p.id: p for p in db.execute(pq).all()}
 
-    sessions_by_patient: dict[int, list[TreatmentSession]] = defaultdict(list)
-    for s in db.scalars(
-        select(TreatmentSession).where(
+    sessions_by_patient: dict[int, list[SessionFacts]] = defaultdict(list)
+    for s in db.execute(
+        select(
+            TreatmentSession.id,
+            TreatmentSession.patient_id,
+            TreatmentSession.external_id,
+            TreatmentSession.completed_at,
+            TreatmentSession.status,
+            TreatmentSession.regions,
+            TreatmentSession.next_appointment_at,
+        ).where(
             TreatmentSession.patient_id.in_(patient_ids),
             or_(
                 TreatmentSession.plan_pending.is_(True),
@@ -128,7 +156,16 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
             ),
         )
     ):
-        sessions_by_patient[s.patient_id].append(s)
+        sessions_by_patient[s.patient_id].append(
+            SessionFacts(
+                id=s.id,
+                external_id=s.external_id,
+                completed_at=s.completed_at,
+                status=s.status,
+                regions=_regions(s.regions),
+                next_appointment_at=s.next_appointment_at,
+            )
+        )
     session_ids = [s.id for group in sessions_by_patient.values() for s in group]
 
     rows_by_patient: dict[int, list[Any]] = defaultdict(list)
@@ -162,30 +199,21 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
     inserts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for patient_id in patient_ids:
-        if patient_id not in patients:
+        patient = patients.get(patient_id)
+        if patient is None:
             continue
-        patient, clinic = patients[patient_id]
-        tz = _zone(patient.timezone or clinic.timezone)
+        tz = _zone(patient.timezone or patient.clinic_timezone)
         facts = PatientFacts(tz=tz, consent=patient.consent, opted_out=patient.opted_out_at is not None)
-        sessions = [
-            SessionFacts(
-                id=s.id,
-                external_id=s.external_id,
-                completed_at=s.completed_at,
-                status=s.status,
-                regions=_regions(s.regions),
-                next_appointment_at=s.next_appointment_at,
-            )
-            for s in sessions_by_patient[patient_id]
-        ]
+        sessions = sessions_by_patient[patient_id]
         rows = rows_by_patient[patient_id]
         existing = [
             ExistingMessage(r.session_id, r.step, r.status, r.send_at, r.sent_at, r.reason)
             for r in rows
         ]
-        window = SendWindow(clinic.send_window_start, clinic.send_window_end)
-        decisions = plan_patient(facts, sessions, existing, plans.get(clinic), window, now)
-        locale = patient.locale or clinic.default_locale
+        window = _window(patient.send_window_start, patient.send_window_end)
+        plan = plans.get(patient.clinic_id, patient.care_plan)
+        decisions = plan_patient(facts, sessions, existing, plan, window, now)
+        locale = patient.locale or patient.default_locale
         by_key = {(r.session_id, r.step): r for r in rows}
         for d in decisions:
             if d.status == "scheduled":
@@ -194,24 +222,16 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
                 report.skipped += 1
             old = by_key.get((d.session_id, d.step))
             if old is None:
-                inserts.append(_new_row(d, clinic.id, patient_id, locale, now))
+                inserts.append(_new_row(d, patient.clinic_id, patient_id, locale, now))
             elif _changed(old, d) and _apply_update(db, old, d, now, events):
                 report.changed += 1
 
     if inserts:
-        returned = db.execute(
-            insert(OutboundMessage).returning(
-                OutboundMessage.id, OutboundMessage.status, OutboundMessage.reason
-            ),
-            inserts,
-        ).all()
-        events.extend(
-            {"message_id": r.id, "from_status": None, "to_status": r.status, "at": now,
-             "reason": r.reason or "planned", "actor": "planner"}
-            for r in returned
-        )
+        # Core, not ORM: one multi-row INSERT per thousand rows. A new row carries its own
+        # birth record (status, reason, created_at); events record the changes after it.
+        db.connection().execute(insert(OutboundMessage.__table__), inserts)
     if events:
-        db.execute(insert(MessageEvent), events)
+        db.connection().execute(insert(MessageEvent.__table__), events)
 
     # Clear the flag only where the row did not change under us (Core executemany: the ORM
     # would read a list of parameters as a bulk update by primary key).

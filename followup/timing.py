@@ -45,8 +45,17 @@ def local_wall_time(day: date, minute_of_day: int, tz: ZoneInfo) -> datetime:
     """The UTC instant of a local wall-clock time; a time inside a DST gap becomes the first
     instant after the gap, an ambiguous one its first occurrence."""
     naive = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60))
-    aware = naive.replace(tzinfo=tz, fold=0)
-    instant = aware.astimezone(UTC)
+    return _localize(naive, tz)
+
+
+def _localize(naive: datetime, tz: ZoneInfo) -> datetime:
+    """UTC instant of a naive local time (see :func:`local_wall_time` for gaps and folds)."""
+    first = naive.replace(tzinfo=tz, fold=0)
+    offset = first.utcoffset()
+    if offset == naive.replace(tzinfo=tz, fold=1).utcoffset():
+        # the usual case: one offset, neither gap nor overlap
+        return (naive - offset).replace(tzinfo=UTC)
+    instant = first.astimezone(UTC)
     back = instant.astimezone(tz).replace(tzinfo=None)
     if back != naive:  # a gap: fold=0 used the offset before the gap; snap to the gap's end
         later = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
@@ -63,9 +72,7 @@ def shift_local(anchor: datetime, offset: timedelta, tz: ZoneInfo) -> datetime:
     """``anchor`` moved by ``offset`` on the local wall clock: "+1 day" is tomorrow at the same
     local time even when tomorrow is 23 or 25 hours away."""
     local = anchor.astimezone(tz).replace(tzinfo=None) + offset
-    minute = local.hour * 60 + local.minute
-    instant = local_wall_time(local.date(), minute, tz)
-    return instant + timedelta(seconds=local.second, microseconds=local.microsecond)
+    return _localize(local, tz)
 
 
 def next_allowed(t: datetime, tz: ZoneInfo, window: SendWindow) -> datetime:
@@ -113,9 +120,11 @@ class CapCounter:
         self.per_day[self.local_day(t)] += 1
 
     def has_room(self, day: date) -> bool:
-        if self.per_day[day] >= self.caps.max_per_day:
+        if self.per_day.get(day, 0) >= self.caps.max_per_day:
             return False
-        if not self.per_day:
+        # Fast path: every 7-day span holding ``day`` lies within 6 days of it.
+        near = sum(n for d, n in self.per_day.items() if -6 <= (d - day).days <= 6)
+        if near + 1 <= self.caps.max_per_week:
             return True
         counts = [self.per_day.get(day + timedelta(days=k), 0) for k in range(-6, 7)]
         counts[6] += 1  # the text we would add

@@ -1,0 +1,49 @@
+"""Settings are validated at start; each error names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from followup.config import ConfigError, load_settings
+
+SID = "AC" + "0" * 32
+
+
+def test_defaults_are_sqlite_and_the_console():
+    s = load_settings({})
+    assert s.database_url == "sqlite:///followup.db"
+    assert s.sms_backend == "console"
+
+
+def test_twilio_is_chosen_when_credentials_are_set():
+    s = load_settings({"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t"})
+    assert s.sms_backend == "twilio"
+
+
+def test_postgresql_urls_use_psycopg_3():
+    s = load_settings({"FOLLOWUP_DATABASE_URL": "postgresql://u@h/db"})
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"FOLLOWUP_SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
+        ({"FOLLOWUP_SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": SID}, "TWILIO_AUTH_TOKEN"),
+        ({"FOLLOWUP_SMS_BACKEND": "pigeon"}, "FOLLOWUP_SMS_BACKEND"),
+        ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_ACCOUNT_SID"),
+        ({"TWILIO_FROM_NUMBER": "555-0100"}, "TWILIO_FROM_NUMBER"),
+        ({"TWILIO_MESSAGING_SERVICE_SID": "XX1"}, "TWILIO_MESSAGING_SERVICE_SID"),
+        ({"FOLLOWUP_DATABASE_URL": "mysql://x"}, "FOLLOWUP_DATABASE_URL"),
+        ({"FOLLOWUP_PUBLIC_URL": "example.org"}, "FOLLOWUP_PUBLIC_URL"),
+        ({"FOLLOWUP_TICK_SECONDS": "0"}, "FOLLOWUP_TICK_SECONDS"),
+        ({"FOLLOWUP_MESSAGES_DIR": "/nonexistent"}, "FOLLOWUP_MESSAGES_DIR"),
+    ],
+)
+def test_bad_settings_name_the_variable(env, name):
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env)
+
+
+def test_the_public_url_loses_its_trailing_slash():
+    assert load_settings({"FOLLOWUP_PUBLIC_URL": "https://x.example/"}).public_url == "https://x.example"

@@ -1,0 +1,168 @@
+"""The dispatcher with a scripted gateway: outcomes, retries, opt-outs, and the event trail."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from followup.dispatcher import Dispatcher, backoff
+from followup.gateways.base import OutgoingSms, SendError, SendResult
+from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
+from followup.outbox import TransitionError, transition
+from followup.planner import plan_pending
+from followup.templates import Catalogue
+
+T0 = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 in New York
+
+
+class ScriptedGateway:
+    """Answers each send with the next scripted result and remembers what it was given."""
+
+    name = "scripted"
+
+    def __init__(self, *results: SendResult) -> None:
+        self.results = list(results)
+        self.sent: list[OutgoingSms] = []
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        self.sent.append(sms)
+        return self.results.pop(0) if self.results else SendResult(provider_sid="SM1", provider_status="queued")
+
+
+TRANSIENT = SendResult(error=SendError("20429", "Too Many Requests", permanent=False))
+INVALID = SendResult(error=SendError("21211", "Invalid 'To' Phone Number", permanent=True))
+OPTED_OUT = SendResult(error=SendError("21610", "Attempt to send to unsubscribed recipient",
+                                       permanent=True, opted_out=True))
+
+
+@pytest.fixture
+def seeded(sessions):
+    """A clinic, a consenting patient and a session completed at T0, planned."""
+    with sessions() as db, db.begin():
+        clinic = Clinic(slug="harbor", name="Harbor Physio", phone="+12015550100",
+                        timezone="America/New_York", country="US", default_locale="en",
+                        emergency_number="911", from_number="+12015550111")
+        db.add(clinic)
+        db.flush()
+        patient = Patient(clinic_id=clinic.id, external_id="P1", first_name="Ana",
+                          phone="+12015550123", consent=True)
+        db.add(patient)
+        db.flush()
+        db.add(TreatmentSession(clinic_id=clinic.id, external_id="S1", patient_id=patient.id,
+                                completed_at=T0, regions="calf"))
+    plan_pending(sessions, T0)
+    return sessions
+
+
+def dispatcher(sessions, runtime, gateway, **kw) -> Dispatcher:
+    return Dispatcher(sessions, gateway, Catalogue.load(runtime.settings.messages_dir),
+                      worker="test", **kw)
+
+
+def aftercare(sessions) -> OutboundMessage:
+    with sessions() as db:
+        return db.scalar(select(OutboundMessage).where(OutboundMessage.step == "aftercare"))
+
+
+def events(sessions) -> list[tuple]:
+    with sessions() as db:
+        return db.execute(
+            select(MessageEvent.from_status, MessageEvent.to_status, MessageEvent.reason)
+            .order_by(MessageEvent.id)
+        ).all()
+
+
+def test_it_sends_the_rendered_text_from_the_clinic_sender(seeded, runtime):
+    gw = ScriptedGateway()
+    report = dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(minutes=30))
+    assert (report.claimed, report.sent) == (1, 1)
+    [sms] = gw.sent
+    assert sms.to == "+12015550123"
+    assert sms.from_number == "+12015550111"
+    assert "Harbor Physio" in sms.body and "{{" not in sms.body
+    msg = aftercare(seeded)
+    assert (msg.status, msg.provider_sid, msg.attempts) == ("sent", "SM1", 1)
+    assert msg.sent_at == T0 + timedelta(minutes=30)
+    assert msg.body == sms.body
+    assert [(f, t) for f, t, _ in events(seeded)] == [("scheduled", "sending"), ("sending", "sent")]
+
+
+def test_nothing_is_sent_before_it_is_due(seeded, runtime):
+    gw = ScriptedGateway()
+    assert dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(minutes=29)).claimed == 0
+    assert gw.sent == []
+
+
+def test_a_transient_error_retries_later_with_backoff_never_failing_first(seeded, runtime):
+    gw = ScriptedGateway(TRANSIENT)
+    now = T0 + timedelta(minutes=30)
+    report = dispatcher(seeded, runtime, gw).run_once(now)
+    assert (report.retried, report.failed) == (1, 0)
+    msg = aftercare(seeded)
+    assert msg.status == "scheduled"
+    assert msg.error_code == "20429"
+    assert now + timedelta(seconds=15) <= msg.send_at <= now + timedelta(seconds=30)
+    # at the retry time it goes out
+    report = dispatcher(seeded, runtime, gw).run_once(msg.send_at)
+    assert report.sent == 1
+    assert aftercare(seeded).attempts == 2
+
+
+def test_transient_errors_fail_the_text_after_max_attempts(seeded, runtime):
+    gw = ScriptedGateway(TRANSIENT, TRANSIENT, TRANSIENT)
+    d = dispatcher(seeded, runtime, gw, max_attempts=3)
+    now = T0 + timedelta(minutes=30)
+    for _ in range(3):
+        d.run_once(now)
+        now = max(now, aftercare(seeded).send_at)
+    msg = aftercare(seeded)
+    assert (msg.status, msg.attempts, msg.error_code) == ("failed", 3, "20429")
+    assert "gave up after 3 attempts" in msg.reason
+
+
+def test_a_permanent_error_fails_at_once_and_keeps_the_code(seeded, runtime):
+    report = dispatcher(seeded, runtime, ScriptedGateway(INVALID)).run_once(T0 + timedelta(minutes=30))
+    assert report.failed == 1
+    msg = aftercare(seeded)
+    assert (msg.status, msg.error_code, msg.attempts) == ("failed", "21211", 1)
+
+
+def test_provider_opt_out_marks_the_patient_and_skips_the_rest(seeded, runtime):
+    now = T0 + timedelta(minutes=30)
+    dispatcher(seeded, runtime, ScriptedGateway(OPTED_OUT)).run_once(now)
+    with seeded() as db:
+        assert db.scalar(select(Patient.opted_out_at)) == now
+        statuses = dict(db.execute(select(OutboundMessage.step, OutboundMessage.status)).all())
+    assert statuses == {"aftercare": "failed", "checkin_24h": "skipped", "checkin_72h": "skipped"}
+    gw = ScriptedGateway()
+    dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(days=5))
+    assert gw.sent == []
+
+
+def test_a_text_past_its_window_is_skipped_not_sent(seeded, runtime):
+    gw = ScriptedGateway()
+    report = dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(days=2))
+    assert gw.sent == []
+    assert report.skipped >= 1
+    assert aftercare(seeded).reason.startswith("too late")
+
+
+def test_the_state_machine_refuses_impossible_moves(seeded):
+    with seeded() as db, db.begin():
+        msg_id = db.scalar(select(OutboundMessage.id).where(OutboundMessage.step == "aftercare"))
+        with pytest.raises(TransitionError):
+            transition(db, msg_id, "scheduled", "delivered", at=T0)
+        # a move from a state the row is no longer in changes nothing
+        assert transition(db, msg_id, "sending", "sent", at=T0) is False
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+    rng = random.Random(7)
+    delays = [backoff(n, rng=rng).total_seconds() for n in range(1, 12)]
+    for n, d in enumerate(delays, start=1):
+        exp = min(3600, 30 * 2 ** (n - 1))
+        assert exp / 2 <= d <= exp
+    assert max(delays) <= 3600
