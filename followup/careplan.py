@@ -26,6 +26,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,11 @@ def format_duration(td: timedelta) -> str:
     total = abs(int(td.total_seconds())) // 60
     days, rest = divmod(total, 1440)
     hours, minutes = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+    ]
     return sign + ("".join(parts) or "0m")
 
 
@@ -179,7 +184,9 @@ def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
     if not isinstance(limits, Mapping):
         raise err("limits", "expected a table")
     if set(limits) - {"max_per_day", "max_per_week"}:
-        raise err("limits", f"unknown field(s) {sorted(set(limits) - {'max_per_day', 'max_per_week'})}")
+        raise err(
+            "limits", f"unknown field(s) {sorted(set(limits) - {'max_per_day', 'max_per_week'})}"
+        )
     max_day = limits.get("max_per_day", 1)
     max_week = limits.get("max_per_week", 3)
     for name, value in (("max_per_day", max_day), ("max_per_week", max_week)):
@@ -267,7 +274,7 @@ def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
         )
 
     session_steps = sorted((s for s in steps if s.anchor == "completed"), key=lambda s: s.offset)
-    for before, after in zip(session_steps, session_steps[1:], strict=False):
+    for before, after in pairwise(session_steps):
         if after.priority > before.priority:
             raise err(
                 f"steps ({after.key}).priority",
@@ -297,8 +304,10 @@ def plan_to_data(plan: CarePlan) -> dict[str, Any]:
             d["regions_template"] = s.regions_template
             d["regions"] = sorted(s.regions)
         steps.append(d)
-    return {"limits": {"max_per_day": plan.max_per_day, "max_per_week": plan.max_per_week},
-            "steps": steps}
+    return {
+        "limits": {"max_per_day": plan.max_per_day, "max_per_week": plan.max_per_week},
+        "steps": steps,
+    }
 
 
 def load_plan_file(path: Path) -> CarePlan:
@@ -313,7 +322,9 @@ def load_plan_file(path: Path) -> CarePlan:
         else:
             data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CarePlanError(f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
+        raise CarePlanError(
+            f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}"
+        ) from None
     return parse_plan(data, source=str(path))
 
 

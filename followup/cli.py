@@ -76,7 +76,9 @@ def parse_now(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}") from None
+        raise click.BadParameter(
+            f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -86,7 +88,10 @@ def require_schema(rt: Runtime) -> None:
 
     current, head = current_revision(rt.engine), head_revision(rt.settings.database_url)
     if current != head:
-        fail(f"database schema is at {current or 'nothing'}, code needs {head}: run `followup db upgrade`")
+        fail(
+            f"database schema is at {current or 'nothing'}, code needs {head}: "
+            "run `followup db upgrade`"
+        )
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -146,8 +151,13 @@ def run(ctx: click.Context, verbose: bool) -> None:
 @click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.pass_context
-def outbox(ctx: click.Context, as_json: bool, status: str | None, clinic_slug: str | None,
-           limit: int | None) -> None:
+def outbox(
+    ctx: click.Context,
+    as_json: bool,
+    status: str | None,
+    clinic_slug: str | None,
+    limit: int | None,
+) -> None:
     """List texts in the outbox with their state, and why they were skipped or failed."""
     from followup.reports import outbox_rows
 
@@ -160,7 +170,8 @@ def outbox(ctx: click.Context, as_json: bool, status: str | None, clinic_slug: s
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
                 click.echo(
-                    f"{row['send_at'][:16]:16}  {row['status']:11} {row['clinic']}/{row['session_id']}"
+                    f"{row['send_at'][:16]:16}  {row['status']:11} "
+                    f"{row['clinic']}/{row['session_id']}"
                     f"/{row['step']:12} attempts={row['attempts']}"
                     + (f"  {row['reason']}" if row["reason"] else "")
                 )
@@ -184,9 +195,9 @@ def demo(ctx: click.Context) -> None:
 @click.pass_context
 def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
-    from followup.careplan import CarePlanError, load_plan_file, plan_to_data
     from sqlalchemy import select, update
 
+    from followup.careplan import CarePlanError, load_plan_file, plan_to_data
     from followup.models import Clinic, OutboundMessage, TreatmentSession
     from followup.templates import Catalogue, TemplateError
 
@@ -202,7 +213,10 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
         for step in plan.steps:
             for key in filter(None, (step.template, step.regions_template)):
                 if not any(key in catalogue.keys(loc) for loc in catalogue.locales):
-                    fail(f"{plan_file}: steps ({step.key}): no template {key!r} in {rt.settings.messages_dir}")
+                    fail(
+                        f"{plan_file}: steps ({step.key}): no template {key!r} "
+                        f"in {rt.settings.messages_dir}"
+                    )
         data = plan_to_data(plan)
     with rt.sessions() as db, db.begin():
         clinic = db.query(Clinic).filter_by(slug=slug).one_or_none()
@@ -220,7 +234,9 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
             )
             .values(plan_pending=True)
         )
-    click.echo(f"{slug}: care plan {'reset to default' if data is None else f'set from {plan_file}'}")
+    click.echo(
+        f"{slug}: care plan {'reset to default' if data is None else f'set from {plan_file}'}"
+    )
 
 
 def _register() -> None:

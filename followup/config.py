@@ -85,7 +85,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if backend not in SMS_BACKENDS:
         raise ConfigError(f"FOLLOWUP_SMS_BACKEND={backend!r}: expected one of {SMS_BACKENDS}")
     if backend == "twilio":
-        missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
+        missing = [
+            n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v
+        ]
         if missing:
             raise ConfigError(
                 f"FOLLOWUP_SMS_BACKEND=twilio needs {' and '.join(missing)}; "

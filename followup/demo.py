@@ -77,9 +77,16 @@ def create_demo(factory: sessionmaker[Session], now: datetime) -> list[str]:
                 select(Patient).where(Patient.clinic_id == clinic.id, Patient.external_id == ext)
             )
             if patient is None:
-                patient = Patient(clinic_id=clinic.id, external_id=ext, first_name=first,
-                                  phone=phone, locale=locale, consent=True, consent_at=now,
-                                  consent_method="demo")
+                patient = Patient(
+                    clinic_id=clinic.id,
+                    external_id=ext,
+                    first_name=first,
+                    phone=phone,
+                    locale=locale,
+                    consent=True,
+                    consent_at=now,
+                    consent_method="demo",
+                )
                 db.add(patient)
                 db.flush()
             session_ext = f"demo-{day}-{i + 1}"
@@ -93,10 +100,18 @@ def create_demo(factory: sessionmaker[Session], now: datetime) -> list[str]:
                 continue
             completed = now - timedelta(minutes=31 + i)
             next_appt = (completed + timedelta(days=7)) if i != 1 else None
-            db.add(TreatmentSession(clinic_id=clinic.id, external_id=session_ext,
-                                    patient_id=patient.id, completed_at=completed,
-                                    status="completed", regions=regions,
-                                    next_appointment_at=next_appt, plan_pending=True))
+            db.add(
+                TreatmentSession(
+                    clinic_id=clinic.id,
+                    external_id=session_ext,
+                    patient_id=patient.id,
+                    completed_at=completed,
+                    status="completed",
+                    regions=regions,
+                    next_appointment_at=next_appt,
+                    plan_pending=True,
+                )
+            )
             lines.append(f"added session {session_ext} for {first}")
     if not lines:
         lines.append(f"demo data for {day} already present")

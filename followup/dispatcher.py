@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 TEMPLATE_RETRY = timedelta(minutes=15)
 
 
-def backoff(attempts: int, *, base: float = 30.0, cap: float = 3600.0, rng: random.Random | None = None) -> timedelta:
+def backoff(
+    attempts: int, *, base: float = 30.0, cap: float = 3600.0, rng: random.Random | None = None
+) -> timedelta:
     """Delay before retry number ``attempts`` (1-based): exponential, capped, with jitter.
 
     "Equal jitter": half the exponential delay is fixed, half random, so retries spread out
@@ -100,8 +102,9 @@ class Dispatcher:
         report = DispatchReport()
         while True:
             with self.factory() as db, db.begin():
-                ids = claim_due(db, now=now, worker=self.worker, limit=self.batch_size,
-                                lease=self.lease)
+                ids = claim_due(
+                    db, now=now, worker=self.worker, limit=self.batch_size, lease=self.lease
+                )
             if not ids:
                 return report
             report.claimed += len(ids)
@@ -140,8 +143,16 @@ class Dispatcher:
         elif now > msg.expires_at:
             why = f"too late: window ended {msg.expires_at.isoformat()}"
         if why:
-            transition(db, msg.id, "sending", "skipped", at=now, reason=why, actor=self.worker,
-                       lease_until=None)
+            transition(
+                db,
+                msg.id,
+                "sending",
+                "skipped",
+                at=now,
+                reason=why,
+                actor=self.worker,
+                lease_until=None,
+            )
             report.skipped += 1
             return None
         try:
@@ -149,9 +160,19 @@ class Dispatcher:
         except TemplateError as exc:
             # The catalogue is checked at start, so this means a template changed under a running
             # worker. Keep the text (nothing is lost) and try again later; its window still applies.
-            transition(db, msg.id, "sending", "scheduled", at=now, reason=f"template: {exc}",
-                       actor=self.worker, send_at=now + TEMPLATE_RETRY, lease_until=None,
-                       error_code="template", error_message=str(exc))
+            transition(
+                db,
+                msg.id,
+                "sending",
+                "scheduled",
+                at=now,
+                reason=f"template: {exc}",
+                actor=self.worker,
+                send_at=now + TEMPLATE_RETRY,
+                lease_until=None,
+                error_code="template",
+                error_message=str(exc),
+            )
             report.retried += 1
             report.errors["template"] = report.errors.get("template", 0) + 1
             log.error("message %s: cannot render: %s", msg.id, exc)
@@ -159,14 +180,18 @@ class Dispatcher:
         sms = OutgoingSms(
             to=patient.phone,
             body=body,
-            from_number=clinic.from_number or (None if clinic.messaging_service_sid else self.default_from),
-            messaging_service_sid=clinic.messaging_service_sid or (None if clinic.from_number else self.default_service_sid),
+            from_number=clinic.from_number
+            or (None if clinic.messaging_service_sid else self.default_from),
+            messaging_service_sid=clinic.messaging_service_sid
+            or (None if clinic.from_number else self.default_service_sid),
             message_id=msg.id,
         )
         db.execute(update(OutboundMessage).where(OutboundMessage.id == msg.id).values(body=body))
         return Prepared(msg.id, sms)
 
-    def render(self, msg: OutboundMessage, patient: Patient, clinic: Clinic, session: TreatmentSession) -> str:
+    def render(
+        self, msg: OutboundMessage, patient: Patient, clinic: Clinic, session: TreatmentSession
+    ) -> str:
         tz = ZoneInfo(patient.timezone or clinic.timezone)
         context = {
             "first_name": patient.first_name,
@@ -182,17 +207,35 @@ class Dispatcher:
         return self.catalogue.render(msg.template_key, msg.locale, context)
 
     def _record(
-        self, db: Session, message_id: int, result: SendResult, now: datetime, report: DispatchReport
+        self,
+        db: Session,
+        message_id: int,
+        result: SendResult,
+        now: datetime,
+        report: DispatchReport,
     ) -> None:
         msg = db.get(OutboundMessage, message_id)
         if msg is None or msg.status != "sending":
-            log.warning("message %s changed while it was being sent; outcome not recorded", message_id)
+            log.warning(
+                "message %s changed while it was being sent; outcome not recorded", message_id
+            )
             return
         if result.ok:
-            transition(db, message_id, "sending", "sent", at=now, reason="accepted by gateway",
-                       actor=self.worker, provider_sid=result.provider_sid,
-                       provider_status=result.provider_status, sent_at=now, lease_until=None,
-                       error_code=None, error_message=None)
+            transition(
+                db,
+                message_id,
+                "sending",
+                "sent",
+                at=now,
+                reason="accepted by gateway",
+                actor=self.worker,
+                provider_sid=result.provider_sid,
+                provider_status=result.provider_status,
+                sent_at=now,
+                lease_until=None,
+                error_code=None,
+                error_message=None,
+            )
             report.sent += 1
             log.info("message %s sent (%s)", message_id, result.provider_sid)
             return
@@ -201,18 +244,30 @@ class Dispatcher:
         report.errors[err.code] = report.errors.get(err.code, 0) + 1
         values = {"error_code": err.code, "error_message": err.message[:500], "lease_until": None}
         if err.permanent or msg.attempts >= self.max_attempts:
-            why = f"error {err.code}: {err.message}" if err.permanent else (
-                f"gave up after {msg.attempts} attempts: {err.code}")
-            transition(db, message_id, "sending", "failed", at=now, reason=why, actor=self.worker,
-                       **values)
+            why = (
+                f"error {err.code}: {err.message}"
+                if err.permanent
+                else (f"gave up after {msg.attempts} attempts: {err.code}")
+            )
+            transition(
+                db, message_id, "sending", "failed", at=now, reason=why, actor=self.worker, **values
+            )
             report.failed += 1
             if err.opted_out:
                 mark_opted_out(db, msg.patient_id, now, how=f"provider error {err.code}")
         else:
             delay = backoff(msg.attempts)
-            transition(db, message_id, "sending", "scheduled", at=now,
-                       reason=f"transient error {err.code}; retry in {int(delay.total_seconds())} s",
-                       actor=self.worker, send_at=now + delay, **values)
+            transition(
+                db,
+                message_id,
+                "sending",
+                "scheduled",
+                at=now,
+                reason=f"transient error {err.code}; retry in {int(delay.total_seconds())} s",
+                actor=self.worker,
+                send_at=now + delay,
+                **values,
+            )
             report.retried += 1
 
 
@@ -239,7 +294,14 @@ def mark_opted_out(db: Session, patient_id: int, now: datetime, how: str) -> int
     ).all()
     skipped = 0
     for message_id in pending:
-        if transition(db, message_id, "scheduled", "skipped", at=now, reason=f"opted out ({how})",
-                      actor="opt-out"):
+        if transition(
+            db,
+            message_id,
+            "scheduled",
+            "skipped",
+            at=now,
+            reason=f"opted out ({how})",
+            actor="opt-out",
+        ):
             skipped += 1
     return skipped

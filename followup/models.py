@@ -192,9 +192,7 @@ class OutboundMessage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("treatment_sessions.id", ondelete="CASCADE")
-    )
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id", ondelete="CASCADE"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     step: Mapped[str] = mapped_column(String(32))
     template_key: Mapped[str] = mapped_column(String(64))

@@ -3,7 +3,7 @@
 ::
 
     scheduled --claim--> sending --accepted--> sent --callback--> delivered | undelivered | failed
-        ^                   |  \\--transient error--> scheduled (attempts+1, send_at = now + backoff)
+        ^                   |  \\--transient error--> scheduled (attempts+1, later send_at)
         |                   \\--permanent error--> failed (error code kept)
         \\-- deferred (quiet hours, caps)      skipped (opted out, no consent, cancelled, too late)
 

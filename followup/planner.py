@@ -22,10 +22,11 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.careplan import CarePlan, plan_for
+from followup.db import bulk_insert
 from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
 from followup.schedule import (
     Decision,
@@ -99,7 +100,9 @@ def plan_pending(
     return total
 
 
-def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) -> PlanReport | None:
+def _plan_batch(
+    db: Session, now: datetime, batch_size: int, plans: _PlanCache
+) -> PlanReport | None:
     is_pg = db.bind.dialect.name == "postgresql"
     q = (
         select(TreatmentSession.id, TreatmentSession.patient_id, TreatmentSession.updated_at)
@@ -203,7 +206,9 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
         if patient is None:
             continue
         tz = _zone(patient.timezone or patient.clinic_timezone)
-        facts = PatientFacts(tz=tz, consent=patient.consent, opted_out=patient.opted_out_at is not None)
+        facts = PatientFacts(
+            tz=tz, consent=patient.consent, opted_out=patient.opted_out_at is not None
+        )
         sessions = sessions_by_patient[patient_id]
         rows = rows_by_patient[patient_id]
         existing = [
@@ -227,19 +232,22 @@ def _plan_batch(db: Session, now: datetime, batch_size: int, plans: _PlanCache) 
                 report.changed += 1
 
     if inserts:
-        # Core, not ORM: one multi-row INSERT per thousand rows. A new row carries its own
-        # birth record (status, reason, created_at); events record the changes after it.
-        db.connection().execute(insert(OutboundMessage.__table__), inserts)
-    if events:
-        db.connection().execute(insert(MessageEvent.__table__), events)
+        # A new row carries its own birth record (status, reason, created_at); events record
+        # the changes after it.
+        bulk_insert(db.connection(), OutboundMessage.__table__, inserts)
+    bulk_insert(db.connection(), MessageEvent.__table__, events)
 
     # Clear the flag only where the row did not change under us (Core executemany: the ORM
     # would read a list of parameters as a bulk update by primary key).
     sessions_table = TreatmentSession.__table__
     db.connection().execute(
         update(sessions_table)
-        .where(and_(sessions_table.c.id == bindparam("sid"),
-                    sessions_table.c.updated_at == bindparam("seen")))
+        .where(
+            and_(
+                sessions_table.c.id == bindparam("sid"),
+                sessions_table.c.updated_at == bindparam("seen"),
+            )
+        )
         # keep updated_at: clearing the flag is not a change of the session
         .values(plan_pending=False, updated_at=sessions_table.c.updated_at),
         [{"sid": r.id, "seen": r.updated_at} for r in pending],
@@ -299,9 +307,25 @@ def _apply_update(db: Session, old: Any, d: Decision, now: datetime, events: lis
     if result.rowcount != 1:
         return False  # claimed by a dispatcher meanwhile: it is no longer ours to move
     if old.status != d.status:
-        events.append({"message_id": old.id, "from_status": old.status, "to_status": d.status,
-                       "at": now, "reason": d.reason or "re-planned", "actor": "planner"})
+        events.append(
+            {
+                "message_id": old.id,
+                "from_status": old.status,
+                "to_status": d.status,
+                "at": now,
+                "reason": d.reason or "re-planned",
+                "actor": "planner",
+            }
+        )
     elif old.send_at != d.send_at:
-        events.append({"message_id": old.id, "from_status": old.status, "to_status": d.status,
-                       "at": now, "reason": f"moved to {d.send_at.isoformat()}", "actor": "planner"})
+        events.append(
+            {
+                "message_id": old.id,
+                "from_status": old.status,
+                "to_status": d.status,
+                "at": now,
+                "reason": f"moved to {d.send_at.isoformat()}",
+                "actor": "planner",
+            }
+        )
     return True

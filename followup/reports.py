@@ -16,7 +16,10 @@ def _iso(t: datetime | None) -> str | None:
 
 
 def outbox_rows(
-    db: Session, *, status: str | None = None, clinic_slug: str | None = None,
+    db: Session,
+    *,
+    status: str | None = None,
+    clinic_slug: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Outbox rows as plain dicts (times in ISO 8601 UTC), soonest first.

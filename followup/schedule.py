@@ -27,8 +27,8 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from followup.careplan import CarePlan, Step
@@ -42,8 +42,7 @@ _COUNTED = frozenset({"sending", "sent", "delivered", "undelivered"})
 _MIN = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class SessionFacts:
+class SessionFacts(NamedTuple):
     id: int
     external_id: str
     completed_at: datetime
@@ -52,8 +51,7 @@ class SessionFacts:
     next_appointment_at: datetime | None
 
 
-@dataclass(frozen=True)
-class ExistingMessage:
+class ExistingMessage(NamedTuple):
     session_id: int
     step: str
     status: str
@@ -62,16 +60,17 @@ class ExistingMessage:
     reason: str | None
 
 
-@dataclass(frozen=True)
-class PatientFacts:
+class PatientFacts(NamedTuple):
     tz: ZoneInfo
     consent: bool
     opted_out: bool
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The wanted state of one (session, step) row."""
+class Decision(NamedTuple):
+    """The wanted state of one (session, step) row.
+
+    (Plain named tuples, not dataclasses: the planner makes tens of thousands a second.)
+    """
 
     session_id: int
     step: str
@@ -94,9 +93,7 @@ def replannable(msg: ExistingMessage) -> bool:
     return msg.status == "skipped" and _reason_code(msg.reason) in REVIVABLE_REASONS
 
 
-def step_times(
-    step: Step, session: SessionFacts, tz: ZoneInfo
-) -> tuple[datetime, datetime] | None:
+def step_times(step: Step, session: SessionFacts, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
     """``(due, expires)`` for a step of a session, or None when its anchor is missing."""
     anchor = session.completed_at if step.anchor == "completed" else session.next_appointment_at
     if anchor is None:
@@ -124,8 +121,9 @@ def plan_patient(
     tz = patient.tz
     by_key = {(m.session_id, m.step): m for m in existing}
     history = [m for m in by_key.values() if m.status in _COUNTED]
-    counter = CapCounter(tz, Caps(plan.max_per_day, plan.max_per_week),
-                         (m.sent_at or m.send_at for m in history))
+    counter = CapCounter(
+        tz, Caps(plan.max_per_day, plan.max_per_week), (m.sent_at or m.send_at for m in history)
+    )
 
     completed = [s for s in sessions if s.status == "completed"]
     latest = max(completed, key=lambda s: (s.completed_at, s.id), default=None)
@@ -142,8 +140,16 @@ def plan_patient(
             times = step_times(step, session, tz)
             if times is None:
                 if old is not None and old.status == "scheduled":
-                    decisions.append(_skip(session, step, old.send_at, old.send_at, treated,
-                                           "no appointment: none booked any more"))
+                    decisions.append(
+                        _skip(
+                            session,
+                            step,
+                            old.send_at,
+                            old.send_at,
+                            treated,
+                            "no appointment: none booked any more",
+                        )
+                    )
                 continue
             due, expires = times
             reason = None
@@ -151,8 +157,12 @@ def plan_patient(
                 reason = blocker
             elif session.status != "completed":
                 reason = "session cancelled"
-            elif step.supersedable and latest is not None and latest.id != session.id and (
-                latest.completed_at, latest.id) > (session.completed_at, session.id):
+            elif (
+                step.supersedable
+                and latest is not None
+                and latest.id != session.id
+                and (latest.completed_at, latest.id) > (session.completed_at, session.id)
+            ):
                 reason = f"superseded: by session {latest.external_id}"
             if reason is not None:
                 if old is None or old.status == "scheduled" or old.reason != reason:

@@ -50,12 +50,13 @@ def local_wall_time(day: date, minute_of_day: int, tz: ZoneInfo) -> datetime:
 
 def _localize(naive: datetime, tz: ZoneInfo) -> datetime:
     """UTC instant of a naive local time (see :func:`local_wall_time` for gaps and folds)."""
-    first = naive.replace(tzinfo=tz, fold=0)
-    offset = first.utcoffset()
-    if offset == naive.replace(tzinfo=tz, fold=1).utcoffset():
+    if naive.fold:
+        naive = naive.replace(fold=0)
+    offset = tz.utcoffset(naive)
+    if offset == tz.utcoffset(naive.replace(fold=1)):
         # the usual case: one offset, neither gap nor overlap
         return (naive - offset).replace(tzinfo=UTC)
-    instant = first.astimezone(UTC)
+    instant = naive.replace(tzinfo=tz).astimezone(UTC)
     back = instant.astimezone(tz).replace(tzinfo=None)
     if back != naive:  # a gap: fold=0 used the offset before the gap; snap to the gap's end
         later = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from followup.config import ConfigError, Settings
-from followup.dispatcher import DispatchReport, Dispatcher
+from followup.dispatcher import Dispatcher, DispatchReport
 from followup.gateways.base import Gateway
 from followup.planner import PlanReport, plan_pending
 from followup.runtime import Runtime
@@ -102,13 +102,23 @@ class Worker:
                 log.info("%s", report.summary())
 
         scheduler = BackgroundScheduler(
-            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        scheduler.add_job(_tick, "interval", seconds=self.runtime.settings.tick_seconds,
-                          next_run_time=datetime.now(UTC), id="tick")
+        scheduler.add_job(
+            _tick,
+            "interval",
+            seconds=self.runtime.settings.tick_seconds,
+            next_run_time=datetime.now(UTC),
+            id="tick",
+        )
         scheduler.start()
-        log.info("worker %s running (%s gateway, tick %ss)", self.dispatcher.worker,
-                 self.gateway.name, self.runtime.settings.tick_seconds)
+        log.info(
+            "worker %s running (%s gateway, tick %ss)",
+            self.dispatcher.worker,
+            self.gateway.name,
+            self.runtime.settings.tick_seconds,
+        )
         try:
             while not stop.wait(0.5):
                 pass

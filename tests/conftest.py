@@ -68,7 +68,9 @@ def pg_database() -> Iterator[str]:
 def _fresh_sqlite(tmp_path: Path) -> str:
     # Migrate once per run into a template file, then copy it: same schema, far less time.
     if "db" not in _TEMPLATE_SQLITE:
-        template = Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"followup-tpl-{uuid.uuid4().hex}.db"
+        template = (
+            Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / f"followup-tpl-{uuid.uuid4().hex}.db"
+        )
         upgrade(f"sqlite:///{template}")
         _TEMPLATE_SQLITE["db"] = template
     target = tmp_path / "followup.db"

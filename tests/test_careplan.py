@@ -33,8 +33,13 @@ def test_the_default_plan_follows_the_clinical_defaults():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30m", timedelta(minutes=30)), ("24h", timedelta(hours=24)), ("3d", timedelta(days=3)),
-     ("1d12h", timedelta(days=1, hours=12)), ("-1d", timedelta(days=-1))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("24h", timedelta(hours=24)),
+        ("3d", timedelta(days=3)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("-1d", timedelta(days=-1)),
+    ],
 )
 def test_durations(text, expected):
     assert parse_duration(text) == expected
@@ -53,7 +58,7 @@ def test_a_plan_round_trips_through_its_stored_form():
 def test_a_toml_plan_file_is_loaded(tmp_path: Path):
     path = tmp_path / "plan.toml"
     path.write_text(
-        '[limits]\nmax_per_day = 1\nmax_per_week = 2\n\n'
+        "[limits]\nmax_per_day = 1\nmax_per_week = 2\n\n"
         '[[steps]]\nkey = "aftercare"\noffset = "1h"\nclock = "elapsed"\npriority = 90\n\n'
         '[[steps]]\nkey = "checkin_24h"\noffset = "1d"\nwindow = "12h"\npriority = 60\n'
     )
@@ -77,10 +82,22 @@ def test_a_toml_plan_file_is_loaded(tmp_path: Path):
         ({"steps": [{"key": "a", "offset": "1h", "priority": "high"}]}, "priority"),
         ({"steps": [{"key": "a", "offset": "1h"}, {"key": "a", "offset": "2h"}]}, "duplicate"),
         ({"steps": [{"key": "a", "offset": "1h"}], "limits": {"max_per_day": 0}}, "max_per_day"),
-        ({"steps": [{"key": "a", "offset": "1h"}], "limits": {"max_per_day": 3, "max_per_week": 2}},
-         "max_per_week"),
-        ({"steps": [{"key": "a", "offset": "1h", "priority": 10},
-                    {"key": "b", "offset": "1d", "priority": 20}]}, "steps (b).priority"),
+        (
+            {
+                "steps": [{"key": "a", "offset": "1h"}],
+                "limits": {"max_per_day": 3, "max_per_week": 2},
+            },
+            "max_per_week",
+        ),
+        (
+            {
+                "steps": [
+                    {"key": "a", "offset": "1h", "priority": 10},
+                    {"key": "b", "offset": "1d", "priority": 20},
+                ]
+            },
+            "steps (b).priority",
+        ),
         ({"steps": [{"key": "a", "offset": "1h", "regions": ["neck"]}]}, "go together"),
     ],
 )

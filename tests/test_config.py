@@ -46,4 +46,7 @@ def test_bad_settings_name_the_variable(env, name):
 
 
 def test_the_public_url_loses_its_trailing_slash():
-    assert load_settings({"FOLLOWUP_PUBLIC_URL": "https://x.example/"}).public_url == "https://x.example"
+    assert (
+        load_settings({"FOLLOWUP_PUBLIC_URL": "https://x.example/"}).public_url
+        == "https://x.example"
+    )

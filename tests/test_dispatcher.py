@@ -29,37 +29,64 @@ class ScriptedGateway:
 
     def send(self, sms: OutgoingSms) -> SendResult:
         self.sent.append(sms)
-        return self.results.pop(0) if self.results else SendResult(provider_sid="SM1", provider_status="queued")
+        return (
+            self.results.pop(0)
+            if self.results
+            else SendResult(provider_sid="SM1", provider_status="queued")
+        )
 
 
 TRANSIENT = SendResult(error=SendError("20429", "Too Many Requests", permanent=False))
 INVALID = SendResult(error=SendError("21211", "Invalid 'To' Phone Number", permanent=True))
-OPTED_OUT = SendResult(error=SendError("21610", "Attempt to send to unsubscribed recipient",
-                                       permanent=True, opted_out=True))
+OPTED_OUT = SendResult(
+    error=SendError(
+        "21610", "Attempt to send to unsubscribed recipient", permanent=True, opted_out=True
+    )
+)
 
 
 @pytest.fixture
 def seeded(sessions):
     """A clinic, a consenting patient and a session completed at T0, planned."""
     with sessions() as db, db.begin():
-        clinic = Clinic(slug="harbor", name="Harbor Physio", phone="+12015550100",
-                        timezone="America/New_York", country="US", default_locale="en",
-                        emergency_number="911", from_number="+12015550111")
+        clinic = Clinic(
+            slug="harbor",
+            name="Harbor Physio",
+            phone="+12015550100",
+            timezone="America/New_York",
+            country="US",
+            default_locale="en",
+            emergency_number="911",
+            from_number="+12015550111",
+        )
         db.add(clinic)
         db.flush()
-        patient = Patient(clinic_id=clinic.id, external_id="P1", first_name="Ana",
-                          phone="+12015550123", consent=True)
+        patient = Patient(
+            clinic_id=clinic.id,
+            external_id="P1",
+            first_name="Ana",
+            phone="+12015550123",
+            consent=True,
+        )
         db.add(patient)
         db.flush()
-        db.add(TreatmentSession(clinic_id=clinic.id, external_id="S1", patient_id=patient.id,
-                                completed_at=T0, regions="calf"))
+        db.add(
+            TreatmentSession(
+                clinic_id=clinic.id,
+                external_id="S1",
+                patient_id=patient.id,
+                completed_at=T0,
+                regions="calf",
+            )
+        )
     plan_pending(sessions, T0)
     return sessions
 
 
 def dispatcher(sessions, runtime, gateway, **kw) -> Dispatcher:
-    return Dispatcher(sessions, gateway, Catalogue.load(runtime.settings.messages_dir),
-                      worker="test", **kw)
+    return Dispatcher(
+        sessions, gateway, Catalogue.load(runtime.settings.messages_dir), worker="test", **kw
+    )
 
 
 def aftercare(sessions) -> OutboundMessage:
@@ -70,8 +97,9 @@ def aftercare(sessions) -> OutboundMessage:
 def events(sessions) -> list[tuple]:
     with sessions() as db:
         return db.execute(
-            select(MessageEvent.from_status, MessageEvent.to_status, MessageEvent.reason)
-            .order_by(MessageEvent.id)
+            select(MessageEvent.from_status, MessageEvent.to_status, MessageEvent.reason).order_by(
+                MessageEvent.id
+            )
         ).all()
 
 
@@ -124,7 +152,9 @@ def test_transient_errors_fail_the_text_after_max_attempts(seeded, runtime):
 
 
 def test_a_permanent_error_fails_at_once_and_keeps_the_code(seeded, runtime):
-    report = dispatcher(seeded, runtime, ScriptedGateway(INVALID)).run_once(T0 + timedelta(minutes=30))
+    report = dispatcher(seeded, runtime, ScriptedGateway(INVALID)).run_once(
+        T0 + timedelta(minutes=30)
+    )
     assert report.failed == 1
     msg = aftercare(seeded)
     assert (msg.status, msg.error_code, msg.attempts) == ("failed", "21211", 1)

@@ -15,7 +15,10 @@ from followup.cli import main
 from followup.models import MessageEvent, OutboundMessage, Patient
 
 NY = ZoneInfo("America/New_York")
-HEADER = "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,next_appointment_at\n"
+HEADER = (
+    "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,"
+    "next_appointment_at\n"
+)
 
 
 def run(*args: str, input: str | None = None):
@@ -30,13 +33,25 @@ def outbox(*extra: str) -> list[dict]:
 
 
 def ny(iso: str) -> str:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(NY).strftime("%Y-%m-%d %H:%M")
+    return (
+        datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(NY).strftime("%Y-%m-%d %H:%M")
+    )
 
 
 @pytest.fixture
 def clinic(env):
-    result = run("clinics", "add", "--slug", "harbor", "--name", "Harbor Physio",
-                 "--timezone", "America/New_York", "--phone", "+12015550100")
+    result = run(
+        "clinics",
+        "add",
+        "--slug",
+        "harbor",
+        "--name",
+        "Harbor Physio",
+        "--timezone",
+        "America/New_York",
+        "--phone",
+        "+12015550100",
+    )
     assert result.exit_code == 0, result.output
     return "harbor"
 
@@ -49,9 +64,13 @@ def write_csv(tmp_path: Path, rows: list[str]) -> Path:
 
 def test_a_csv_imported_at_10_local_is_texted_at_the_right_local_times_across_dst(clinic, tmp_path):
     # Saturday 7 March 2026, 10:00 in New York; clocks spring forward on Sunday the 8th
-    csv = write_csv(tmp_path, [
-        "harbor,S1,P1,Ana,(201) 555-0123,en,yes,2026-03-07T10:00:00,neck;upper_back,2026-03-15T10:00:00",
-    ])
+    csv = write_csv(
+        tmp_path,
+        [
+            "harbor,S1,P1,Ana,(201) 555-0123,en,yes,2026-03-07T10:00:00,neck;upper_back,"
+            "2026-03-15T10:00:00",
+        ],
+    )
     assert run("import-sessions", str(csv)).exit_code == 0
 
     result = run("send-due", "--once", "--now", "2026-03-07T10:05:00-05:00")
@@ -86,32 +105,47 @@ def test_a_csv_imported_at_10_local_is_texted_at_the_right_local_times_across_ds
 
 
 def test_reimporting_updates_and_never_duplicates(clinic, tmp_path, sessions):
-    csv = write_csv(tmp_path, [
-        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,",
-    ])
+    csv = write_csv(
+        tmp_path,
+        [
+            "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,",
+        ],
+    )
     run("import-sessions", str(csv))
     run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
     assert {r["step"] for r in outbox()} == {"aftercare", "checkin_24h", "checkin_72h"}
     # the clinic books the next appointment: import again with it
-    csv = write_csv(tmp_path, [
-        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,2026-03-18T10:00:00",
-    ])
+    csv = write_csv(
+        tmp_path,
+        [
+            "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,2026-03-18T10:00:00",
+        ],
+    )
     run("import-sessions", str(csv))
     run("send-due", "--once", "--now", "2026-03-09T10:06:00-04:00")
     rows = outbox()
-    assert sorted(r["step"] for r in rows) == ["aftercare", "checkin_24h", "checkin_72h", "reminder"]
+    assert sorted(r["step"] for r in rows) == [
+        "aftercare",
+        "checkin_24h",
+        "checkin_72h",
+        "reminder",
+    ]
     with sessions() as db:
         assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 4
 
 
 def test_a_cancelled_session_skips_what_is_pending_and_says_why(clinic, tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text(HEADER.rstrip("\n") + ",status\n"
-                    "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,completed\n")
+    path.write_text(
+        HEADER.rstrip("\n") + ",status\n"
+        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,completed\n"
+    )
     run("import-sessions", str(path))
     run("send-due", "--once", "--now", "2026-03-09T10:31:00-04:00")
-    path.write_text(HEADER.rstrip("\n") + ",status\n"
-                    "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,cancelled\n")
+    path.write_text(
+        HEADER.rstrip("\n") + ",status\n"
+        "harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,,cancelled\n"
+    )
     run("import-sessions", str(path))
     run("send-due", "--once", "--now", "2026-03-09T10:32:00-04:00")
     rows = {r["step"]: r for r in outbox()}
@@ -133,15 +167,18 @@ def test_an_opt_out_recorded_before_sending_skips_the_text_at_send_time(clinic, 
     run("import-sessions", str(csv))
     run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
     with sessions() as db, db.begin():
-        db.execute(Patient.__table__.update().values(opted_out_at=datetime(2026, 3, 9, 14, 10, tzinfo=UTC)))
+        db.execute(
+            Patient.__table__.update().values(opted_out_at=datetime(2026, 3, 9, 14, 10, tzinfo=UTC))
+        )
     result = run("send-due", "--once", "--now", "2026-03-09T10:31:00-04:00")
     assert "SMS to" not in result.output
     rows = {r["step"]: r for r in outbox()}
     assert rows["aftercare"]["status"] == "skipped"
     assert rows["aftercare"]["reason"] == "opted out"
     with sessions() as db:
-        events = db.execute(select(MessageEvent.from_status, MessageEvent.to_status)
-                            .order_by(MessageEvent.id)).all()
+        events = db.execute(
+            select(MessageEvent.from_status, MessageEvent.to_status).order_by(MessageEvent.id)
+        ).all()
     assert ("scheduled", "sending") in events and ("sending", "skipped") in events
 
 
@@ -159,8 +196,19 @@ def test_outbox_json_has_the_documented_fields(clinic, tmp_path):
     run("import-sessions", str(csv))
     run("send-due", "--once", "--now", "2026-03-09T10:30:00-04:00")
     row = outbox("--status", "sent")[0]
-    for key in ("clinic", "session_id", "patient_id", "step", "status", "send_at", "sent_at",
-                "attempts", "reason", "provider_sid", "body"):
+    for key in (
+        "clinic",
+        "session_id",
+        "patient_id",
+        "step",
+        "status",
+        "send_at",
+        "sent_at",
+        "attempts",
+        "reason",
+        "provider_sid",
+        "body",
+    ):
         assert key in row
     assert (row["clinic"], row["session_id"], row["patient_id"]) == ("harbor", "S1", "P1")
     assert row["locale"] == "es"

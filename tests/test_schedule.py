@@ -89,8 +89,12 @@ def test_an_evening_session_defers_the_aftercare_to_the_morning_and_the_checkin_
 def test_a_checkin_with_no_day_left_in_its_window_is_skipped_for_the_cap():
     s = session(1, "2026-03-10 19:45")
     # the patient already had a text on the 12th (an earlier session's reminder, say)
-    other = ExistingMessage(9, "reminder", "sent", at_ny("2026-03-12 09:00"), at_ny("2026-03-12 09:00"), None)
-    got = by_step(plan_patient(OK, [s], [other], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1)
+    other = ExistingMessage(
+        9, "reminder", "sent", at_ny("2026-03-12 09:00"), at_ny("2026-03-12 09:00"), None
+    )
+    got = by_step(
+        plan_patient(OK, [s], [other], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1
+    )
     assert got["checkin_24h"].status == "skipped"
     assert got["checkin_24h"].reason.startswith("cap:")
 
@@ -131,9 +135,12 @@ def test_opted_out_and_no_consent_skip_everything_with_the_reason():
 
 def test_a_cancelled_session_skips_its_pending_texts():
     s = session(1, "2026-03-10 10:00", status="cancelled")
-    existing = [ExistingMessage(1, "checkin_24h", "scheduled", at_ny("2026-03-11 10:00"), None, None),
-                ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-10 10:30"),
-                                at_ny("2026-03-10 10:30"), None)]
+    existing = [
+        ExistingMessage(1, "checkin_24h", "scheduled", at_ny("2026-03-11 10:00"), None, None),
+        ExistingMessage(
+            1, "aftercare", "sent", at_ny("2026-03-10 10:30"), at_ny("2026-03-10 10:30"), None
+        ),
+    ]
     got = by_step(plan_patient(OK, [s], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
     assert got["checkin_24h"].status == "skipped"
     assert got["checkin_24h"].reason == "session cancelled"
@@ -145,8 +152,12 @@ def test_a_newer_session_supersedes_the_pending_checkins_of_the_earlier_one():
     s1 = session(1, "2026-03-09 10:00")
     s2 = session(2, "2026-03-12 09:00")
     existing = [
-        ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None),
-        ExistingMessage(1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None),
+        ExistingMessage(
+            1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None
+        ),
+        ExistingMessage(
+            1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None
+        ),
         ExistingMessage(1, "checkin_72h", "scheduled", at_ny("2026-03-12 10:00"), None, None),
     ]
     got = plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-12 09:05"))
@@ -163,12 +174,19 @@ def test_twice_weekly_sessions_stay_within_three_texts_a_week():
     s1 = session(1, "2026-03-09 10:00", next_appt="2026-03-12 10:00")
     s2 = session(2, "2026-03-12 10:00")
     existing = [
-        ExistingMessage(1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None),
-        ExistingMessage(1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None),
-        ExistingMessage(1, "reminder", "sent", at_ny("2026-03-11 10:00"), at_ny("2026-03-11 10:00"), None),
+        ExistingMessage(
+            1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None
+        ),
+        ExistingMessage(
+            1, "checkin_24h", "sent", at_ny("2026-03-10 10:00"), at_ny("2026-03-10 10:00"), None
+        ),
+        ExistingMessage(
+            1, "reminder", "sent", at_ny("2026-03-11 10:00"), at_ny("2026-03-11 10:00"), None
+        ),
     ]
-    got = by_step(plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW,
-                               at_ny("2026-03-12 10:05")), 2)
+    got = by_step(
+        plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-12 10:05")), 2
+    )
     # three texts on the 9th-11th: nothing fits until the 16th, after which the aftercare
     # and the 24 h check-in have expired; the 72 h check-in (due the 15th) waits for the 16th
     assert got["aftercare"].status == "skipped" and got["aftercare"].reason.startswith("cap:")
@@ -201,14 +219,22 @@ def test_planning_again_gives_the_same_answer():
     s = session(1, "2026-03-10 10:00", next_appt="2026-03-17 10:00")
     now = at_ny("2026-03-10 10:05")
     first = plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, now)
-    existing = [ExistingMessage(d.session_id, d.step, d.status, d.send_at, None, d.reason) for d in first]
+    existing = [
+        ExistingMessage(d.session_id, d.step, d.status, d.send_at, None, d.reason) for d in first
+    ]
     assert plan_patient(OK, [s], existing, DEFAULT_PLAN, WINDOW, now) == first
 
 
 # --- properties -------------------------------------------------------------------------------
 
-ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago",
-         "Asia/Kolkata", "America/Los_Angeles"]
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kolkata",
+    "America/Los_Angeles",
+]
 REGIONS = ["neck", "calf", "upper_back", "lower_back", "shoulder"]
 
 
@@ -235,7 +261,9 @@ def histories(draw):
                 next_appointment_at=appt,
             )
         )
-    window = draw(st.sampled_from([SendWindow(), SendWindow(9 * 60, 17 * 60), SendWindow(8 * 60, 21 * 60)]))
+    window = draw(
+        st.sampled_from([SendWindow(), SendWindow(9 * 60, 17 * 60), SendWindow(8 * 60, 21 * 60)])
+    )
     lag = timedelta(minutes=draw(st.integers(min_value=0, max_value=60 * 30)))
     return tz, sessions, window, lag
 
@@ -252,14 +280,20 @@ def _simulate(tz, sessions, window, lag):
         # texts due before now went out at their send_at
         for key, m in list(existing.items()):
             if m.status == "scheduled" and m.send_at <= now:
-                existing[key] = ExistingMessage(m.session_id, m.step, "sent", m.send_at, m.send_at, None)
-        for d in plan_patient(facts, arrivals[: k + 1], existing.values(), DEFAULT_PLAN, window, now):
+                existing[key] = ExistingMessage(
+                    m.session_id, m.step, "sent", m.send_at, m.send_at, None
+                )
+        for d in plan_patient(
+            facts, arrivals[: k + 1], existing.values(), DEFAULT_PLAN, window, now
+        ):
             key = (d.session_id, d.step)
             old = existing.get(key)
             assert old is None or old.status in ("scheduled", "skipped")
             if d.status == "scheduled":
                 assert d.send_at >= now - timedelta(seconds=1) or d.send_at >= d.due_at
-            existing[key] = ExistingMessage(d.session_id, d.step, d.status, d.send_at, None, d.reason)
+            existing[key] = ExistingMessage(
+                d.session_id, d.step, d.status, d.send_at, None, d.reason
+            )
             decisions[key] = d
     return existing, decisions
 
@@ -279,8 +313,11 @@ def test_properties_hold_for_any_history(history):
     # caps never exceeded
     for d, count in per_day.items():
         assert count <= DEFAULT_PLAN.max_per_day
-        assert sum(per_day.get(d + timedelta(days=k), 0) for k in range(7)) <= DEFAULT_PLAN.max_per_week
-    for (sid, step), d in decisions.items():
+        assert (
+            sum(per_day.get(d + timedelta(days=k), 0) for k in range(7))
+            <= DEFAULT_PLAN.max_per_week
+        )
+    for d in decisions.values():
         if d.status == "scheduled":
             # deferral never moves a message earlier than the plan wanted, nor past its window
             assert d.send_at >= d.due_at
@@ -289,6 +326,7 @@ def test_properties_hold_for_any_history(history):
     offsets = {s.key: s.offset for s in DEFAULT_PLAN.steps if s.anchor == "completed"}
     for s in sessions:
         sent = sorted(
-            (m for m in going if m.session_id == s.id and m.step in offsets), key=lambda m: m.send_at
+            (m for m in going if m.session_id == s.id and m.step in offsets),
+            key=lambda m: m.send_at,
         )
         assert [m.step for m in sent] == sorted((m.step for m in sent), key=offsets.__getitem__)

@@ -142,14 +142,21 @@ def test_find_slot_reports_cap_when_the_caps_rule_out_everything():
 
 # --- properties -------------------------------------------------------------------------------
 
-instants = st.datetimes(
-    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)
-).map(lambda d: d.replace(tzinfo=UTC))
+instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)).map(
+    lambda d: d.replace(tzinfo=UTC)
+)
 # instants within two days of a DST change in each zone, where the bugs live
 dst_days = st.sampled_from(
-    [datetime(2026, 3, 8, 7), datetime(2026, 11, 1, 6), datetime(2026, 3, 29, 1),
-     datetime(2026, 10, 25, 1), datetime(2026, 4, 5, 2), datetime(2026, 10, 4, 2),
-     datetime(2026, 4, 4, 15), datetime(2026, 9, 6, 3)]
+    [
+        datetime(2026, 3, 8, 7),
+        datetime(2026, 11, 1, 6),
+        datetime(2026, 3, 29, 1),
+        datetime(2026, 10, 25, 1),
+        datetime(2026, 4, 5, 2),
+        datetime(2026, 10, 4, 2),
+        datetime(2026, 4, 4, 15),
+        datetime(2026, 9, 6, 3),
+    ]
 )
 near_dst = st.builds(
     lambda d, minutes: (d + timedelta(minutes=minutes)).replace(tzinfo=UTC),

@@ -25,14 +25,20 @@ def _env(db_url: str) -> dict[str, str]:
 def test_run_sends_the_demo_texts_and_stops_cleanly_on_a_signal(sqlite_url, sig):
     env = _env(sqlite_url)
     subprocess.run([*FOLLOWUP, "demo"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*FOLLOWUP, "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*FOLLOWUP, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         sent = []
         while time.monotonic() < deadline:
-            out = subprocess.run([*FOLLOWUP, "outbox", "--json", "--status", "sent"], env=env,
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [*FOLLOWUP, "outbox", "--json", "--status", "sent"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             sent = [json.loads(line) for line in out.splitlines()]
             if len(sent) == 3:
                 break
