@@ -1,0 +1,161 @@
+"""Commands that let clinics and their sessions in: ``clinics add``, ``clinics list`` and
+``import-sessions``. Registered by :mod:`followup.cli` (which imports this module at its
+bottom, hence the function-level imports of ``followup.cli``).
+
+Output rules: results on stdout, warnings and rejected rows on stderr as ``FILE:LINE: reason``
+(so editors and CI annotate them), a progress bar only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from followup.clinics import ClinicError, add_clinic, format_hhmm
+from followup.importer import CsvFormatError, ImportReport, import_csv
+from followup.models import Clinic
+
+
+def _runtime(ctx: click.Context):
+    from followup.cli import get_runtime
+
+    return get_runtime(ctx)
+
+
+def _fail(message: str) -> None:
+    from followup.cli import fail
+
+    fail(message)
+
+
+def _send_window(value: str) -> tuple[str, str]:
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise click.BadParameter(f"{value!r}: expected HH:MM-HH:MM such as 08:00-20:00")
+    return start.strip(), end.strip()
+
+
+@click.command("add")
+@click.option("--slug", required=True, help="Short id used in CSV files and URLs (a-z, 0-9, -).")
+@click.option("--name", required=True, help="Shown in every text; keep it under 30 characters.")
+@click.option("--timezone", "timezone", required=True, help="IANA zone, e.g. America/New_York.")
+@click.option("--phone", required=True, help="The clinic's phone number patients may call.")
+@click.option("--country", default="US", show_default=True, help="ISO 3166 alpha-2 code.")
+@click.option("--locale", default="en", show_default=True, help="Default language of texts.")
+@click.option("--emergency-number", help="Default: the country's (911, 112, 999, ...).")
+@click.option("--from-number", help="Twilio number to send from (E.164).")
+@click.option("--messaging-service-sid", help="Twilio messaging service to send through (MG...).")
+@click.option("--send-window", default="08:00-20:00", show_default=True,
+              help="Local hours in which texts may go out.")
+@click.pass_context
+def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> None:
+    """Add a clinic."""
+    from followup.db import transaction
+
+    window = _send_window(send_window)
+    rt = _runtime(ctx)
+    try:
+        with transaction(rt.sessions) as session:
+            clinic, warnings = add_clinic(session, send_window=window, **options)  # type: ignore[arg-type]
+    except ClinicError as exc:
+        _fail(f"clinics add: {exc}")
+        return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"added clinic {clinic.slug} ({clinic.name}): {clinic.timezone}, {clinic.phone}, "
+        f"texts {format_hhmm(clinic.send_window_start)}-{format_hhmm(clinic.send_window_end)}, "
+        f"emergency {clinic.emergency_number}"
+    )
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def clinics_list(ctx: click.Context, as_json: bool) -> None:
+    """List clinics: slug, name, time zone, phone."""
+    rt = _runtime(ctx)
+    with rt.sessions() as session:
+        clinics = session.scalars(select(Clinic).order_by(Clinic.slug)).all()
+    if as_json:
+        for c in clinics:
+            click.echo(json.dumps({
+                "slug": c.slug,
+                "name": c.name,
+                "timezone": c.timezone,
+                "phone": c.phone,
+                "country": c.country,
+                "locale": c.default_locale,
+                "emergency_number": c.emergency_number,
+                "from_number": c.from_number,
+                "messaging_service_sid": c.messaging_service_sid,
+                "send_window": f"{format_hhmm(c.send_window_start)}-"
+                f"{format_hhmm(c.send_window_end)}",
+            }, ensure_ascii=False))
+        return
+    rows = [(c.slug, c.name, c.timezone, c.phone) for c in clinics]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[3])
+
+
+@click.command("import-sessions")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_sessions(ctx: click.Context, file: Path) -> None:
+    """Import completed sessions from a CSV FILE (re-importing a file is safe).
+
+    Columns: clinic, session_id, patient_id, first_name, phone, consent (yes/no),
+    completed_at; optional: locale, regions (a;b), next_appointment_at, status
+    (completed/cancelled). Times without an offset are in the clinic's time zone.
+    Exit code 1 when any row was rejected.
+    """
+    rt = _runtime(ctx)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror}")
+        return
+    report: ImportReport | None = None
+    try:
+        if _stderr_is_terminal():
+            with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
+                done = [0]
+
+                def advance(read: int) -> None:
+                    bar.update(read - done[0])
+                    done[0] = read
+
+                report = import_csv(rt.sessions, file, progress=advance)
+        else:
+            report = import_csv(rt.sessions, file)
+    except CsvFormatError as exc:
+        where = f"{file}:{exc.line}" if exc.line else str(file)
+        if exc.report:
+            _print_rejected(file, exc.report)
+        _fail(f"{where}: {exc.reason}")
+        return
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+        return
+    _print_rejected(file, report)
+    click.echo(
+        f"imported {report.imported} sessions ({report.created} new, {report.updated} updated), "
+        f"rejected {len(report.rejected)} of {report.rows} rows"
+    )
+    if report.rejected:
+        sys.exit(1)
+
+
+def _stderr_is_terminal() -> bool:
+    """A progress bar only for a person watching; never in cron mail or a CI log."""
+    return sys.stderr.isatty()
+
+
+def _print_rejected(file: Path, report: ImportReport) -> None:
+    for error in report.rejected:
+        click.echo(f"{file}:{error.line}: {error.reason}", err=True)

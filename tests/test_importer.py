@@ -1,0 +1,448 @@
+"""CSV import of sessions: per-row rejections with physical line numbers, idempotent upserts,
+local times in the clinic's zone, and a file-level error for files that are not import files."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from followup.clinics import add_clinic
+from followup.db import transaction
+from followup.importer import CsvFormatError, RowError, import_csv
+from followup.models import Patient, TreatmentSession
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HEADER = (
+    "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,"
+    "next_appointment_at"
+)
+
+
+@pytest.fixture
+def clinics(sessions) -> dict[str, int]:
+    with transaction(sessions) as s:
+        downtown, _ = add_clinic(s, slug="downtown", name="Downtown Physio",
+                                 timezone="America/New_York", phone="201-555-0100")
+        london, _ = add_clinic(s, slug="london", name="London Physio", timezone="Europe/London",
+                               phone="020 7946 0018", country="GB")
+    return {"downtown": downtown.id, "london": london.id}
+
+
+def write(tmp_path: Path, *lines: str, name: str = "sessions.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def run(sessions, path: Path, **kwargs):
+    return import_csv(sessions, path, now=NOW, **kwargs)
+
+
+def all_sessions(sessions) -> dict[str, TreatmentSession]:
+    with sessions() as s:
+        return {t.external_id: t for t in s.scalars(select(TreatmentSession))}
+
+
+def all_patients(sessions) -> dict[str, Patient]:
+    with sessions() as s:
+        return {p.external_id: p for p in s.scalars(select(Patient))}
+
+
+def count(sessions, model) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_it_imports_sessions_and_patients(sessions, clinics, tmp_path) -> None:
+    path = write(
+        tmp_path,
+        HEADER,
+        "downtown,S1,P1, Ann ,(201) 555-0123,es,yes,2025-05-30T16:30,Neck; Upper Back;neck,"
+        "2025-06-06T09:00",
+        "london,S1,P9,Bob,07911 123456,,No,2025-05-30T16:30:00Z,,",
+    )
+    report = run(sessions, path)
+    assert (report.rows, report.created, report.updated, report.imported) == (2, 2, 0, 2)
+    assert report.rejected == []
+
+    with sessions() as s:
+        rows = s.scalars(select(TreatmentSession).order_by(TreatmentSession.clinic_id)).all()
+        patients = {p.id: p for p in s.scalars(select(Patient))}
+    ny, ldn = rows
+    assert ny.clinic_id == clinics["downtown"]
+    assert ny.external_id == "S1"
+    assert ny.completed_at == datetime(2025, 5, 30, 20, 30, tzinfo=UTC)  # EDT is UTC-4
+    assert ny.next_appointment_at == datetime(2025, 6, 6, 13, 0, tzinfo=UTC)
+    assert ny.regions == "neck;upper_back"
+    assert ny.status == "completed"
+    assert ny.plan_pending is True
+    ann = patients[ny.patient_id]
+    assert (ann.external_id, ann.first_name, ann.phone) == ("P1", "Ann", "+12015550123")
+    assert ann.locale == "es"
+    assert (ann.consent, ann.consent_at, ann.consent_method) == (True, NOW, "csv")
+    assert ann.opted_out_at is None
+
+    assert ldn.clinic_id == clinics["london"]
+    assert ldn.completed_at == datetime(2025, 5, 30, 16, 30, tzinfo=UTC)
+    assert ldn.regions == ""
+    assert ldn.next_appointment_at is None
+    bob = patients[ldn.patient_id]
+    assert (bob.phone, bob.locale) == ("+447911123456", None)
+    assert (bob.consent, bob.consent_at, bob.consent_method) == (False, NOW, "csv")
+
+
+def test_every_rejection_names_its_physical_line(sessions, clinics, tmp_path) -> None:
+    good = "downtown,{sid},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
+    path = write(
+        tmp_path,
+        HEADER,                                                                    # 1
+        good.format(sid="S1"),                                                     # 2
+        "nowhere,S2,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",                  # 3
+        "downtown,S3,P1,Ann,555-555-0100,,yes,2025-05-30T16:30,,",                 # 4
+        "downtown,S4,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",               # 5
+        "downtown,S5,P1,Ann,201-555-0123,,yes,30/05/2025 16:30,,",                 # 6
+        good.format(sid="S1"),                                                     # 7
+        "downtown,S6,P1,,201-555-0123,,yes,2025-05-30T16:30,,",                    # 8
+        "downtown,S7,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,2025-05-29T10:00",  # 9
+        '"downtown","S8","P8","Ann\nMarie",201-555-0123,,yes,2025-05-30T16:30,,',  # 10-11
+        "downtown,S9,P1,Ann,201-555-0123,english,yes,2025-05-30T16:30,,",          # 12
+        "downtown,S10,P1,Ann,201-555-0123,,yes,2025-05-30,,",                      # 13
+        "downtown,S11,P1,Ann,201-555-0123,,yes,2025-03-09T02:30,,",                # 14
+        "downtown,S12,P1,Ann,201-555-0123,,yes",                                   # 15
+        "downtown,S13,P1,Ann,201-555-0123,,yes,2025-06-02T09:00,,",                # 16
+        ",,,,,,,,,",                                                               # 17
+        ",S14,,Ann,not a phone,,,,,",                                              # 18
+        "downtown," + "x" * 65 + ",P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",   # 19
+        good.format(sid="S15"),                                                    # 20
+    )
+    report = run(sessions, path)
+    assert report.rejected == [
+        RowError(3, "clinic: no clinic 'nowhere'"),
+        RowError(4, "phone: not a valid number for US"),
+        RowError(5, "consent: expected yes or no, got 'maybe'"),
+        RowError(6, "completed_at: '30/05/2025 16:30' is not an ISO 8601 date and time "
+                    "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)"),
+        RowError(7, "session id 'S1' already seen on line 2"),
+        RowError(8, "first_name: required"),
+        RowError(9, "next_appointment_at: 2025-05-29T10:00 is not after completed_at "
+                    "2025-05-30T16:30"),
+        RowError(12, "locale: 'english' is not a language code such as 'en' or 'es-MX'"),
+        RowError(13, "completed_at: '2025-05-30' has a date but no time of day"),
+        RowError(14, "completed_at: 2025-03-09T02:30 does not exist in America/New_York "
+                     "(clocks skip it when daylight saving time starts); give the time with "
+                     "its UTC offset"),
+        RowError(15, "expected 10 fields, found 7"),
+        RowError(16, "completed_at: 2025-06-02T09:00 is in the future (times without an offset "
+                     "are read in the clinic's zone, America/New_York)"),
+        RowError(18, "clinic: required; patient_id: required; consent: required; "
+                     "completed_at: required"),
+        RowError(19, "session_id: longer than 64 characters"),
+    ]
+    # line 10-11 holds a quoted name spanning two lines: valid, and the next row is line 12
+    assert report.rejected[7].line == 12
+    assert (report.rows, report.created, report.updated) == (17, 3, 0)
+    stored = all_sessions(sessions)
+    assert sorted(stored) == ["S1", "S15", "S8"]
+    # the line break inside the quoted name is folded: it would end up inside a text
+    assert all_patients(sessions)["P8"].first_name == "Ann Marie"
+
+
+def test_a_row_with_several_problems_names_all_of_them(sessions, clinics, tmp_path) -> None:
+    path = write(tmp_path, HEADER,
+                 "downtown,S1,P1,Ann,12,xx_YY,sure,yesterday,,soon")
+    report = run(sessions, path)
+    assert report.rejected == [RowError(2, (
+        "consent: expected yes or no, got 'sure'; "
+        "locale: 'xx_YY' is not a language code such as 'en' or 'es-MX'; "
+        "phone: not a valid number for US; "
+        "completed_at: 'yesterday' is not an ISO 8601 date and time "
+        "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00); "
+        "next_appointment_at: 'soon' is not an ISO 8601 date and time "
+        "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)"
+    ))]
+    assert count(sessions, TreatmentSession) == 0
+    assert count(sessions, Patient) == 0
+
+
+def test_reimport_updates_and_never_duplicates(sessions, clinics, tmp_path) -> None:
+    first = write(
+        tmp_path, HEADER,
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,neck,",
+        "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-31T10:00,,",
+        "downtown,S3,P2,Bob,201-555-0124,,no,2025-05-31T11:00,,",
+        name="first.csv",
+    )
+    assert (run(sessions, first).created, count(sessions, Patient)) == (3, 2)
+    with transaction(sessions) as s:
+        s.execute(update(TreatmentSession).values(plan_pending=False))
+
+    second = write(
+        tmp_path,
+        "next_appointment_at,Regions,COMPLETED_AT,consent,locale,phone,first_name,patient_id,session_id,clinic,status",
+        "2025-06-04T08:00,Low back,2025-05-30T17:00,yes,es,201-555-0199,Annie,P1,S1,downtown,",
+        ",,2025-05-31T10:00,yes,,201-555-0199,Annie,P1,S2,downtown,cancelled",
+        ",,2025-05-31T12:00,yes,,201-555-0124,Bob,P2,S4,downtown,",
+        name="second.csv",
+    )
+    report = run(sessions, second)
+    assert (report.rows, report.created, report.updated, report.rejected) == (3, 1, 2, [])
+    assert count(sessions, TreatmentSession) == 4
+    assert count(sessions, Patient) == 2
+    stored = all_sessions(sessions)
+    assert {k for k, t in stored.items() if t.plan_pending} == {"S1", "S2", "S4"}
+    assert stored["S1"].completed_at == datetime(2025, 5, 30, 21, 0, tzinfo=UTC)
+    assert stored["S1"].regions == "low_back"
+    assert stored["S1"].next_appointment_at == datetime(2025, 6, 4, 12, 0, tzinfo=UTC)
+    assert stored["S2"].status == "cancelled"
+    assert stored["S3"].status == "completed"
+    patients = all_patients(sessions)
+    # the patient's last row in the file wins: S2 left the locale empty
+    assert (patients["P1"].first_name, patients["P1"].phone, patients["P1"].locale) == (
+        "Annie", "+12015550199", None)
+
+    # the same file a third time: nothing new, everything re-planned
+    with transaction(sessions) as s:
+        s.execute(update(TreatmentSession).values(plan_pending=False))
+    again = run(sessions, second)
+    assert (again.created, again.updated) == (0, 3)
+    assert count(sessions, TreatmentSession) == 4
+    pending = {k for k, t in all_sessions(sessions).items() if t.plan_pending}
+    assert pending == {"S1", "S2", "S4"}
+
+
+def test_consent_time_changes_only_with_consent_and_opt_out_is_kept(
+    sessions, clinics, tmp_path
+) -> None:
+    row = "downtown,{sid},P1,Ann,201-555-0123,,{consent},2025-05-30T16:30,,"
+    run(sessions, write(tmp_path, HEADER, row.format(sid="S1", consent="no")))
+    p = all_patients(sessions)["P1"]
+    assert (p.consent, p.consent_at) == (False, NOW)
+    opted_out = datetime(2025, 5, 31, 8, 0, tzinfo=UTC)
+    with transaction(sessions) as s:
+        s.execute(update(Patient).values(opted_out_at=opted_out, consent_method="sms"))
+
+    later = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+    import_csv(sessions, write(tmp_path, HEADER, row.format(sid="S1", consent="NO")), now=later)
+    p = all_patients(sessions)["P1"]
+    assert (p.consent, p.consent_at, p.consent_method) == (False, NOW, "sms")  # unchanged
+
+    import_csv(sessions, write(tmp_path, HEADER, row.format(sid="S2", consent="Yes")), now=later)
+    p = all_patients(sessions)["P1"]
+    assert (p.consent, p.consent_at, p.consent_method) == (True, later, "csv")
+    assert p.opted_out_at == opted_out  # a CSV never undoes an opt-out
+
+
+def test_naive_times_in_the_clinics_zone_around_dst(sessions, clinics, tmp_path) -> None:
+    path = write(
+        tmp_path, HEADER,
+        # winter (EST, UTC-5) and summer (EDT, UTC-4)
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-01-15T09:00,,",
+        "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-15T09:00:00,,",
+        # 2025-03-09 02:00-03:00 does not exist in New York
+        "downtown,S3,P1,Ann,201-555-0123,,yes,2025-03-09T02:30,,",
+        # 01:30 happens twice on 2024-11-03: the first (EDT) is taken
+        "downtown,S4,P1,Ann,201-555-0123,,yes,2024-11-03T01:30,,",
+        # an explicit offset picks the second one
+        "downtown,S5,P1,Ann,201-555-0123,,yes,2024-11-03T01:30-05:00,,",
+        # London: BST gap on 2025-03-30 01:00-02:00
+        "london,S6,P2,Bob,07911 123456,,yes,2025-03-30T01:30,,",
+        "london,S7,P2,Bob,07911 123456,,yes,2025-03-30 02:30,,",
+        "downtown,S8,P1,Ann,201-555-0123,,yes,2025-05-15 09:00Z,,",
+        "downtown,S9,P1,Ann,201-555-0123,,yes,2025-05-15T09:00+02:00,,",
+    )
+    report = run(sessions, path)
+    assert [(e.line, e.reason.split(" does not exist")[0]) for e in report.rejected] == [
+        (4, "completed_at: 2025-03-09T02:30"),
+        (7, "completed_at: 2025-03-30T01:30"),
+    ]
+    assert "Europe/London" in report.rejected[1].reason
+    at = {k: t.completed_at for k, t in all_sessions(sessions).items()}
+    assert at == {
+        "S1": datetime(2025, 1, 15, 14, 0, tzinfo=UTC),
+        "S2": datetime(2025, 5, 15, 13, 0, tzinfo=UTC),
+        "S4": datetime(2024, 11, 3, 5, 30, tzinfo=UTC),
+        "S5": datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+        "S7": datetime(2025, 3, 30, 1, 30, tzinfo=UTC),
+        "S8": datetime(2025, 5, 15, 9, 0, tzinfo=UTC),
+        "S9": datetime(2025, 5, 15, 7, 0, tzinfo=UTC),
+    }
+
+
+def test_it_reads_a_bom_and_crlf_line_endings(sessions, clinics, tmp_path) -> None:
+    path = tmp_path / "excel.csv"
+    lines = [HEADER.upper(), "downtown,S1,P1,Zoë,201-555-0123,,yes,2025-05-30T16:30,,", "x,y"]
+    path.write_bytes("\r\n".join(lines).encode("utf-8-sig"))
+    report = run(sessions, path)
+    assert report.rejected == [RowError(3, "expected 10 fields, found 2")]
+    assert report.created == 1
+    assert all_patients(sessions)["P1"].first_name == "Zoë"
+
+
+def test_only_required_columns_and_a_text_stream(sessions, clinics) -> None:
+    stream = io.StringIO(
+        "\ufeffclinic,session_id,patient_id,first_name,phone,consent,completed_at\n"
+        "downtown,S1,P1,Ann,201-555-0123,yes,2025-05-30T16:30\n"
+    )
+    report = import_csv(sessions, stream, now=NOW)
+    assert (report.created, report.rejected) == (1, [])
+    t = all_sessions(sessions)["S1"]
+    assert (t.regions, t.next_appointment_at, t.status) == ("", None, "completed")
+
+
+def test_status_cancels_a_session_and_is_checked(sessions, clinics, tmp_path) -> None:
+    header = HEADER + ",status"
+    path = write(
+        tmp_path, header,
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,,Cancelled",
+        "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,,done",
+    )
+    report = run(sessions, path)
+    assert report.rejected == [RowError(3, "status: expected completed or cancelled, got 'done'")]
+    assert all_sessions(sessions)["S1"].status == "cancelled"
+
+
+def test_session_ids_are_per_clinic_and_the_first_valid_row_wins(
+    sessions, clinics, tmp_path
+) -> None:
+    path = write(
+        tmp_path, HEADER,
+        "downtown,S1,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",   # invalid: does not count
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,neck,",
+        "london,S1,P1,Bob,07911 123456,,yes,2025-05-30T16:30,,",
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T18:30,back,",
+    )
+    report = run(sessions, path)
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (2, "consent: expected yes or no, got 'maybe'"),
+        (5, "session id 'S1' already seen on line 3"),
+    ]
+    assert count(sessions, TreatmentSession) == 2
+    with sessions() as s:
+        t = s.scalars(select(TreatmentSession).where(
+            TreatmentSession.clinic_id == clinics["downtown"])).one()
+    assert t.regions == "neck"
+
+
+def test_a_patient_repeated_in_one_batch_takes_the_last_row(sessions, clinics, tmp_path) -> None:
+    path = write(
+        tmp_path, HEADER,
+        "downtown,S1,P1,Ann,201-555-0123,,no,2025-05-30T16:30,,",
+        "downtown,S2,P1,Annie,201-555-0199,,yes,2025-05-31T16:30,,",
+    )
+    report = run(sessions, path)
+    assert report.created == 2
+    patients = all_patients(sessions)
+    assert list(patients) == ["P1"]
+    assert (patients["P1"].first_name, patients["P1"].phone, patients["P1"].consent) == (
+        "Annie", "+12015550199", True)
+    assert {t.patient_id for t in all_sessions(sessions).values()} == {patients["P1"].id}
+
+
+def test_blank_lines_are_ignored_but_counted_for_line_numbers(sessions, clinics, tmp_path) -> None:
+    path = write(tmp_path, HEADER, "", "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",
+                 ",,,,,,,,,", "", "downtown,S2,P1,Ann,12,,yes,2025-05-30T16:30,,")
+    report = run(sessions, path)
+    assert report.rows == 2
+    assert report.rejected == [RowError(6, "phone: not a valid number for US")]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        (b"", None, "the file is empty"),
+        (b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,notes,dob\n", 1,
+         "unknown columns 'notes', 'dob'"),
+        (b"clinic,session_id,first_name,consent\n", 1,
+         "missing columns patient_id, phone, completed_at"),
+        (b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,phone\n", 1,
+         "repeated column phone"),
+        (b"clinic;session_id;patient_id;first_name;phone;consent;completed_at\n", 1,
+         "fields are separated by ';', expected ','"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", 1, "not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_an_import_file_raises(sessions, clinics, tmp_path, content, line,
+                                                  message) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CsvFormatError) as info:
+        run(sessions, path)
+    assert info.value.line == line
+    assert message in info.value.reason
+    if line == 1 and "column" in message:
+        assert "expected columns clinic, session_id, patient_id" in info.value.reason
+
+
+def test_invalid_utf8_midway_keeps_the_rows_before_it(sessions, clinics, tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,\n"
+    path.write_bytes(
+        (HEADER + "\n" + good.format(1) + good.format(2)).encode()
+        + "downtown,S3,P1,José,201-555-0123,,yes,2025-05-30T16:30,,\n".encode("latin-1")
+    )
+    with pytest.raises(CsvFormatError) as info:
+        run(sessions, path)
+    assert info.value.line == 4
+    assert info.value.reason.startswith("not UTF-8 text (byte 19 of the line)")
+    assert info.value.report is not None
+    assert info.value.report.created == 2
+    assert sorted(all_sessions(sessions)) == ["S1", "S2"]
+
+
+def test_a_broken_record_midway_stops_the_import_naming_its_line(sessions, clinics,
+                                                                 tmp_path) -> None:
+    good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
+    path = write(tmp_path, HEADER, good.format(1), 'downtown,"S2,P1,Ann', "x" * 140_000,
+                 good.format(3))
+    with pytest.raises(CsvFormatError) as info:
+        run(sessions, path)
+    assert info.value.line == 3
+    assert "field larger than field limit" in info.value.reason
+    assert "is a quote opened on line 3 never closed?" in info.value.reason
+    assert info.value.report is not None and info.value.report.created == 1
+    assert sorted(all_sessions(sessions)) == ["S1"]
+
+
+def test_a_nul_character_rejects_the_row(sessions, clinics, tmp_path) -> None:
+    path = write(tmp_path, HEADER, "downtown,S1,P1,An\x00n,201-555-0123,,yes,2025-05-30T16:30,,")
+    report = run(sessions, path)
+    assert report.rejected == [RowError(2, "contains a NUL character; is this a text file?")]
+    assert count(sessions, TreatmentSession) == 0
+
+
+def test_progress_reports_bytes_read(sessions, clinics, tmp_path) -> None:
+    lines = [HEADER] + [
+        f"downtown,S{i},P{i},Ann,201-555-{i:04d},,yes,2025-05-30T16:30,," for i in range(250)
+    ]
+    path = write(tmp_path, *lines)
+    seen: list[int] = []
+    report = run(sessions, path, progress=seen.append, batch_size=100)
+    assert report.created == 250
+    assert len(seen) == 2 + 1  # after each full batch of 100, and at the end
+    assert seen == sorted(seen)
+    assert seen[-1] == path.stat().st_size
+
+
+@pytest.mark.slow
+def test_a_20000_row_file_imports(sessions, clinics, tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w") as f:
+        f.write(HEADER + "\n")
+        for i in range(20_000):
+            clinic = "downtown" if i % 2 else "london"
+            phone = f"201-555-{i % 10000:04d}" if i % 2 else f"07911 {i % 1000000:06d}"
+            f.write(f"{clinic},S{i},P{i % 5000},Pat{i},{phone},,{'yes' if i % 3 else 'no'},"
+                    f"2025-05-{1 + i % 28:02d}T{8 + i % 10:02d}:15,neck;back,\n")
+        f.write("downtown,S1,P1,Pat,201-555-0001,,yes,2025-05-01T08:15,,\n")  # a repeat
+    report = run(sessions, path)
+    assert (report.rows, report.created, report.updated) == (20_001, 20_000, 0)
+    assert report.rejected == [RowError(20_002, "session id 'S1' already seen on line 3")]
+    assert count(sessions, TreatmentSession) == 20_000
+    assert count(sessions, Patient) == 5000
+    again = run(sessions, path)
+    assert (again.created, again.updated) == (0, 20_000)
+    assert count(sessions, TreatmentSession) == 20_000
