@@ -49,8 +49,12 @@ def _send_window(value: str) -> tuple[str, str]:
 @click.option("--emergency-number", help="Default: the country's (911, 112, 999, ...).")
 @click.option("--from-number", help="Twilio number to send from (E.164).")
 @click.option("--messaging-service-sid", help="Twilio messaging service to send through (MG...).")
-@click.option("--send-window", default="08:00-20:00", show_default=True,
-              help="Local hours in which texts may go out.")
+@click.option(
+    "--send-window",
+    default="08:00-20:00",
+    show_default=True,
+    help="Local hours in which texts may go out.",
+)
 @click.pass_context
 def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> None:
     """Add a clinic."""
@@ -83,19 +87,24 @@ def clinics_list(ctx: click.Context, as_json: bool) -> None:
         clinics = session.scalars(select(Clinic).order_by(Clinic.slug)).all()
     if as_json:
         for c in clinics:
-            click.echo(json.dumps({
-                "slug": c.slug,
-                "name": c.name,
-                "timezone": c.timezone,
-                "phone": c.phone,
-                "country": c.country,
-                "locale": c.default_locale,
-                "emergency_number": c.emergency_number,
-                "from_number": c.from_number,
-                "messaging_service_sid": c.messaging_service_sid,
-                "send_window": f"{format_hhmm(c.send_window_start)}-"
-                f"{format_hhmm(c.send_window_end)}",
-            }, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "slug": c.slug,
+                        "name": c.name,
+                        "timezone": c.timezone,
+                        "phone": c.phone,
+                        "country": c.country,
+                        "locale": c.default_locale,
+                        "emergency_number": c.emergency_number,
+                        "from_number": c.from_number,
+                        "messaging_service_sid": c.messaging_service_sid,
+                        "send_window": f"{format_hhmm(c.send_window_start)}-"
+                        f"{format_hhmm(c.send_window_end)}",
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return
     rows = [(c.slug, c.name, c.timezone, c.phone) for c in clinics]
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]

@@ -207,7 +207,7 @@ class _Utf8Lines:
             except UnicodeDecodeError as exc:
                 raise CsvFormatError(
                     f"not UTF-8 text (byte {exc.start + 1} of the line); "
-                    "save the file as \"CSV UTF-8\"",
+                    'save the file as "CSV UTF-8"',
                     number,
                 ) from None
 

@@ -73,8 +73,34 @@ def mask_phone(e164: str | None) -> str:
     return f"+{cc}{national[:head]}***{national[n - tail :] if tail else ''}"
 
 
-_EU = ("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT",
-       "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE")
+_EU = (
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+)
 _EU_EEA_CH = frozenset((*_EU, "IS", "LI", "NO", "CH"))  # EEA outside the EU, and Switzerland
 _EMERGENCY = {"US": "911", "CA": "911", "GB": "999", "AU": "000", "NZ": "111"}
 

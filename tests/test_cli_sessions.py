@@ -35,15 +35,38 @@ def cli(env):
 
 @pytest.fixture
 def downtown(cli) -> None:
-    result = cli("clinics", "add", "--slug", "downtown", "--name", "Downtown Physio",
-                 "--timezone", "America/New_York", "--phone", "(201) 555-0100")
+    result = cli(
+        "clinics",
+        "add",
+        "--slug",
+        "downtown",
+        "--name",
+        "Downtown Physio",
+        "--timezone",
+        "America/New_York",
+        "--phone",
+        "(201) 555-0100",
+    )
     assert result.exit_code == 0, result.output
 
 
 def test_clinics_add_prints_the_clinic(cli, sessions) -> None:
-    result = cli("clinics", "add", "--slug", "lakeside", "--name", "Lakeside Physio",
-                 "--timezone", "America/Chicago", "--phone", "212-555-0199",
-                 "--send-window", "09:00-19:30", "--from-number", "+15005550006")
+    result = cli(
+        "clinics",
+        "add",
+        "--slug",
+        "lakeside",
+        "--name",
+        "Lakeside Physio",
+        "--timezone",
+        "America/Chicago",
+        "--phone",
+        "212-555-0199",
+        "--send-window",
+        "09:00-19:30",
+        "--from-number",
+        "+15005550006",
+    )
     assert result.exit_code == 0
     assert result.stdout == (
         "added clinic lakeside (Lakeside Physio): America/Chicago, +12125550199, "
@@ -57,9 +80,22 @@ def test_clinics_add_prints_the_clinic(cli, sessions) -> None:
 
 
 def test_clinics_add_prints_warnings_on_stderr(cli) -> None:
-    result = cli("clinics", "add", "--slug", "martin", "--name", "Fisioterapia Martín",
-                 "--timezone", "Europe/Madrid", "--phone", "912 345 678", "--country", "ES",
-                 "--locale", "es")
+    result = cli(
+        "clinics",
+        "add",
+        "--slug",
+        "martin",
+        "--name",
+        "Fisioterapia Martín",
+        "--timezone",
+        "Europe/Madrid",
+        "--phone",
+        "912 345 678",
+        "--country",
+        "ES",
+        "--locale",
+        "es",
+    )
     assert result.exit_code == 0
     assert result.stdout.startswith(
         "added clinic martin (Fisioterapia Martín): Europe/Madrid, +34912345678"
@@ -77,8 +113,12 @@ def test_clinics_add_prints_warnings_on_stderr(cli) -> None:
     ],
 )
 def test_clinics_add_exits_1_on_bad_input(cli, sessions, args, message) -> None:
-    base = {"--slug": "x1", "--name": "X", "--timezone": "America/New_York",
-            "--phone": "201-555-0100"}
+    base = {
+        "--slug": "x1",
+        "--name": "X",
+        "--timezone": "America/New_York",
+        "--phone": "201-555-0100",
+    }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = cli("clinics", "add", *[v for kv in base.items() for v in kv])
     assert result.exit_code == 1
@@ -89,22 +129,56 @@ def test_clinics_add_exits_1_on_bad_input(cli, sessions, args, message) -> None:
 
 
 def test_clinics_add_refuses_a_duplicate_slug(cli, downtown) -> None:
-    result = cli("clinics", "add", "--slug", "downtown", "--name", "Other",
-                 "--timezone", "America/New_York", "--phone", "201-555-0101")
+    result = cli(
+        "clinics",
+        "add",
+        "--slug",
+        "downtown",
+        "--name",
+        "Other",
+        "--timezone",
+        "America/New_York",
+        "--phone",
+        "201-555-0101",
+    )
     assert result.exit_code == 1
     assert result.stderr == "clinics add: slug: a clinic 'downtown' already exists\n"
 
 
 def test_send_window_without_a_dash_is_a_usage_error(cli) -> None:
-    result = cli("clinics", "add", "--slug", "x1", "--name", "X", "--timezone", "UTC",
-                 "--phone", "201-555-0100", "--send-window", "08:00")
+    result = cli(
+        "clinics",
+        "add",
+        "--slug",
+        "x1",
+        "--name",
+        "X",
+        "--timezone",
+        "UTC",
+        "--phone",
+        "201-555-0100",
+        "--send-window",
+        "08:00",
+    )
     assert result.exit_code == 2
     assert "expected HH:MM-HH:MM" in result.stderr
 
 
 def test_clinics_list(cli, downtown) -> None:
-    cli("clinics", "add", "--slug", "ab", "--name", "A B", "--timezone", "Europe/London",
-        "--phone", "020 7946 0018", "--country", "GB")
+    cli(
+        "clinics",
+        "add",
+        "--slug",
+        "ab",
+        "--name",
+        "A B",
+        "--timezone",
+        "Europe/London",
+        "--phone",
+        "020 7946 0018",
+        "--country",
+        "GB",
+    )
     result = cli("clinics", "list")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
@@ -115,9 +189,16 @@ def test_clinics_list(cli, downtown) -> None:
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["slug"] for o in objects] == ["ab", "downtown"]
     assert objects[1] == {
-        "slug": "downtown", "name": "Downtown Physio", "timezone": "America/New_York",
-        "phone": "+12015550100", "country": "US", "locale": "en", "emergency_number": "911",
-        "from_number": None, "messaging_service_sid": None, "send_window": "08:00-20:00",
+        "slug": "downtown",
+        "name": "Downtown Physio",
+        "timezone": "America/New_York",
+        "phone": "+12015550100",
+        "country": "US",
+        "locale": "en",
+        "emergency_number": "911",
+        "from_number": None,
+        "messaging_service_sid": None,
+        "send_window": "08:00-20:00",
     }
 
 
@@ -137,13 +218,22 @@ def test_import_sessions_all_good(cli, downtown, sessions, tmp_path: Path) -> No
     assert result.stdout == "imported 2 sessions (0 new, 2 updated), rejected 0 of 2 rows\n"
 
 
-def test_import_sessions_reports_rejected_rows_and_exits_1(cli, downtown, sessions,
-                                                           tmp_path: Path) -> None:
+def test_import_sessions_reports_rejected_rows_and_exits_1(
+    cli, downtown, sessions, tmp_path: Path
+) -> None:
     path = tmp_path / "s.csv"
-    path.write_text("\n".join([
-        HEADER, ROW.format(sid="S1"), ROW.format(sid="S1"),
-        "downtown,S3,P1,Ann,12,,yes,2025-05-30T16:30,,", ROW.format(sid="S4"),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                ROW.format(sid="S1"),
+                ROW.format(sid="S1"),
+                "downtown,S3,P1,Ann,12,,yes,2025-05-30T16:30,,",
+                ROW.format(sid="S4"),
+            ]
+        )
+        + "\n"
+    )
     result = cli("import-sessions", str(path))
     assert result.exit_code == 1
     assert result.stdout == "imported 2 sessions (2 new, 0 updated), rejected 2 of 4 rows\n"
@@ -170,8 +260,9 @@ def test_import_sessions_missing_file_exits_1(cli, tmp_path: Path) -> None:
     assert result.stderr == f"{tmp_path / 'nope.csv'}: cannot read: No such file or directory\n"
 
 
-def test_import_sessions_shows_progress_on_a_terminal(cli, downtown, tmp_path: Path,
-                                                      monkeypatch) -> None:
+def test_import_sessions_shows_progress_on_a_terminal(
+    cli, downtown, tmp_path: Path, monkeypatch
+) -> None:
     path = tmp_path / "s.csv"
     path.write_text("\n".join([HEADER, ROW.format(sid="S1")]) + "\n")
     monkeypatch.setattr(cli_sessions, "_stderr_is_terminal", lambda: True)

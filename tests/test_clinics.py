@@ -61,8 +61,9 @@ def test_it_takes_every_option(sessions) -> None:
 
 
 def test_emergency_number_defaults_by_country(sessions) -> None:
-    clinic, _ = add(sessions, slug="london", timezone="Europe/London", phone="020 7946 0018",
-                    country="GB")
+    clinic, _ = add(
+        sessions, slug="london", timezone="Europe/London", phone="020 7946 0018", country="GB"
+    )
     assert clinic.emergency_number == "999"
     clinic, _ = add(sessions, slug="custom", emergency_number="000")
     assert clinic.emergency_number == "000"

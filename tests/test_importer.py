@@ -25,10 +25,21 @@ HEADER = (
 @pytest.fixture
 def clinics(sessions) -> dict[str, int]:
     with transaction(sessions) as s:
-        downtown, _ = add_clinic(s, slug="downtown", name="Downtown Physio",
-                                 timezone="America/New_York", phone="201-555-0100")
-        london, _ = add_clinic(s, slug="london", name="London Physio", timezone="Europe/London",
-                               phone="020 7946 0018", country="GB")
+        downtown, _ = add_clinic(
+            s,
+            slug="downtown",
+            name="Downtown Physio",
+            timezone="America/New_York",
+            phone="201-555-0100",
+        )
+        london, _ = add_clinic(
+            s,
+            slug="london",
+            name="London Physio",
+            timezone="Europe/London",
+            phone="020 7946 0018",
+            country="GB",
+        )
     return {"downtown": downtown.id, "london": london.id}
 
 
@@ -99,47 +110,58 @@ def test_every_rejection_names_its_physical_line(sessions, clinics, tmp_path) ->
     good = "downtown,{sid},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
     path = write(
         tmp_path,
-        HEADER,                                                                    # 1
-        good.format(sid="S1"),                                                     # 2
-        "nowhere,S2,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",                  # 3
-        "downtown,S3,P1,Ann,555-555-0100,,yes,2025-05-30T16:30,,",                 # 4
-        "downtown,S4,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",               # 5
-        "downtown,S5,P1,Ann,201-555-0123,,yes,30/05/2025 16:30,,",                 # 6
-        good.format(sid="S1"),                                                     # 7
-        "downtown,S6,P1,,201-555-0123,,yes,2025-05-30T16:30,,",                    # 8
+        HEADER,  # 1
+        good.format(sid="S1"),  # 2
+        "nowhere,S2,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",  # 3
+        "downtown,S3,P1,Ann,555-555-0100,,yes,2025-05-30T16:30,,",  # 4
+        "downtown,S4,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",  # 5
+        "downtown,S5,P1,Ann,201-555-0123,,yes,30/05/2025 16:30,,",  # 6
+        good.format(sid="S1"),  # 7
+        "downtown,S6,P1,,201-555-0123,,yes,2025-05-30T16:30,,",  # 8
         "downtown,S7,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,2025-05-29T10:00",  # 9
         '"downtown","S8","P8","Ann\nMarie",201-555-0123,,yes,2025-05-30T16:30,,',  # 10-11
-        "downtown,S9,P1,Ann,201-555-0123,english,yes,2025-05-30T16:30,,",          # 12
-        "downtown,S10,P1,Ann,201-555-0123,,yes,2025-05-30,,",                      # 13
-        "downtown,S11,P1,Ann,201-555-0123,,yes,2025-03-09T02:30,,",                # 14
-        "downtown,S12,P1,Ann,201-555-0123,,yes",                                   # 15
-        "downtown,S13,P1,Ann,201-555-0123,,yes,2025-06-02T09:00,,",                # 16
-        ",,,,,,,,,",                                                               # 17
-        ",S14,,Ann,not a phone,,,,,",                                              # 18
-        "downtown," + "x" * 65 + ",P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",   # 19
-        good.format(sid="S15"),                                                    # 20
+        "downtown,S9,P1,Ann,201-555-0123,english,yes,2025-05-30T16:30,,",  # 12
+        "downtown,S10,P1,Ann,201-555-0123,,yes,2025-05-30,,",  # 13
+        "downtown,S11,P1,Ann,201-555-0123,,yes,2025-03-09T02:30,,",  # 14
+        "downtown,S12,P1,Ann,201-555-0123,,yes",  # 15
+        "downtown,S13,P1,Ann,201-555-0123,,yes,2025-06-02T09:00,,",  # 16
+        ",,,,,,,,,",  # 17
+        ",S14,,Ann,not a phone,,,,,",  # 18
+        "downtown," + "x" * 65 + ",P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",  # 19
+        good.format(sid="S15"),  # 20
     )
     report = run(sessions, path)
     assert report.rejected == [
         RowError(3, "clinic: no clinic 'nowhere'"),
         RowError(4, "phone: not a valid number for US"),
         RowError(5, "consent: expected yes or no, got 'maybe'"),
-        RowError(6, "completed_at: '30/05/2025 16:30' is not an ISO 8601 date and time "
-                    "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)"),
+        RowError(
+            6,
+            "completed_at: '30/05/2025 16:30' is not an ISO 8601 date and time "
+            "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)",
+        ),
         RowError(7, "session id 'S1' already seen on line 2"),
         RowError(8, "first_name: required"),
-        RowError(9, "next_appointment_at: 2025-05-29T10:00 is not after completed_at "
-                    "2025-05-30T16:30"),
+        RowError(
+            9, "next_appointment_at: 2025-05-29T10:00 is not after completed_at 2025-05-30T16:30"
+        ),
         RowError(12, "locale: 'english' is not a language code such as 'en' or 'es-MX'"),
         RowError(13, "completed_at: '2025-05-30' has a date but no time of day"),
-        RowError(14, "completed_at: 2025-03-09T02:30 does not exist in America/New_York "
-                     "(clocks skip it when daylight saving time starts); give the time with "
-                     "its UTC offset"),
+        RowError(
+            14,
+            "completed_at: 2025-03-09T02:30 does not exist in America/New_York "
+            "(clocks skip it when daylight saving time starts); give the time with "
+            "its UTC offset",
+        ),
         RowError(15, "expected 10 fields, found 7"),
-        RowError(16, "completed_at: 2025-06-02T09:00 is in the future (times without an offset "
-                     "are read in the clinic's zone, America/New_York)"),
-        RowError(18, "clinic: required; patient_id: required; consent: required; "
-                     "completed_at: required"),
+        RowError(
+            16,
+            "completed_at: 2025-06-02T09:00 is in the future (times without an offset "
+            "are read in the clinic's zone, America/New_York)",
+        ),
+        RowError(
+            18, "clinic: required; patient_id: required; consent: required; completed_at: required"
+        ),
         RowError(19, "session_id: longer than 64 characters"),
     ]
     # line 10-11 holds a quoted name spanning two lines: valid, and the next row is line 12
@@ -152,25 +174,30 @@ def test_every_rejection_names_its_physical_line(sessions, clinics, tmp_path) ->
 
 
 def test_a_row_with_several_problems_names_all_of_them(sessions, clinics, tmp_path) -> None:
-    path = write(tmp_path, HEADER,
-                 "downtown,S1,P1,Ann,12,xx_YY,sure,yesterday,,soon")
+    path = write(tmp_path, HEADER, "downtown,S1,P1,Ann,12,xx_YY,sure,yesterday,,soon")
     report = run(sessions, path)
-    assert report.rejected == [RowError(2, (
-        "consent: expected yes or no, got 'sure'; "
-        "locale: 'xx_YY' is not a language code such as 'en' or 'es-MX'; "
-        "phone: not a valid number for US; "
-        "completed_at: 'yesterday' is not an ISO 8601 date and time "
-        "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00); "
-        "next_appointment_at: 'soon' is not an ISO 8601 date and time "
-        "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)"
-    ))]
+    assert report.rejected == [
+        RowError(
+            2,
+            (
+                "consent: expected yes or no, got 'sure'; "
+                "locale: 'xx_YY' is not a language code such as 'en' or 'es-MX'; "
+                "phone: not a valid number for US; "
+                "completed_at: 'yesterday' is not an ISO 8601 date and time "
+                "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00); "
+                "next_appointment_at: 'soon' is not an ISO 8601 date and time "
+                "(e.g. 2025-03-14T16:30 or 2025-03-14T16:30:00-04:00)"
+            ),
+        )
+    ]
     assert count(sessions, TreatmentSession) == 0
     assert count(sessions, Patient) == 0
 
 
 def test_reimport_updates_and_never_duplicates(sessions, clinics, tmp_path) -> None:
     first = write(
-        tmp_path, HEADER,
+        tmp_path,
+        HEADER,
         "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,neck,",
         "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-31T10:00,,",
         "downtown,S3,P2,Bob,201-555-0124,,no,2025-05-31T11:00,,",
@@ -202,7 +229,10 @@ def test_reimport_updates_and_never_duplicates(sessions, clinics, tmp_path) -> N
     patients = all_patients(sessions)
     # the patient's last row in the file wins: S2 left the locale empty
     assert (patients["P1"].first_name, patients["P1"].phone, patients["P1"].locale) == (
-        "Annie", "+12015550199", None)
+        "Annie",
+        "+12015550199",
+        None,
+    )
 
     # the same file a third time: nothing new, everything re-planned
     with transaction(sessions) as s:
@@ -238,7 +268,8 @@ def test_consent_time_changes_only_with_consent_and_opt_out_is_kept(
 
 def test_naive_times_in_the_clinics_zone_around_dst(sessions, clinics, tmp_path) -> None:
     path = write(
-        tmp_path, HEADER,
+        tmp_path,
+        HEADER,
         # winter (EST, UTC-5) and summer (EDT, UTC-4)
         "downtown,S1,P1,Ann,201-555-0123,,yes,2025-01-15T09:00,,",
         "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-15T09:00:00,,",
@@ -296,7 +327,8 @@ def test_only_required_columns_and_a_text_stream(sessions, clinics) -> None:
 def test_status_cancels_a_session_and_is_checked(sessions, clinics, tmp_path) -> None:
     header = HEADER + ",status"
     path = write(
-        tmp_path, header,
+        tmp_path,
+        header,
         "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,,Cancelled",
         "downtown,S2,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,,done",
     )
@@ -309,8 +341,9 @@ def test_session_ids_are_per_clinic_and_the_first_valid_row_wins(
     sessions, clinics, tmp_path
 ) -> None:
     path = write(
-        tmp_path, HEADER,
-        "downtown,S1,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",   # invalid: does not count
+        tmp_path,
+        HEADER,
+        "downtown,S1,P1,Ann,201-555-0123,,maybe,2025-05-30T16:30,,",  # invalid: does not count
         "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,neck,",
         "london,S1,P1,Bob,07911 123456,,yes,2025-05-30T16:30,,",
         "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T18:30,back,",
@@ -322,14 +355,16 @@ def test_session_ids_are_per_clinic_and_the_first_valid_row_wins(
     ]
     assert count(sessions, TreatmentSession) == 2
     with sessions() as s:
-        t = s.scalars(select(TreatmentSession).where(
-            TreatmentSession.clinic_id == clinics["downtown"])).one()
+        t = s.scalars(
+            select(TreatmentSession).where(TreatmentSession.clinic_id == clinics["downtown"])
+        ).one()
     assert t.regions == "neck"
 
 
 def test_a_patient_repeated_in_one_batch_takes_the_last_row(sessions, clinics, tmp_path) -> None:
     path = write(
-        tmp_path, HEADER,
+        tmp_path,
+        HEADER,
         "downtown,S1,P1,Ann,201-555-0123,,no,2025-05-30T16:30,,",
         "downtown,S2,P1,Annie,201-555-0199,,yes,2025-05-31T16:30,,",
     )
@@ -338,13 +373,23 @@ def test_a_patient_repeated_in_one_batch_takes_the_last_row(sessions, clinics, t
     patients = all_patients(sessions)
     assert list(patients) == ["P1"]
     assert (patients["P1"].first_name, patients["P1"].phone, patients["P1"].consent) == (
-        "Annie", "+12015550199", True)
+        "Annie",
+        "+12015550199",
+        True,
+    )
     assert {t.patient_id for t in all_sessions(sessions).values()} == {patients["P1"].id}
 
 
 def test_blank_lines_are_ignored_but_counted_for_line_numbers(sessions, clinics, tmp_path) -> None:
-    path = write(tmp_path, HEADER, "", "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",
-                 ",,,,,,,,,", "", "downtown,S2,P1,Ann,12,,yes,2025-05-30T16:30,,")
+    path = write(
+        tmp_path,
+        HEADER,
+        "",
+        "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",
+        ",,,,,,,,,",
+        "",
+        "downtown,S2,P1,Ann,12,,yes,2025-05-30T16:30,,",
+    )
     report = run(sessions, path)
     assert report.rows == 2
     assert report.rejected == [RowError(6, "phone: not a valid number for US")]
@@ -354,19 +399,32 @@ def test_blank_lines_are_ignored_but_counted_for_line_numbers(sessions, clinics,
     ("content", "line", "message"),
     [
         (b"", None, "the file is empty"),
-        (b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,notes,dob\n", 1,
-         "unknown columns 'notes', 'dob'"),
-        (b"clinic,session_id,first_name,consent\n", 1,
-         "missing columns patient_id, phone, completed_at"),
-        (b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,phone\n", 1,
-         "repeated column phone"),
-        (b"clinic;session_id;patient_id;first_name;phone;consent;completed_at\n", 1,
-         "fields are separated by ';', expected ','"),
+        (
+            b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,notes,dob\n",
+            1,
+            "unknown columns 'notes', 'dob'",
+        ),
+        (
+            b"clinic,session_id,first_name,consent\n",
+            1,
+            "missing columns patient_id, phone, completed_at",
+        ),
+        (
+            b"clinic,session_id,patient_id,first_name,phone,consent,completed_at,phone\n",
+            1,
+            "repeated column phone",
+        ),
+        (
+            b"clinic;session_id;patient_id;first_name;phone;consent;completed_at\n",
+            1,
+            "fields are separated by ';', expected ','",
+        ),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", 1, "not UTF-8 text"),
     ],
 )
-def test_a_file_that_is_not_an_import_file_raises(sessions, clinics, tmp_path, content, line,
-                                                  message) -> None:
+def test_a_file_that_is_not_an_import_file_raises(
+    sessions, clinics, tmp_path, content, line, message
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(CsvFormatError) as info:
@@ -393,11 +451,13 @@ def test_invalid_utf8_midway_keeps_the_rows_before_it(sessions, clinics, tmp_pat
     assert sorted(all_sessions(sessions)) == ["S1", "S2"]
 
 
-def test_a_broken_record_midway_stops_the_import_naming_its_line(sessions, clinics,
-                                                                 tmp_path) -> None:
+def test_a_broken_record_midway_stops_the_import_naming_its_line(
+    sessions, clinics, tmp_path
+) -> None:
     good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
-    path = write(tmp_path, HEADER, good.format(1), 'downtown,"S2,P1,Ann', "x" * 140_000,
-                 good.format(3))
+    path = write(
+        tmp_path, HEADER, good.format(1), 'downtown,"S2,P1,Ann', "x" * 140_000, good.format(3)
+    )
     with pytest.raises(CsvFormatError) as info:
         run(sessions, path)
     assert info.value.line == 3
@@ -435,8 +495,10 @@ def test_a_20000_row_file_imports(sessions, clinics, tmp_path) -> None:
         for i in range(20_000):
             clinic = "downtown" if i % 2 else "london"
             phone = f"201-555-{i % 10000:04d}" if i % 2 else f"07911 {i % 1000000:06d}"
-            f.write(f"{clinic},S{i},P{i % 5000},Pat{i},{phone},,{'yes' if i % 3 else 'no'},"
-                    f"2025-05-{1 + i % 28:02d}T{8 + i % 10:02d}:15,neck;back,\n")
+            f.write(
+                f"{clinic},S{i},P{i % 5000},Pat{i},{phone},,{'yes' if i % 3 else 'no'},"
+                f"2025-05-{1 + i % 28:02d}T{8 + i % 10:02d}:15,neck;back,\n"
+            )
         f.write("downtown,S1,P1,Pat,201-555-0001,,yes,2025-05-01T08:15,,\n")  # a repeat
     report = run(sessions, path)
     assert (report.rows, report.created, report.updated) == (20_001, 20_000, 0)

@@ -82,8 +82,19 @@ def test_masking_always_hides_at_least_three_digits() -> None:
 
 @pytest.mark.parametrize(
     ("country", "number"),
-    [("US", "911"), ("ca", "911"), ("GB", "999"), ("AU", "000"), ("NZ", "111"),
-     ("DE", "112"), ("FR", "112"), ("NO", "112"), ("CH", "112"), ("IS", "112"), ("JP", "112")],
+    [
+        ("US", "911"),
+        ("ca", "911"),
+        ("GB", "999"),
+        ("AU", "000"),
+        ("NZ", "111"),
+        ("DE", "112"),
+        ("FR", "112"),
+        ("NO", "112"),
+        ("CH", "112"),
+        ("IS", "112"),
+        ("JP", "112"),
+    ],
 )
 def test_it_knows_emergency_numbers(country: str, number: str) -> None:
     assert emergency_number_for(country) == number
