@@ -26,9 +26,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+from followup.timing import Caps
 
 ANCHORS = ("completed", "next_appointment")
 CLOCKS = ("local", "elapsed")
@@ -97,6 +100,10 @@ class CarePlan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_key", {s.key: s for s in self.steps})
+
+    @cached_property
+    def caps(self) -> Caps:
+        return Caps(self.max_per_day, self.max_per_week)
 
 
 DEFAULT_PLAN_DATA: dict[str, Any] = {

@@ -13,6 +13,7 @@ UTC, and :class:`UTCDateTime` puts the zone back on the way out).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import (
     JSON,
@@ -52,6 +53,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=8192)
+def _sqlite_utc_text(value: datetime) -> str:
+    """How SQLite keeps a UTC timestamp: fixed-width text (the format of SQLAlchemy's SQLite
+    DATETIME), so comparing text compares instants. Cached: the planner writes hundreds of
+    thousands of timestamps, and many are equal (the run's clock, texts deferred to 08:00)."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
 
@@ -70,28 +79,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        # SQLite keeps text, compared as text: always the same fixed-width format (the one
-        # SQLAlchemy's SQLite DATETIME uses), produced in one step because the planner binds
-        # hundreds of thousands of these. A batch binds the same ``now`` many times: the last
-        # value is remembered (one tuple, replaced atomically, so threads cannot mix them up).
-        last: tuple[datetime | None, str | None] = (None, None)
-
         def process(value: datetime | None) -> str | None:
-            nonlocal last
             if value is None:
                 return None
-            seen, text = last
-            if value is seen:
-                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column; attach a time zone first")
-            v = value.astimezone(UTC)
-            text = (
-                f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-                f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-            )
-            last = (value, text)
-            return text
+            return _sqlite_utc_text(value)
 
         return process
 

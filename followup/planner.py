@@ -9,7 +9,7 @@ Concurrency: on PostgreSQL the batch's sessions are taken ``FOR UPDATE SKIP LOCK
 patients' rows are locked, so two workers never plan the same patient at once; SQLite
 serialises writers (``BEGIN IMMEDIATE``). A pending row is only changed while it is still
 ``scheduled``, so a text the dispatcher has just claimed is never pulled back. A session
-re-imported while it was being planned keeps ``plan_pending`` (its ``updated_at`` moved).
+re-imported while it is being planned waits for the planner's commit, then is pending again.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.careplan import CarePlan, plan_for
@@ -105,7 +105,7 @@ def _plan_batch(
 ) -> PlanReport | None:
     is_pg = db.bind.dialect.name == "postgresql"
     q = (
-        select(TreatmentSession.id, TreatmentSession.patient_id, TreatmentSession.updated_at)
+        select(TreatmentSession.id, TreatmentSession.patient_id)
         .where(TreatmentSession.plan_pending.is_(True))
         .order_by(TreatmentSession.id)
         .limit(batch_size)
@@ -237,20 +237,15 @@ def _plan_batch(
         bulk_insert(db.connection(), OutboundMessage.__table__, inserts)
     bulk_insert(db.connection(), MessageEvent.__table__, events)
 
-    # Clear the flag only where the row did not change under us (Core executemany: the ORM
-    # would read a list of parameters as a bulk update by primary key).
-    sessions_table = TreatmentSession.__table__
-    db.connection().execute(
-        update(sessions_table)
-        .where(
-            and_(
-                sessions_table.c.id == bindparam("sid"),
-                sessions_table.c.updated_at == bindparam("seen"),
-            )
-        )
+    # Nobody can have changed these rows since we read them: PostgreSQL holds their row locks
+    # (FOR UPDATE above) and SQLite the database write lock until this transaction commits. A
+    # re-import waits for the commit, then sets the flag again.
+    db.execute(
+        update(TreatmentSession)
+        .where(TreatmentSession.id.in_([r.id for r in pending]))
         # keep updated_at: clearing the flag is not a change of the session
-        .values(plan_pending=False, updated_at=sessions_table.c.updated_at),
-        [{"sid": r.id, "seen": r.updated_at} for r in pending],
+        .values(plan_pending=False, updated_at=TreatmentSession.updated_at)
+        .execution_options(synchronize_session=False)
     )
     log.debug("planned %d sessions", report.sessions)
     return report

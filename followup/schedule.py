@@ -32,7 +32,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from followup.careplan import CarePlan, Step
-from followup.timing import CapCounter, Caps, SendWindow, find_slot, shift_local
+from followup.timing import CapCounter, SendWindow, find_slot, shift_local
 
 #: outbox statuses the planner may still change
 REPLANNABLE = frozenset({"scheduled", "skipped"})
@@ -121,9 +121,7 @@ def plan_patient(
     tz = patient.tz
     by_key = {(m.session_id, m.step): m for m in existing}
     history = [m for m in by_key.values() if m.status in _COUNTED]
-    counter = CapCounter(
-        tz, Caps(plan.max_per_day, plan.max_per_week), (m.sent_at or m.send_at for m in history)
-    )
+    counter = CapCounter(tz, plan.caps, (m.sent_at or m.send_at for m in history))
 
     completed = [s for s in sessions if s.status == "completed"]
     latest = max(completed, key=lambda s: (s.completed_at, s.id), default=None)

@@ -16,7 +16,6 @@ functions. Rules, each property-tested in tests/test_timing.py:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -105,31 +104,50 @@ class Caps:
 
 
 class CapCounter:
-    """Texts per local day for one patient, answering "is there room on this day?"."""
+    """Texts per local day for one patient, answering "is there room on this day?".
+
+    Days are kept as proleptic ordinals (ints): the planner asks this for every text it
+    places, and integer arithmetic keeps it cheap.
+    """
 
     def __init__(self, tz: ZoneInfo, caps: Caps, instants: Iterable[datetime] = ()) -> None:
         self.tz = tz
-        self.caps = caps
-        self.per_day: Counter[date] = Counter()
+        self.max_per_day = caps.max_per_day
+        self.max_per_week = caps.max_per_week
+        self.per_day: dict[int, int] = {}
+        self._last: tuple[datetime | None, date | None] = (None, None)
         for t in instants:
             self.add(t)
 
     def local_day(self, t: datetime) -> date:
-        return t.astimezone(self.tz).date()
+        last_t, last_day = self._last
+        if t is last_t:  # find_slot asks for the day of the instant that add() then records
+            return last_day
+        day = t.astimezone(self.tz).date()
+        self._last = (t, day)
+        return day
 
     def add(self, t: datetime) -> None:
-        self.per_day[self.local_day(t)] += 1
+        day = self.local_day(t).toordinal()
+        self.per_day[day] = self.per_day.get(day, 0) + 1
 
     def has_room(self, day: date) -> bool:
-        if self.per_day.get(day, 0) >= self.caps.max_per_day:
+        per_day = self.per_day
+        if not per_day:
+            return True
+        ordinal = day.toordinal()
+        if per_day.get(ordinal, 0) >= self.max_per_day:
             return False
         # Fast path: every 7-day span holding ``day`` lies within 6 days of it.
-        near = sum(n for d, n in self.per_day.items() if -6 <= (d - day).days <= 6)
-        if near + 1 <= self.caps.max_per_week:
+        near = 0
+        for d, n in per_day.items():
+            if -6 <= d - ordinal <= 6:
+                near += n
+        if near + 1 <= self.max_per_week:
             return True
-        counts = [self.per_day.get(day + timedelta(days=k), 0) for k in range(-6, 7)]
+        counts = [per_day.get(ordinal + k, 0) for k in range(-6, 7)]
         counts[6] += 1  # the text we would add
-        return all(sum(counts[i : i + 7]) <= self.caps.max_per_week for i in range(7))
+        return all(sum(counts[i : i + 7]) <= self.max_per_week for i in range(7))
 
 
 def find_slot(

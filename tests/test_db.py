@@ -1,0 +1,121 @@
+"""The database edge: UTC timestamps, bulk inserts, migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert, select
+
+from followup.db import bulk_insert, make_engine
+from followup.models import Base, Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
+
+T = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def message_id(sessions) -> int:
+    with sessions() as db, db.begin():
+        clinic = Clinic(slug="c", name="C", phone="+12015550100", timezone="America/New_York")
+        db.add(clinic)
+        db.flush()
+        patient = Patient(
+            clinic_id=clinic.id, external_id="P", first_name="A", phone="+12015550123"
+        )
+        db.add(patient)
+        db.flush()
+        session = TreatmentSession(
+            clinic_id=clinic.id, external_id="S", patient_id=patient.id, completed_at=T
+        )
+        db.add(session)
+        db.flush()
+        msg = OutboundMessage(
+            clinic_id=clinic.id,
+            session_id=session.id,
+            patient_id=patient.id,
+            step="a",
+            template_key="a",
+            locale="en",
+            due_at=T,
+            send_at=T,
+            expires_at=T + timedelta(days=1),
+        )
+        db.add(msg)
+        db.flush()
+        return msg.id
+
+
+def test_the_migrations_build_exactly_the_models(runtime):
+    with runtime.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_timestamps_come_back_as_the_same_instant_in_utc(sessions, message_id):
+    new_york = timezone(timedelta(hours=-5))
+    when = datetime(2026, 3, 7, 23, 30, 0, 17, tzinfo=new_york)
+    with sessions() as db, db.begin():
+        db.get(OutboundMessage, message_id).sent_at = when
+    with sessions() as db:
+        got = db.scalar(select(OutboundMessage.sent_at))
+    assert got == when
+    assert got.tzinfo is UTC or got.utcoffset() == timedelta(0)
+
+
+def test_comparisons_in_sql_follow_instants_not_text(sessions, message_id):
+    # 07:00:00 and 07:00:00.000001, and the same instant written in another zone
+    with sessions() as db:
+        due = select(OutboundMessage.id).where(
+            OutboundMessage.send_at <= T - timedelta(microseconds=1)
+        )
+        assert db.scalars(due).all() == []
+        due = select(OutboundMessage.id).where(OutboundMessage.send_at <= T)
+        assert db.scalars(due).all() == [message_id]
+        other_zone = T.astimezone(timezone(timedelta(hours=5, minutes=30)))
+        due = select(OutboundMessage.id).where(OutboundMessage.send_at <= other_zone)
+        assert db.scalars(due).all() == [message_id]
+
+
+def test_a_naive_timestamp_is_refused(sessions, message_id):
+    with pytest.raises(Exception, match="naive datetime"), sessions() as db, db.begin():
+        db.get(OutboundMessage, message_id).sent_at = datetime(2026, 3, 8, 7, 0)
+        db.flush()
+
+
+def test_bulk_insert_writes_what_a_plain_insert_writes(sessions, message_id):
+    rows = [
+        {
+            "message_id": message_id,
+            "from_status": None,
+            "to_status": "scheduled",
+            "at": T + timedelta(microseconds=i),
+            "reason": f"r{i}",
+            "actor": "test",
+        }
+        for i in range(3)
+    ]
+    with sessions() as db, db.begin():
+        bulk_insert(db.connection(), MessageEvent.__table__, rows[:2])
+        db.connection().execute(insert(MessageEvent.__table__), rows[2:])
+    with sessions() as db:
+        got = db.execute(
+            select(
+                MessageEvent.message_id,
+                MessageEvent.from_status,
+                MessageEvent.to_status,
+                MessageEvent.at,
+                MessageEvent.reason,
+                MessageEvent.actor,
+            ).order_by(MessageEvent.id)
+        ).all()
+    assert [tuple(r) for r in got] == [tuple(r.values()) for r in rows]
+
+
+def test_sqlite_connections_have_wal_foreign_keys_and_a_busy_timeout(sqlite_url):
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    engine.dispose()
