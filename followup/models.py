@@ -228,7 +228,13 @@ class OutboundMessage(Base):
             sqlite_where=text("status = 'sending'"),
         ),
         Index(None, "patient_id", "send_at"),
-        Index(None, "provider_sid"),
+        # callbacks look texts up by the provider's id; most rows have none yet
+        Index(
+            "ix_outbound_messages_provider_sid",
+            "provider_sid",
+            postgresql_where=text("provider_sid IS NOT NULL"),
+            sqlite_where=text("provider_sid IS NOT NULL"),
+        ),
     )
 
 

@@ -119,3 +119,18 @@ def test_sqlite_connections_have_wal_foreign_keys_and_a_busy_timeout(sqlite_url)
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     engine.dispose()
+
+
+def test_migrations_go_down_and_up_again(tmp_path):
+    from alembic import command
+
+    from followup.db import alembic_config, current_revision, head_revision, upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    engine = make_engine(url)
+    assert current_revision(engine) is None
+    upgrade(url)
+    assert current_revision(engine) == head_revision(url)
+    engine.dispose()

@@ -193,7 +193,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_outbound_messages_provider_sid"), ["provider_sid"], unique=False
+            "ix_outbound_messages_provider_sid",
+            ["provider_sid"],
+            unique=False,
+            postgresql_where=sa.text("provider_sid IS NOT NULL"),
+            sqlite_where=sa.text("provider_sid IS NOT NULL"),
         )
 
     op.create_table(
@@ -227,7 +231,7 @@ def downgrade() -> None:
 
     op.drop_table("message_events")
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbound_messages_provider_sid"))
+        batch_op.drop_index("ix_outbound_messages_provider_sid")
         batch_op.drop_index(batch_op.f("ix_outbound_messages_patient_id_send_at"))
         batch_op.drop_index("ix_outbound_messages_leased")
         batch_op.drop_index("ix_outbound_messages_due")
