@@ -68,7 +68,9 @@ def _window(start: int, end: int) -> SendWindow:
     return SendWindow(start, end)
 
 
+@lru_cache(maxsize=1024)
 def _regions(text: str) -> frozenset[str]:
+    """``"neck;upper_back"`` -> {"neck", "upper_back"} (a clinic uses a handful of spellings)."""
     return frozenset(r.strip().lower() for r in (text or "").split(";") if r.strip())
 
 
