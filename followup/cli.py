@@ -3,7 +3,7 @@
 
 Commands are thin: they parse options, build a :class:`~followup.runtime.Runtime` and call
 the module that does the work. Commands for one area live beside it (``cli_*.py``) and are
-registered at the bottom of this file.
+registered at the bottom of this file; what they share is in ``cli_support.py``.
 """
 
 from __future__ import annotations
@@ -16,23 +16,11 @@ from pathlib import Path
 
 import click
 
+from followup.cli_messages import segments, templates
+from followup.cli_sessions import clinics_add, clinics_list, import_sessions
+from followup.cli_support import fail, get_runtime
 from followup.config import ConfigError
 from followup.models import MESSAGE_STATUSES
-from followup.runtime import Runtime
-
-
-def get_runtime(ctx: click.Context) -> Runtime:
-    """The runtime for this invocation, built on first use so commands without a database
-    (``segments``, ``templates check``) do not need one. A bad setting exits with code 1."""
-    root = ctx.find_root()
-    if root.obj is None:
-        try:
-            root.obj = Runtime.from_env()
-        except ConfigError as exc:
-            click.echo(f"configuration error: {exc}", err=True)
-            ctx.exit(1)
-        root.call_on_close(root.obj.close)
-    return root.obj
 
 
 @click.group()
@@ -53,7 +41,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the migrations in migrations/ to FOLLOWUP_DATABASE_URL."""
     from followup.db import upgrade
 
-    rt = get_runtime(ctx)
+    rt = get_runtime(ctx, need_schema=False)
     upgrade(rt.settings.database_url, revision)
     click.echo(f"database at {revision}")
 
@@ -61,12 +49,6 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @main.group()
 def clinics() -> None:
     """Clinics: add them, list them, set their care plan."""
-
-
-def fail(message: str) -> None:
-    """Print a user-fixable error on stderr and exit 1."""
-    click.echo(message, err=True)
-    sys.exit(1)
 
 
 def parse_now(value: str | None) -> datetime | None:
@@ -80,18 +62,6 @@ def parse_now(value: str | None) -> datetime | None:
             f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def require_schema(rt: Runtime) -> None:
-    """Refuse to run on a database that is not migrated to the code's schema."""
-    from followup.db import current_revision, head_revision
-
-    current, head = current_revision(rt.engine), head_revision(rt.settings.database_url)
-    if current != head:
-        fail(
-            f"database schema is at {current or 'nothing'}, code needs {head}: "
-            "run `followup db upgrade`"
-        )
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -116,7 +86,6 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 
     now = parse_now(now_text) or datetime.now(UTC)
     rt = get_runtime(ctx)
-    require_schema(rt)
     try:
         worker = Worker(rt)
     except (ConfigError, TemplateError) as exc:
@@ -137,7 +106,6 @@ def run(ctx: click.Context, verbose: bool) -> None:
 
     _setup_logging(verbose)
     rt = get_runtime(ctx)
-    require_schema(rt)
     try:
         worker = Worker(rt)
     except (ConfigError, TemplateError) as exc:
@@ -162,7 +130,6 @@ def outbox(
     from followup.reports import outbox_rows
 
     rt = get_runtime(ctx)
-    require_schema(rt)
     with rt.sessions() as db:
         rows = outbox_rows(db, status=status, clinic_slug=clinic_slug, limit=limit)
         for row in rows:
@@ -184,7 +151,6 @@ def demo(ctx: click.Context) -> None:
     from followup.demo import create_demo
 
     rt = get_runtime(ctx)
-    require_schema(rt)
     for line in create_demo(rt.sessions, datetime.now(UTC)):
         click.echo(line)
 
@@ -202,7 +168,6 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     from followup.templates import Catalogue, TemplateError
 
     rt = get_runtime(ctx)
-    require_schema(rt)
     data = None
     if str(plan_file) != "default":
         try:
@@ -239,19 +204,11 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     )
 
 
-def _register() -> None:
-    """Commands that live beside the code they drive."""
-    from followup.cli_messages import segments, templates
-    from followup.cli_sessions import clinics_add, clinics_list, import_sessions
-
-    clinics.add_command(clinics_add)
-    clinics.add_command(clinics_list)
-    main.add_command(import_sessions)
-    main.add_command(templates)
-    main.add_command(segments)
-
-
-_register()
+clinics.add_command(clinics_add)
+clinics.add_command(clinics_list)
+main.add_command(import_sessions)
+main.add_command(templates)
+main.add_command(segments)
 
 
 if __name__ == "__main__":

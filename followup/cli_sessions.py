@@ -1,6 +1,5 @@
 """Commands that let clinics and their sessions in: ``clinics add``, ``clinics list`` and
-``import-sessions``. Registered by :mod:`followup.cli` (which imports this module at its
-bottom, hence the function-level imports of ``followup.cli``).
+``import-sessions``. Registered by :mod:`followup.cli`.
 
 Output rules: results on stdout, warnings and rejected rows on stderr as ``FILE:LINE: reason``
 (so editors and CI annotate them), a progress bar only when stderr is a terminal.
@@ -15,21 +14,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from followup.cli_support import fail, get_runtime
 from followup.clinics import ClinicError, add_clinic, format_hhmm
 from followup.importer import CsvFormatError, ImportReport, import_csv
 from followup.models import Clinic
-
-
-def _runtime(ctx: click.Context):
-    from followup.cli import get_runtime
-
-    return get_runtime(ctx)
-
-
-def _fail(message: str) -> None:
-    from followup.cli import fail
-
-    fail(message)
 
 
 def _send_window(value: str) -> tuple[str, str]:
@@ -61,12 +49,12 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
     from followup.db import transaction
 
     window = _send_window(send_window)
-    rt = _runtime(ctx)
+    rt = get_runtime(ctx)
     try:
         with transaction(rt.sessions) as session:
             clinic, warnings = add_clinic(session, send_window=window, **options)  # type: ignore[arg-type]
     except ClinicError as exc:
-        _fail(f"clinics add: {exc}")
+        fail(f"clinics add: {exc}")
         return
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -82,7 +70,7 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
 @click.pass_context
 def clinics_list(ctx: click.Context, as_json: bool) -> None:
     """List clinics: slug, name, time zone, phone."""
-    rt = _runtime(ctx)
+    rt = get_runtime(ctx)
     with rt.sessions() as session:
         clinics = session.scalars(select(Clinic).order_by(Clinic.slug)).all()
     if as_json:
@@ -123,11 +111,11 @@ def import_sessions(ctx: click.Context, file: Path) -> None:
     (completed/cancelled). Times without an offset are in the clinic's time zone.
     Exit code 1 when any row was rejected.
     """
-    rt = _runtime(ctx)
+    rt = get_runtime(ctx)
     try:
         size = file.stat().st_size
     except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror}")
+        fail(f"{file}: cannot read: {exc.strerror}")
         return
     report: ImportReport | None = None
     try:
@@ -146,10 +134,10 @@ def import_sessions(ctx: click.Context, file: Path) -> None:
         where = f"{file}:{exc.line}" if exc.line else str(file)
         if exc.report:
             _print_rejected(file, exc.report)
-        _fail(f"{where}: {exc.reason}")
+        fail(f"{where}: {exc.reason}")
         return
     except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+        fail(f"{file}: cannot read: {exc.strerror or exc}")
         return
     _print_rejected(file, report)
     click.echo(

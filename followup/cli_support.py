@@ -1,0 +1,50 @@
+"""What every command shares: the runtime, the schema check, and failing with exit code 1.
+
+Kept apart from ``cli.py`` so the command modules (``cli_*.py``) can use it without importing
+the command group that registers them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from followup.config import ConfigError
+from followup.runtime import Runtime
+
+
+def fail(message: str) -> NoReturn:
+    """Print a user-fixable error on stderr and exit 1."""
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def get_runtime(ctx: click.Context, *, need_schema: bool = True) -> Runtime:
+    """The runtime of this invocation, built on first use, so commands without a database
+    (``segments``, ``templates check``) never need one.
+
+    A bad setting exits 1 naming the variable; so does a database whose schema is not the
+    one this code was written for (``need_schema``), with the command that fixes it.
+    """
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            root.obj = Runtime.from_env()
+        except ConfigError as exc:
+            fail(f"configuration error: {exc}")
+        root.call_on_close(root.obj.close)
+    runtime: Runtime = root.obj
+    if need_schema and not root.meta.get("followup.schema_checked"):
+        from followup.db import current_revision, head_revision
+
+        current = current_revision(runtime.engine)
+        head = head_revision(runtime.settings.database_url)
+        if current != head:
+            fail(
+                f"database schema is at {current or 'nothing'}, code needs {head}: "
+                "run `followup db upgrade`"
+            )
+        root.meta["followup.schema_checked"] = True
+    return runtime
