@@ -59,12 +59,8 @@ class DispatchReport:
     skipped: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
-    def __iadd__(self, other: DispatchReport) -> DispatchReport:
-        for name in ("claimed", "sent", "failed", "retried", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for code, n in other.errors.items():
-            self.errors[code] = self.errors.get(code, 0) + n
-        return self
+    def count_error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -160,21 +156,7 @@ class Dispatcher:
         except TemplateError as exc:
             # The catalogue is checked at start, so this means a template changed under a running
             # worker. Keep the text (nothing is lost) and try again later; its window still applies.
-            transition(
-                db,
-                msg.id,
-                "sending",
-                "scheduled",
-                at=now,
-                reason=f"template: {exc}",
-                actor=self.worker,
-                send_at=now + TEMPLATE_RETRY,
-                lease_until=None,
-                error_code="template",
-                error_message=str(exc),
-            )
-            report.retried += 1
-            report.errors["template"] = report.errors.get("template", 0) + 1
+            self._retry_later(db, msg.id, now, TEMPLATE_RETRY, "template", str(exc), report)
             log.error("message %s: cannot render: %s", msg.id, exc)
             return None
         sms = OutgoingSms(
@@ -241,34 +223,58 @@ class Dispatcher:
             return
         err = result.error
         assert err is not None
-        report.errors[err.code] = report.errors.get(err.code, 0) + 1
-        values = {"error_code": err.code, "error_message": err.message[:500], "lease_until": None}
-        if err.permanent or msg.attempts >= self.max_attempts:
-            why = (
-                f"error {err.code}: {err.message}"
-                if err.permanent
-                else (f"gave up after {msg.attempts} attempts: {err.code}")
-            )
-            transition(
-                db, message_id, "sending", "failed", at=now, reason=why, actor=self.worker, **values
-            )
-            report.failed += 1
-            if err.opted_out:
-                mark_opted_out(db, msg.patient_id, now, how=f"provider error {err.code}")
-        else:
+        if not err.permanent and msg.attempts < self.max_attempts:
             delay = backoff(msg.attempts)
-            transition(
-                db,
-                message_id,
-                "sending",
-                "scheduled",
-                at=now,
-                reason=f"transient error {err.code}; retry in {int(delay.total_seconds())} s",
-                actor=self.worker,
-                send_at=now + delay,
-                **values,
-            )
-            report.retried += 1
+            self._retry_later(db, message_id, now, delay, err.code, err.message, report)
+            return
+        report.count_error(err.code)
+        why = (
+            f"error {err.code}: {err.message}"
+            if err.permanent
+            else f"gave up after {msg.attempts} attempts: {err.code}"
+        )
+        transition(
+            db,
+            message_id,
+            "sending",
+            "failed",
+            at=now,
+            reason=why,
+            actor=self.worker,
+            error_code=err.code,
+            error_message=err.message[:500],
+            lease_until=None,
+        )
+        report.failed += 1
+        if err.opted_out:
+            mark_opted_out(db, msg.patient_id, now, how=f"provider error {err.code}")
+
+    def _retry_later(
+        self,
+        db: Session,
+        message_id: int,
+        now: datetime,
+        delay: timedelta,
+        code: str,
+        message: str,
+        report: DispatchReport,
+    ) -> None:
+        """Back to ``scheduled`` at ``now + delay``, the error kept on the row."""
+        transition(
+            db,
+            message_id,
+            "sending",
+            "scheduled",
+            at=now,
+            reason=f"{code}: {message[:200]}; retry in {int(delay.total_seconds())} s",
+            actor=self.worker,
+            send_at=now + delay,
+            lease_until=None,
+            error_code=code,
+            error_message=message[:500],
+        )
+        report.retried += 1
+        report.count_error(code)
 
 
 def display_phone(e164: str, country: str) -> str:

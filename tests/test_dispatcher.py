@@ -196,3 +196,22 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         exp = min(3600, 30 * 2 ** (n - 1))
         assert exp / 2 <= d <= exp
     assert max(delays) <= 3600
+
+
+def test_a_text_whose_template_cannot_be_rendered_is_kept_and_retried(seeded, runtime):
+    with seeded() as db, db.begin():
+        db.execute(
+            OutboundMessage.__table__.update()
+            .where(OutboundMessage.step == "aftercare")
+            .values(template_key="no_such_template")
+        )
+    gw = ScriptedGateway()
+    now = T0 + timedelta(minutes=30)
+    report = dispatcher(seeded, runtime, gw).run_once(now)
+    assert gw.sent == []
+    assert (report.retried, report.errors) == (1, {"template": 1})
+    msg = aftercare(seeded)
+    assert msg.status == "scheduled"
+    assert msg.error_code == "template"
+    assert "no_such_template" in msg.error_message
+    assert msg.send_at == now + timedelta(minutes=15)
