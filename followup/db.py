@@ -35,9 +35,6 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            # 64 MB of page cache (the default is 2 MB): the outbox indexes of a busy clinic
-            # group outgrow 2 MB, and every planner batch then re-reads pages from the OS
-            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         @event.listens_for(engine, "begin")

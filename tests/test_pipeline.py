@@ -236,3 +236,33 @@ def test_a_bad_setting_stops_at_start_with_its_name(monkeypatch):
     result = CliRunner().invoke(main, ["send-due", "--once"])
     assert result.exit_code == 1
     assert "TWILIO_ACCOUNT_SID" in result.output
+
+
+def test_a_clinic_plan_from_a_file_replaces_the_default(clinic, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[steps]]\nkey = "aftercare"\noffset = "soon"\n')
+    result = run("clinics", "set-plan", "harbor", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}: steps[0] (aftercare).offset" in result.output
+
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('[[steps]]\nkey = "welcome"\noffset = "1h"\n')
+    result = run("clinics", "set-plan", "harbor", str(unknown))
+    assert result.exit_code == 1
+    assert "no template 'welcome'" in result.output
+
+    good = tmp_path / "plan.toml"
+    good.write_text(
+        '[[steps]]\nkey = "aftercare"\noffset = "2h"\nclock = "elapsed"\npriority = 90\n'
+    )
+    assert run("clinics", "set-plan", "harbor", str(good)).exit_code == 0
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
+    assert {r["step"]: ny(r["send_at"]) for r in outbox()} == {"aftercare": "2026-03-09 12:00"}
+
+    # back to the default: the texts still waiting follow it at the next run
+    assert run("clinics", "set-plan", "harbor", "default").exit_code == 0
+    run("send-due", "--once", "--now", "2026-03-09T10:06:00-04:00")
+    assert {r["step"] for r in outbox()} == {"aftercare", "checkin_24h", "checkin_72h"}
+    assert {r["step"]: ny(r["send_at"]) for r in outbox()}["aftercare"] == "2026-03-09 10:30"
