@@ -69,6 +69,10 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # every tick and every schema check would otherwise fill the log
+        for name in ("apscheduler", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @main.command("send-due")
@@ -137,7 +141,7 @@ def outbox(
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
                 click.echo(
-                    f"{row['send_at'][:16]:16}  {row['status']:11} "
+                    f"{row['send_at'][:16].replace('T', ' ')}Z  {row['status']:11} "
                     f"{row['clinic']}/{row['session_id']}"
                     f"/{row['step']:12} attempts={row['attempts']}"
                     + (f"  {row['reason']}" if row["reason"] else "")

@@ -137,7 +137,7 @@ class Dispatcher:
         elif session.status != "completed":
             why = "session cancelled"
         elif now > msg.expires_at:
-            why = f"too late: window ended {msg.expires_at.isoformat()}"
+            why = f"too late: window ended {msg.expires_at:%Y-%m-%d %H:%M} UTC"
         if why:
             transition(
                 db,

@@ -179,10 +179,11 @@ def plan_patient(
                 earliest = max(earliest, at + _MIN)
         at, why = find_slot(earliest, expires, tz, window, counter)
         if at is None:
+            until = expires.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
             detail = (
-                f"too late: no sending time before {expires.isoformat()}"
+                f"too late: no sending time before {until}"
                 if why == "too late"
-                else f"cap: no day with room before {expires.isoformat()}"
+                else f"cap: no day with room before {until}"
             )
             decisions.append(_skip(session, step, due, expires, session.regions, detail))
             continue
