@@ -159,13 +159,15 @@ class Dispatcher:
             self._retry_later(db, msg.id, now, TEMPLATE_RETRY, "template", str(exc), report)
             log.error("message %s: cannot render: %s", msg.id, exc)
             return None
+        from_number, service_sid = sender_for(
+            clinic.from_number, clinic.messaging_service_sid, self.default_from,
+            self.default_service_sid,
+        )  # fmt: skip
         sms = OutgoingSms(
             to=patient.phone,
             body=body,
-            from_number=clinic.from_number
-            or (None if clinic.messaging_service_sid else self.default_from),
-            messaging_service_sid=clinic.messaging_service_sid
-            or (None if clinic.from_number else self.default_service_sid),
+            from_number=from_number,
+            messaging_service_sid=service_sid,
             message_id=msg.id,
         )
         db.execute(update(OutboundMessage).where(OutboundMessage.id == msg.id).values(body=body))
@@ -275,6 +277,24 @@ class Dispatcher:
         )
         report.retried += 1
         report.count_error(code)
+
+
+def sender_for(
+    clinic_from: str | None,
+    clinic_service: str | None,
+    default_from: str | None,
+    default_service: str | None,
+) -> tuple[str | None, str | None]:
+    """``(from_number, messaging_service_sid)`` for a clinic's texts, exactly one of them set
+    when any sender is configured: the clinic's own sender wins (a messaging service over a
+    number), else the process-wide default (likewise)."""
+    if clinic_service:
+        return None, clinic_service
+    if clinic_from:
+        return clinic_from, None
+    if default_service:
+        return None, default_service
+    return default_from, None
 
 
 def display_phone(e164: str, country: str) -> str:

@@ -233,10 +233,9 @@ def _plan_batch(
             elif _changed(old, d) and _apply_update(db, old, d, now, events):
                 report.changed += 1
 
-    if inserts:
-        # A new row carries its own birth record (status, reason, created_at); events record
-        # the changes after it.
-        bulk_insert(db.connection(), OutboundMessage.__table__, inserts)
+    # A new row carries its own birth record (status, reason, created_at); events record the
+    # changes after it.
+    bulk_insert(db.connection(), OutboundMessage.__table__, inserts)
     bulk_insert(db.connection(), MessageEvent.__table__, events)
 
     # Nobody can have changed these rows since we read them: PostgreSQL holds their row locks

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from followup.dispatcher import Dispatcher, backoff
+from followup.dispatcher import Dispatcher, backoff, sender_for
 from followup.gateways.base import OutgoingSms, SendError, SendResult
 from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
 from followup.outbox import TransitionError, transition
@@ -215,3 +215,20 @@ def test_a_text_whose_template_cannot_be_rendered_is_kept_and_retried(seeded, ru
     assert msg.error_code == "template"
     assert "no_such_template" in msg.error_message
     assert msg.send_at == now + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("clinic_from", "clinic_service", "default_from", "default_service", "expected"),
+    [
+        ("+12015550111", None, "+12015550999", "MG" + "1" * 32, ("+12015550111", None)),
+        (None, "MG" + "2" * 32, "+12015550999", None, (None, "MG" + "2" * 32)),
+        ("+12015550111", "MG" + "2" * 32, None, None, (None, "MG" + "2" * 32)),
+        (None, None, "+12015550999", "MG" + "1" * 32, (None, "MG" + "1" * 32)),
+        (None, None, "+12015550999", None, ("+12015550999", None)),
+        (None, None, None, None, (None, None)),
+    ],
+)
+def test_the_clinic_sender_wins_and_only_one_sender_is_named(
+    clinic_from, clinic_service, default_from, default_service, expected
+):
+    assert sender_for(clinic_from, clinic_service, default_from, default_service) == expected
