@@ -266,3 +266,25 @@ def test_a_clinic_plan_from_a_file_replaces_the_default(clinic, tmp_path):
     run("send-due", "--once", "--now", "2026-03-09T10:06:00-04:00")
     assert {r["step"] for r in outbox()} == {"aftercare", "checkin_24h", "checkin_72h"}
     assert {r["step"]: ny(r["send_at"]) for r in outbox()}["aftercare"] == "2026-03-09 10:30"
+
+
+def test_fall_back_keeps_local_times_and_sends_nothing_in_quiet_hours(clinic, tmp_path):
+    # New York falls back on Sunday 1 November 2026 (02:00 EDT -> 01:00 EST)
+    csv = write_csv(
+        tmp_path,
+        ["harbor,S1,P1,Ana,2015550123,en,yes,2026-10-31T19:45:00,calf,2026-11-03T08:30:00"],
+    )
+    run("import-sessions", str(csv))
+    run("send-due", "--once", "--now", "2026-10-31T19:50:00-04:00")
+    planned = {r["step"]: r for r in outbox()}
+    assert {k: (r["status"], ny(r["send_at"])) for k, r in planned.items()} == {
+        # due 20:15 EDT, after the window: the next morning, now on EST
+        "aftercare": ("scheduled", "2026-11-01 08:00"),
+        # the day before the appointment at the same local time; it outranks the check-in
+        "reminder": ("scheduled", "2026-11-02 08:30"),
+        # due 19:45 on the 1st (25 hours later) but the 1st and 2nd are taken: skipped
+        "checkin_24h": ("skipped", "2026-11-01 19:45"),
+        "checkin_72h": ("scheduled", "2026-11-03 19:45"),
+    }
+    assert planned["aftercare"]["send_at"] == "2026-11-01T13:00:00Z"  # 08:00 EST is 13:00 UTC
+    assert planned["checkin_24h"]["reason"].startswith("cap:")
