@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from followup.config import load_settings
@@ -118,3 +119,8 @@ def runtime(env: dict[str, str]) -> Iterator[Runtime]:
 @pytest.fixture
 def sessions(runtime: Runtime):
     return make_sessionmaker(runtime.engine)
+
+
+# Property tests check behaviour, not speed: a loaded CI machine must not fail them on time.
+settings.register_profile("followup", deadline=None)
+settings.load_profile("followup")
