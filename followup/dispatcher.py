@@ -326,7 +326,7 @@ def mark_opted_out(db: Session, patient_id: int, now: datetime, how: str) -> int
             "scheduled",
             "skipped",
             at=now,
-            reason=f"opted out ({how})",
+            reason=f"opted out: {how}",  # "opted out" is the code a re-plan reads
             actor="opt-out",
         ):
             skipped += 1

@@ -34,10 +34,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
-#: statuses in which a message still waits to go out (the planner may move or skip it)
-PENDING_STATUSES = ("scheduled",)
-#: statuses that count against a patient's message caps (they went out, or are going out)
-COUNTED_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered")
 SESSION_STATUSES = ("completed", "cancelled")
 
 NAMING = {

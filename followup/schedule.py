@@ -34,10 +34,9 @@ from zoneinfo import ZoneInfo
 from followup.careplan import CarePlan, Step
 from followup.timing import CapCounter, SendWindow, find_slot, shift_local
 
-#: outbox statuses the planner may still change
-REPLANNABLE = frozenset({"scheduled", "skipped"})
 #: skip reasons that a later planning run may undo (consent given, opt-in, session restored...)
 REVIVABLE_REASONS = ("no consent", "opted out", "session cancelled", "cap", "no appointment")
+#: statuses that count against the caps: the text went out, or is going out now
 _COUNTED = frozenset({"sending", "sent", "delivered", "undelivered"})
 _MIN = timedelta(minutes=1)
 

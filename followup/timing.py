@@ -172,9 +172,3 @@ def find_slot(
             return t, None
         t = day_start_allowed(day + timedelta(days=1), tz, window)
     return None, "cap"
-
-
-def as_utc(t: datetime) -> datetime:
-    if t.tzinfo is None:
-        raise ValueError("naive datetime: attach a time zone")
-    return t.astimezone(UTC)

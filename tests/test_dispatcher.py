@@ -167,6 +167,11 @@ def test_provider_opt_out_marks_the_patient_and_skips_the_rest(seeded, runtime):
         assert db.scalar(select(Patient.opted_out_at)) == now
         statuses = dict(db.execute(select(OutboundMessage.step, OutboundMessage.status)).all())
     assert statuses == {"aftercare": "failed", "checkin_24h": "skipped", "checkin_72h": "skipped"}
+    with seeded() as db:
+        reasons = set(
+            db.scalars(select(OutboundMessage.reason).where(OutboundMessage.status == "skipped"))
+        )
+    assert reasons == {"opted out: provider error 21610"}
     gw = ScriptedGateway()
     dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(days=5))
     assert gw.sent == []
