@@ -330,3 +330,27 @@ def test_properties_hold_for_any_history(history):
             key=lambda m: m.send_at,
         )
         assert [m.step for m in sent] == sorted((m.step for m in sent), key=offsets.__getitem__)
+
+
+def test_texts_skipped_for_no_consent_come_back_when_consent_is_given():
+    s = session(1, "2026-03-10 10:00")
+    skipped = [
+        ExistingMessage(1, step, "skipped", at_ny(t), None, "no consent")
+        for step, t in (("aftercare", "2026-03-10 10:30"), ("checkin_24h", "2026-03-11 10:00"),
+                        ("checkin_72h", "2026-03-13 10:00"))
+    ]  # fmt: skip
+    got = by_step(plan_patient(OK, [s], skipped, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
+    # the aftercare's window is still open (24 h): it goes now, the check-ins on their days
+    assert {k: (d.status, ny(d.send_at)) for k, d in got.items()} == {
+        "aftercare": ("scheduled", "2026-03-10 12:00"),
+        "checkin_24h": ("scheduled", "2026-03-11 10:00"),
+        "checkin_72h": ("scheduled", "2026-03-13 10:00"),
+    }
+
+
+def test_texts_skipped_for_good_stay_skipped():
+    s = session(1, "2026-03-10 10:00")
+    old = [ExistingMessage(1, "checkin_24h", "skipped", at_ny("2026-03-11 10:00"), None,
+                           "superseded: by session S2")]  # fmt: skip
+    got = by_step(plan_patient(OK, [s], old, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
+    assert "checkin_24h" not in got
