@@ -5,11 +5,14 @@ loads what the rules need (the patient, their clinic's plan and send window, the
 sessions and outbox rows), asks :func:`followup.schedule.plan_patient` for the wanted state,
 and writes only the differences, with one event per status change, in one transaction.
 
-Concurrency: on PostgreSQL the batch's sessions are taken ``FOR UPDATE SKIP LOCKED`` and the
-patients' rows are locked, so two workers never plan the same patient at once; SQLite
-serialises writers (``BEGIN IMMEDIATE``). A pending row is only changed while it is still
-``scheduled``, so a text the dispatcher has just claimed is never pulled back. A session
-re-imported while it is being planned waits for the planner's commit, then is pending again.
+Concurrency. The patient is the unit of planning. On PostgreSQL a planner locks the patients
+of a batch first (``FOR UPDATE SKIP LOCKED``, in id order), then their waiting sessions: two
+workers never plan the same patient, and never wait on each other (locking sessions first
+deadlocked: a planner's outbox insert checks its foreign key against a session another planner
+had locked, while that one waited for the patient). SQLite serialises writers
+(``BEGIN IMMEDIATE``). A pending outbox row is only changed while it is still ``scheduled``,
+so a text the dispatcher has just claimed is never pulled back. A session re-imported or
+updated while it is being planned waits for the planner's commit, then is pending again.
 """
 
 from __future__ import annotations
@@ -106,20 +109,19 @@ def _plan_batch(
     db: Session, now: datetime, batch_size: int, plans: _PlanCache
 ) -> PlanReport | None:
     is_pg = db.bind.dialect.name == "postgresql"
-    q = (
-        select(TreatmentSession.id, TreatmentSession.patient_id)
+    # 1. Patients with sessions waiting (no lock: only candidates).
+    candidates = db.scalars(
+        select(TreatmentSession.patient_id)
         .where(TreatmentSession.plan_pending.is_(True))
         .order_by(TreatmentSession.id)
         .limit(batch_size)
-    )
-    if is_pg:
-        q = q.with_for_update(skip_locked=True)
-    pending = db.execute(q).all()
-    if not pending:
+    ).all()
+    if not candidates:
         return None
-    patient_ids = sorted({row.patient_id for row in pending})
 
-    # Plain rows rather than ORM objects: this runs for every session a clinic ever sends.
+    # 2. The patients this planner takes: the unit of planning, locked first (in id order,
+    # skipping any another planner holds). Plain rows rather than ORM objects: this runs for
+    # every session a clinic ever sends.
     pq = (
         select(
             Patient.id,
@@ -135,12 +137,28 @@ def _plan_batch(
             Clinic.care_plan,
         )
         .join(Clinic, Clinic.id == Patient.clinic_id)
-        .where(Patient.id.in_(patient_ids))
+        .where(Patient.id.in_(sorted(set(candidates))))
         .order_by(Patient.id)
     )
     if is_pg:
-        pq = pq.with_for_update(of=Patient.__table__)
+        pq = pq.with_for_update(of=Patient.__table__, skip_locked=True)
     patients = {p.id: p for p in db.execute(pq).all()}
+    if not patients:
+        return None  # every candidate is being planned by another worker right now
+    patient_ids = list(patients)
+
+    # 3. Their waiting sessions, locked after the patients (always in this order, so two
+    # planners cannot wait on each other) against a clinic system updating them meanwhile.
+    sq = (
+        select(TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.plan_pending.is_(True)
+        )
+        .order_by(TreatmentSession.id)
+    )
+    if is_pg:
+        sq = sq.with_for_update()
+    pending = db.scalars(sq).all()
 
     sessions_by_patient: dict[int, list[SessionFacts]] = defaultdict(list)
     for s in db.execute(
@@ -243,7 +261,7 @@ def _plan_batch(
     # re-import waits for the commit, then sets the flag again.
     db.execute(
         update(TreatmentSession)
-        .where(TreatmentSession.id.in_([r.id for r in pending]))
+        .where(TreatmentSession.id.in_(pending))
         # keep updated_at: clearing the flag is not a change of the session
         .values(plan_pending=False, updated_at=TreatmentSession.updated_at)
         .execution_options(synchronize_session=False)
