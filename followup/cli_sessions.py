@@ -56,6 +56,7 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
     except ClinicError as exc:
         fail(f"clinics add: {exc}")
         return
+    warnings += _template_warnings(rt.settings.messages_dir, clinic)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
@@ -63,6 +64,27 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
         f"texts {format_hhmm(clinic.send_window_start)}-{format_hhmm(clinic.send_window_end)}, "
         f"emergency {clinic.emergency_number}"
     )
+
+
+def _template_warnings(messages_dir: Path, clinic: Clinic) -> list[str]:
+    """Texts that would need a second segment with this clinic's own name, phone and
+    emergency number (the catalogue is only checked with sample values)."""
+    from followup.phones import display_phone
+    from followup.templates import Catalogue, TemplateError, oversized
+
+    try:
+        catalogue = Catalogue.load(messages_dir)
+    except TemplateError as exc:
+        return [f"templates: {exc} (run `followup templates check`)"]
+    values = {
+        "clinic_name": clinic.name,
+        "clinic_phone": display_phone(clinic.phone, clinic.country),
+        "emergency_number": clinic.emergency_number,
+    }
+    return [
+        f"template {line} with this clinic's name and phone; shorten the name or the text"
+        for line in oversized(catalogue, values)
+    ]
 
 
 @click.command("list")

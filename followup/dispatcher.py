@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.gateways.base import Gateway, OutgoingSms, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
 from followup.outbox import claim_due, transition
+from followup.phones import display_phone
 from followup.templates import Catalogue, TemplateError, format_appointment
 
 log = logging.getLogger(__name__)
@@ -295,15 +295,6 @@ def sender_for(
     if default_service:
         return None, default_service
     return default_from, None
-
-
-def display_phone(e164: str, country: str) -> str:
-    """The clinic's number as patients there write it, e.g. ``(201) 555-0123``."""
-    try:
-        parsed = phonenumbers.parse(e164, country)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def mark_opted_out(db: Session, patient_id: int, now: datetime, how: str) -> int:

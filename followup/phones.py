@@ -112,3 +112,12 @@ def emergency_number_for(country: str) -> str:
     if code in _EU_EEA_CH:
         return "112"
     return _EMERGENCY.get(code, "112")
+
+
+def display_phone(e164: str, country: str) -> str:
+    """The clinic's number as patients there write it, e.g. ``(201) 555-0123``."""
+    try:
+        parsed = phonenumbers.parse(e164, country)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

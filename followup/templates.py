@@ -413,12 +413,34 @@ def _has_word(text: str, word: str, *, ignore_case: bool = True) -> bool:
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags) is not None
 
 
+def long_context(info: LocaleInfo, values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Long values to fill a template with: :data:`LONG_SAMPLE` and the longest appointment
+    time of the locale, or ``values`` where given (a clinic's own name and phone)."""
+    return {**LONG_SAMPLE, "appointment_time": longest_appointment(info), **(values or {})}
+
+
+def oversized(catalogue: Catalogue, values: Mapping[str, str]) -> list[str]:
+    """The templates that no longer fit one segment with ``values`` (a clinic's real name,
+    phone and emergency number), as ``locale/key: why`` lines."""
+    found = []
+    for locale in catalogue.locales:
+        info = catalogue.locale_info(locale)
+        for key in sorted(catalogue.keys(locale)):
+            seg = analyze(catalogue.template(key, locale).render(long_context(info, values)))
+            if seg.segments > 1 or seg.encoding != "GSM-7":
+                found.append(
+                    f"{locale}/{key}: {seg.segments} {seg.encoding} segment(s), "
+                    f"{seg.characters} characters"
+                )
+    return found
+
+
 def _policy(t: Template, info: LocaleInfo) -> Iterator[str]:
     """The rules a loadable template must still follow (see messages/README.md)."""
     for char in dict.fromkeys(c for c in t.source if not is_gsm7(c)):
         where = _position(t.source, t.source.index(char))
         yield f"not GSM-7 because of {char!r} (U+{ord(char):04X}) at {where}"
-    text = t.render({**LONG_SAMPLE, "appointment_time": longest_appointment(info)})
+    text = t.render(long_context(info))
     seg = analyze(text)
     if seg.segments > 1:
         yield (

@@ -270,3 +270,23 @@ def test_import_sessions_shows_progress_on_a_terminal(
     assert result.exit_code == 0
     assert "importing" in result.stderr
     assert result.stdout == "imported 1 sessions (1 new, 0 updated), rejected 0 of 1 rows\n"
+
+
+def test_clinics_add_warns_when_its_name_makes_a_text_too_long(env):
+    group = click.Group()
+    group.add_command(clinics_add)
+    result = CliRunner().invoke(
+        group,
+        ["add", "--slug", "long", "--name", "The Very Long Name Physiotherapy & Sports Clinic",
+         "--timezone", "America/New_York", "--phone", "+12015550100"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: template en/aftercare: 2 GSM-7 segment(s)" in result.output
+    # a short name: no template warning
+    result = CliRunner().invoke(
+        group,
+        ["add", "--slug", "short", "--name", "Harbor Physio", "--timezone", "America/New_York",
+         "--phone", "+12015550100"],
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert "template" not in result.output
