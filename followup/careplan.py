@@ -78,6 +78,9 @@ class Step:
     priority: int
     #: steps of an earlier session that a newer completed session replaces
     supersedable: bool = True
+    #: the text that introduces the service (who is texting, STOP/HELP): until a patient has
+    #: had any text, this step is never too late; its window counts from when it can go
+    first: bool = False
     #: for next_appointment steps: do not send later than this before the appointment
     lead: timedelta = timedelta(0)
     #: use another template when any of these regions was treated
@@ -117,6 +120,7 @@ DEFAULT_PLAN_DATA: dict[str, Any] = {
             "clock": "elapsed",
             "window": "24h",
             "priority": 90,
+            "first": True,
         },
         {
             "key": "checkin_24h",
@@ -209,7 +213,7 @@ def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
     seen: set[str] = set()
     allowed = {
         "key", "template", "anchor", "offset", "clock", "window", "priority",
-        "supersedable", "lead", "regions_template", "regions",
+        "supersedable", "lead", "regions_template", "regions", "first",
     }  # fmt: skip
     for i, raw in enumerate(raw_steps):
         where = f"steps[{i}]"
@@ -254,6 +258,11 @@ def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
         supersedable = raw.get("supersedable", anchor == "completed")
         if not isinstance(supersedable, bool):
             raise err(f"{where}.supersedable", "expected true or false")
+        first = raw.get("first", False)
+        if not isinstance(first, bool):
+            raise err(f"{where}.first", "expected true or false")
+        if first and anchor != "completed":
+            raise err(f"{where}.first", "the first text must be anchored on the session")
         regions_template = raw.get("regions_template")
         regions = raw.get("regions", [])
         if regions_template is not None and (
@@ -274,12 +283,16 @@ def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
                 window=durations["window"],
                 priority=priority,
                 supersedable=supersedable,
+                first=first,
                 lead=durations["lead"],
                 regions_template=regions_template,
                 regions=frozenset(r.strip().lower() for r in regions),
             )
         )
 
+    firsts = [s.key for s in steps if s.first]
+    if len(firsts) > 1:
+        raise err("steps", f"only one step can be first, not {firsts}")
     session_steps = sorted((s for s in steps if s.anchor == "completed"), key=lambda s: s.offset)
     for before, after in pairwise(session_steps):
         if after.priority > before.priority:
@@ -305,6 +318,8 @@ def plan_to_data(plan: CarePlan) -> dict[str, Any]:
             "priority": s.priority,
             "supersedable": s.supersedable,
         }
+        if s.first:
+            d["first"] = True
         if s.lead:
             d["lead"] = format_duration(s.lead)
         if s.regions_template:

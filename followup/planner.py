@@ -218,6 +218,17 @@ def _plan_batch(
     ):
         rows_by_patient[row.patient_id].append(row)
 
+    texted = set(
+        db.scalars(
+            select(OutboundMessage.patient_id)
+            .where(
+                OutboundMessage.patient_id.in_(patient_ids),
+                OutboundMessage.status.in_(("sending", "sent", "delivered", "undelivered")),
+            )
+            .distinct()
+        )
+    )
+
     report = PlanReport(sessions=len(pending))
     inserts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -227,7 +238,10 @@ def _plan_batch(
             continue
         tz = _zone(patient.timezone or patient.clinic_timezone)
         facts = PatientFacts(
-            tz=tz, consent=patient.consent, opted_out=patient.opted_out_at is not None
+            tz=tz,
+            consent=patient.consent,
+            opted_out=patient.opted_out_at is not None,
+            texted_before=patient_id in texted,
         )
         sessions = sessions_by_patient[patient_id]
         rows = rows_by_patient[patient_id]

@@ -22,6 +22,10 @@ Rules, in the order they apply:
    the first instant at or after ``max(due, now)`` inside the send window with room under the
    caps, and never before an earlier step of the same session. No such instant before the
    step's expiry: skipped ("too late" or "cap").
+7. For a patient who has never had a text, the plan's ``first`` step (the aftercare: who is
+   texting, STOP/HELP) is placed before anything else and is never too late (its window
+   counts from when it can go); every other text comes after it. So the first text a patient
+   ever gets is the one that says how to opt out.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class PatientFacts(NamedTuple):
     tz: ZoneInfo
     consent: bool
     opted_out: bool
+    #: the patient has had a text before (any session, any time)
+    texted_before: bool = True
 
 
 class Decision(NamedTuple):
@@ -168,10 +174,19 @@ def plan_patient(
             candidates.append((session, step, due, expires))
 
     # Highest priority first; for equal priority the earlier due time first.
-    candidates.sort(key=lambda c: (-c[1].priority, c[2], c[0].id))
+    # A patient never texted gets the introducing step before anything else (rule 7).
+    introducing = not patient.texted_before
+    candidates.sort(key=lambda c: (not (introducing and c[1].first), -c[1].priority, c[2], c[0].id))
+    intro_at: datetime | None = None
     placed_by_session: dict[int, list[tuple[timedelta, datetime]]] = {}
     for session, step, due, expires in candidates:
         earliest = max(due, now)
+        if introducing and step.first and intro_at is None:
+            # the first text a patient gets says who is texting and how to opt out: it goes
+            # even when late, its window counted from when it can go
+            expires = max(expires, earliest + step.window)
+        elif intro_at is not None:
+            earliest = max(earliest, intro_at + _MIN)
         # never before an earlier step of the same session (order of the conversation)
         for offset, at in placed_by_session.get(session.id, ()):
             if step.anchor == "completed" and offset < step.offset:
@@ -187,6 +202,8 @@ def plan_patient(
             decisions.append(_skip(session, step, due, expires, session.regions, detail))
             continue
         counter.add(at)
+        if introducing and step.first and intro_at is None:
+            intro_at = at
         if step.anchor == "completed":
             placed_by_session.setdefault(session.id, []).append((step.offset, at))
         decisions.append(

@@ -120,3 +120,14 @@ def test_a_file_that_is_not_toml_says_so(tmp_path: Path):
 def test_a_missing_file_says_so(tmp_path: Path):
     with pytest.raises(CarePlanError, match="cannot read"):
         load_plan_file(tmp_path / "nope.toml")
+
+
+def test_only_one_session_step_can_be_first():
+    two = {"steps": [{"key": "a", "offset": "1h", "first": True, "priority": 9},
+                     {"key": "b", "offset": "2h", "first": True, "priority": 8}]}  # fmt: skip
+    with pytest.raises(CarePlanError, match="only one step can be first"):
+        parse_plan(two, "p")
+    appt = {"steps": [{"key": "r", "offset": "-1d", "anchor": "next_appointment", "first": True}]}
+    with pytest.raises(CarePlanError, match=r"steps\[0\] \(r\).first"):
+        parse_plan(appt, "p")
+    assert [s.key for s in DEFAULT_PLAN.steps if s.first] == ["aftercare"]

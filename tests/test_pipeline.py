@@ -288,3 +288,12 @@ def test_fall_back_keeps_local_times_and_sends_nothing_in_quiet_hours(clinic, tm
     }
     assert planned["aftercare"]["send_at"] == "2026-11-01T13:00:00Z"  # 08:00 EST is 13:00 UTC
     assert planned["checkin_24h"]["reason"].startswith("cap:")
+
+
+def test_a_new_patient_imported_late_first_gets_the_text_with_stop_and_help(clinic, tmp_path):
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,yes,2026-03-07T10:00:00,calf,"])
+    run("import-sessions", str(csv))
+    result = run("send-due", "--once", "--now", "2026-03-10T09:00:00-04:00")
+    assert result.output.count("SMS to") == 1
+    assert "STOP" in result.output and "HELP" in result.output
+    assert [r["step"] for r in outbox("--status", "sent")] == ["aftercare"]

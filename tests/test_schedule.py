@@ -271,7 +271,6 @@ def histories(draw):
 def _simulate(tz, sessions, window, lag):
     """Plan each session as it arrives (``lag`` after completion), sending what falls due in
     between, as the worker would; returns every text that went out or is still scheduled."""
-    facts = PatientFacts(tz=tz, consent=True, opted_out=False)
     existing: dict[tuple[int, str], ExistingMessage] = {}
     decisions: dict[tuple[int, str], Decision] = {}
     arrivals = sorted(sessions, key=lambda s: s.completed_at + lag)
@@ -283,6 +282,8 @@ def _simulate(tz, sessions, window, lag):
                 existing[key] = ExistingMessage(
                     m.session_id, m.step, "sent", m.send_at, m.send_at, None
                 )
+        texted = any(m.status == "sent" for m in existing.values())
+        facts = PatientFacts(tz=tz, consent=True, opted_out=False, texted_before=texted)
         for d in plan_patient(
             facts, arrivals[: k + 1], existing.values(), DEFAULT_PLAN, window, now
         ):
@@ -322,6 +323,9 @@ def test_properties_hold_for_any_history(history):
             # deferral never moves a message earlier than the plan wanted, nor past its window
             assert d.send_at >= d.due_at
             assert d.send_at <= d.expires_at
+    # the first text the patient gets is the one with STOP/HELP
+    if going:
+        assert min(going, key=lambda m: m.send_at).step == "aftercare"
     # steps of one session keep their order
     offsets = {s.key: s.offset for s in DEFAULT_PLAN.steps if s.anchor == "completed"}
     for s in sessions:
@@ -354,3 +358,17 @@ def test_texts_skipped_for_good_stay_skipped():
                            "superseded: by session S2")]  # fmt: skip
     got = by_step(plan_patient(OK, [s], old, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 12:00")))
     assert "checkin_24h" not in got
+
+
+def test_a_patients_first_text_is_the_one_with_stop_and_help_even_when_late():
+    new_patient = PatientFacts(tz=NY, consent=True, opted_out=False, texted_before=False)
+    s = session(1, "2026-03-07 10:00")
+    now = at_ny("2026-03-10 09:00")
+    got = by_step(plan_patient(new_patient, [s], [], DEFAULT_PLAN, WINDOW, now))
+    # three days late: the aftercare still goes, first and now, its window counted from now
+    assert got["aftercare"].status == "scheduled"
+    assert ny(got["aftercare"].send_at) == "2026-03-10 09:00"
+    assert got["aftercare"].expires_at == at_ny("2026-03-11 09:00")
+    assert got["checkin_24h"].status == "skipped"
+    # the 72 h check-in (due 10:00 today) follows it, on the next day with room
+    assert ny(got["checkin_72h"].send_at) == "2026-03-11 08:00"
