@@ -109,8 +109,11 @@ def _plan_batch(
     db: Session, now: datetime, batch_size: int, plans: _PlanCache
 ) -> PlanReport | None:
     is_pg = db.bind.dialect.name == "postgresql"
+    # Core rows through the session's connection: plain column reads need none of the ORM's
+    # result machinery, which would cost more than the queries themselves.
+    conn = db.connection()
     # 1. Patients with sessions waiting (no lock: only candidates).
-    candidates = db.scalars(
+    candidates = conn.scalars(
         select(TreatmentSession.patient_id)
         .where(TreatmentSession.plan_pending.is_(True))
         .order_by(TreatmentSession.id)
@@ -142,7 +145,7 @@ def _plan_batch(
     )
     if is_pg:
         pq = pq.with_for_update(of=Patient.__table__, skip_locked=True)
-    patients = {p.id: p for p in db.execute(pq).all()}
+    patients = {p.id: p for p in conn.execute(pq).all()}
     if not patients:
         return None  # every candidate is being planned by another worker right now
     patient_ids = list(patients)
@@ -158,10 +161,10 @@ def _plan_batch(
     )
     if is_pg:
         sq = sq.with_for_update()
-    pending = db.scalars(sq).all()
+    pending = conn.scalars(sq).all()
 
     sessions_by_patient: dict[int, list[SessionFacts]] = defaultdict(list)
-    for s in db.execute(
+    for s in conn.execute(
         select(
             TreatmentSession.id,
             TreatmentSession.patient_id,
@@ -206,7 +209,7 @@ def _plan_batch(
         OutboundMessage.expires_at,
         OutboundMessage.priority,
     )
-    for row in db.execute(
+    for row in conn.execute(
         select(*cols).where(
             OutboundMessage.patient_id.in_(patient_ids),
             or_(
@@ -219,7 +222,7 @@ def _plan_batch(
         rows_by_patient[row.patient_id].append(row)
 
     texted = set(
-        db.scalars(
+        conn.scalars(
             select(OutboundMessage.patient_id)
             .where(
                 OutboundMessage.patient_id.in_(patient_ids),
@@ -267,8 +270,8 @@ def _plan_batch(
 
     # A new row carries its own birth record (status, reason, created_at); events record the
     # changes after it.
-    bulk_insert(db.connection(), OutboundMessage.__table__, inserts)
-    bulk_insert(db.connection(), MessageEvent.__table__, events)
+    bulk_insert(conn, OutboundMessage.__table__, inserts)
+    bulk_insert(conn, MessageEvent.__table__, events)
 
     # Nobody can have changed these rows since we read them: PostgreSQL holds their row locks
     # (FOR UPDATE above) and SQLite the database write lock until this transaction commits. A
