@@ -100,14 +100,15 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     names = list(rows[0])
-    get = itemgetter(*names)
+    # a tuple of the row's values in column order (itemgetter of one name returns no tuple)
+    get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
     columns = ", ".join(f'"{n}"' for n in names)
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         # COPY: one stream for the whole batch, values adapted by psycopg itself
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(get(row) if len(names) > 1 else (get(row),))
+                copy.write_row(get(row))
         return
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), rows)
@@ -120,7 +121,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     ]
     params = []
     for row in rows:
-        values = list(get(row)) if len(names) > 1 else [get(row)]
+        values = list(get(row))
         for i, proc in convert:
             values[i] = proc(values[i])
         params.append(tuple(values))

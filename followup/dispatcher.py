@@ -63,12 +63,6 @@ class DispatchReport:
         self.errors[code] = self.errors.get(code, 0) + 1
 
 
-@dataclass(frozen=True)
-class Prepared:
-    message_id: int
-    sms: OutgoingSms
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -109,16 +103,16 @@ class Dispatcher:
 
     def _process(self, message_id: int, now: datetime, report: DispatchReport) -> None:
         with self.factory() as db, db.begin():
-            prepared = self._prepare(db, message_id, now, report)
-        if prepared is None:
+            sms = self._prepare(db, message_id, now, report)
+        if sms is None:
             return
-        result = self.gateway.send(prepared.sms)
+        result = self.gateway.send(sms)
         with self.factory() as db, db.begin():
             self._record(db, message_id, result, now, report)
 
     def _prepare(
         self, db: Session, message_id: int, now: datetime, report: DispatchReport
-    ) -> Prepared | None:
+    ) -> OutgoingSms | None:
         row = db.execute(
             select(OutboundMessage, Patient, Clinic, TreatmentSession)
             .join(Patient, Patient.id == OutboundMessage.patient_id)
@@ -171,7 +165,7 @@ class Dispatcher:
             message_id=msg.id,
         )
         db.execute(update(OutboundMessage).where(OutboundMessage.id == msg.id).values(body=body))
-        return Prepared(msg.id, sms)
+        return sms
 
     def render(
         self, msg: OutboundMessage, patient: Patient, clinic: Clinic, session: TreatmentSession
