@@ -82,8 +82,9 @@ def _setup_logging(verbose: bool) -> None:
 def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
     """Plan every completed session and send everything due at NOW, then exit.
 
-    --now lets staff and tests see what goes out when: it is the clock for every decision and
-    record of the run (due checks, quiet hours, caps, sent_at, events).
+    --now lets staff and tests see what goes out when: the run's clock starts there (due
+    checks, quiet hours, caps, sent_at, events) and runs on from it. SIGTERM or Ctrl-C stops
+    the run cleanly: sends in flight finish, texts claimed but not sent are released.
     """
     from followup.templates import TemplateError
     from followup.worker import Worker
@@ -94,7 +95,11 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
         worker = Worker(rt)
     except (ConfigError, TemplateError) as exc:
         fail(f"cannot start: {exc}")
-    report = worker.tick(now)
+    worker.stop_on_signals()
+    try:
+        report = worker.tick(now)
+    finally:
+        worker.close()
     click.echo(f"{now.isoformat()}: {report.summary()}")
     if report.dispatch.failed:
         sys.exit(1)

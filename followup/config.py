@@ -38,6 +38,16 @@ class Settings:
     messages_dir: Path = Path(__file__).resolve().parent.parent / "messages"
     tick_seconds: float = 5.0
     worker_batch: int = 100
+    #: how long a claimed text belongs to its worker; after that any worker may recover it
+    lease_seconds: float = 300.0
+    send_concurrency: int = 8
+    #: messages a second per sender (number or messaging service); None: no limit of ours
+    sender_rate: float | None = None
+    max_attempts: int = 5
+    #: Twilio request timeout (connect and read), seconds
+    twilio_timeout: float = 10.0
+    #: tests and local mocks only: send the SDK's requests to this base URL instead of Twilio
+    twilio_api_url: str | None = None
 
     @property
     def twilio_configured(self) -> bool:
@@ -54,6 +64,19 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r}: expected a number") from None
     if value <= 0:
         raise ConfigError(f"{name}={raw!r}: expected a number greater than 0")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number greater than 0")
     return value
 
 
@@ -100,6 +123,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError("FOLLOWUP_PUBLIC_URL: expected an http(s):// URL")
         public_url = public_url.rstrip("/")
 
+    api_url = get("FOLLOWUP_TWILIO_API_URL")
+    if api_url:
+        if not re.match(r"^https?://[^/\s]+/?$", api_url):
+            raise ConfigError(
+                "FOLLOWUP_TWILIO_API_URL: expected a scheme and host such as http://127.0.0.1:4010"
+            )
+        api_url = api_url.rstrip("/")
+
+    timeout = _positive_float(env, "FOLLOWUP_TWILIO_TIMEOUT", Settings.twilio_timeout)
+    lease = _positive_float(env, "FOLLOWUP_LEASE_SECONDS", Settings.lease_seconds)
+    if lease < 2 * timeout:
+        # A live worker's send must end (answer or timeout) long before another worker may
+        # take the text over; otherwise both could send it.
+        raise ConfigError(
+            f"FOLLOWUP_LEASE_SECONDS={lease:g} must be at least twice "
+            f"FOLLOWUP_TWILIO_TIMEOUT={timeout:g}"
+        )
+    sender_rate = (
+        _positive_float(env, "FOLLOWUP_SENDER_RATE", 1.0) if get("FOLLOWUP_SENDER_RATE") else None
+    )
+
     messages_dir = Path(get("FOLLOWUP_MESSAGES_DIR") or Settings.messages_dir)
     if not messages_dir.is_dir():
         raise ConfigError(f"FOLLOWUP_MESSAGES_DIR={str(messages_dir)!r}: not a directory")
@@ -114,4 +158,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=public_url,
         messages_dir=messages_dir,
         tick_seconds=_positive_float(env, "FOLLOWUP_TICK_SECONDS", Settings.tick_seconds),
+        lease_seconds=lease,
+        send_concurrency=_positive_int(env, "FOLLOWUP_SEND_CONCURRENCY", Settings.send_concurrency),
+        sender_rate=sender_rate,
+        max_attempts=_positive_int(env, "FOLLOWUP_MAX_ATTEMPTS", Settings.max_attempts),
+        twilio_timeout=timeout,
+        twilio_api_url=api_url,
     )

@@ -1,40 +1,63 @@
-"""Dispatcher: due outbox rows -> gateway, one text at a time, every outcome recorded.
+"""Dispatcher: due outbox rows -> gateway, several at a time, every outcome recorded.
 
-Steps of one run (:meth:`Dispatcher.run_once`):
+One run (:meth:`Dispatcher.run_once`) repeats, until nothing is due:
 
-1. Claim due rows (``outbox.claim_due``): status ``sending`` with a lease, in a short transaction.
-2. For each claimed row, re-check what may have changed since it was planned: the patient
-   opted out or withdrew consent, the session was cancelled, the step's window has passed.
-   Any of these: ``skipped`` with the reason. Nothing is sent to an opted-out patient.
-3. Render the body now, from the current template catalogue (a template fix reaches texts
-   already queued).
-4. Hand it to the gateway outside any transaction (a slow provider never holds a lock).
-5. Record the outcome: ``sent`` with the provider's SID; a permanent error ``failed`` with its
-   code; a transient one back to ``scheduled`` with exponential backoff and jitter, ``failed``
-   only after ``max_attempts``. The provider saying "opted out" (Twilio 21610) also marks the
-   patient opted out and skips their pending texts.
+1. **Claim**, in one short transaction (``outbox``): texts whose worker died mid-send (lease
+   expired) and due texts, each ``sending`` under a lease. For each, check what may have
+   changed since planning (opt-out, consent, cancelled session, step window: ``skipped`` with
+   the reason), render the body from the current catalogue and store it on the row, so a text
+   that is interrupted can be recognised at the provider later.
+2. **Send**, up to ``concurrency`` at once, each sender at its pace (``ratelimit``). Right
+   before each send the row, patient and session are read again (a STOP may have arrived a
+   second ago). A text whose previous attempt may have reached the provider (worker killed,
+   request timed out) is first looked up there (:meth:`Gateway.find_sent`); when found, its
+   SID is recorded and it is not sent again.
+3. **Record** each outcome in its own transaction, guarded by the claim (a row another worker
+   took over is left to them): ``sent`` with the provider's SID; a permanent error ``failed``
+   with its code; a transient one back to ``scheduled`` with exponential backoff and jitter,
+   ``failed`` only after ``max_attempts``. The provider saying "opted out" (Twilio 21610)
+   marks the patient opted out and skips their pending texts. An error that would repeat for
+   every text (rate limited, credentials refused) pauses the batch: the texts not yet sent
+   go back unsent, their attempts not spent.
+
+Stopping (``stop`` set, e.g. on SIGTERM): sends in flight finish and are recorded, claimed
+texts not yet sent are released at once, the run returns.
+
+What remains after a crash: a text whose request reached Twilio but which Twilio does not
+list yet when the next worker asks (Twilio lists a created text at once in practice) would be
+sent twice. A worker frozen (not dead) for longer than its lease could also race the worker
+that recovers its texts; the lease is therefore at least twice the request timeout
+(``config``), so a live send has always ended before its lease does.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.gateways.base import Gateway, OutgoingSms, SendResult
+from followup.db import READ_ONLY
+from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.outbox import claim_due, transition
+from followup.outbox import claim_due, reclaim_expired, release, transition
 from followup.phones import display_phone
+from followup.ratelimit import SenderPace
 from followup.templates import Catalogue, TemplateError, format_appointment
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_RETRY = timedelta(minutes=15)
+#: error codes after which the text may have reached the provider: look before sending again
+UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
 
 
 def backoff(
@@ -57,10 +80,54 @@ class DispatchReport:
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    recovered: int = 0
+    released: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
 
     def count_error(self, code: str) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
+        with self._lock:
+            self.errors[code] = self.errors.get(code, 0) + 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed text, ready to go: what to send and what to check first."""
+
+    message_id: int
+    patient_id: int
+    sms: OutgoingSms
+    due_at: datetime
+    expires_at: datetime
+    attempts: int
+    #: the previous attempt may have reached the provider: look it up before sending
+    lookup: bool
+
+
+class _Batch:
+    """Shared state of one claimed batch: which jobs have started, and whether to pause."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: set[int] = set()
+        self.pause_until: datetime | None = None
+        self.pause_reason = ""
+
+    def start(self, message_id: int, stopping: bool) -> bool:
+        with self.lock:
+            if stopping or self.pause_until is not None:
+                return False
+            self.started.add(message_id)
+            return True
+
+    def pause(self, until: datetime, reason: str) -> None:
+        with self.lock:
+            if self.pause_until is None:
+                self.pause_until, self.pause_reason = until, reason
 
 
 class Dispatcher:
@@ -76,8 +143,13 @@ class Dispatcher:
         batch_size: int = 100,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
+        concurrency: int = 1,
+        pace: SenderPace | None = None,
+        stop: threading.Event | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.factory = factory
+        self.engine = factory.kw["bind"]
         self.gateway = gateway
         self.catalogue = catalogue
         self.worker = worker
@@ -86,86 +158,157 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.max_attempts = max_attempts
+        self.concurrency = max(1, concurrency)
+        self.pace = pace or SenderPace(None)
+        self.stop = stop or threading.Event()
+        self._wall_clock = wall_clock
+        self._pool: ThreadPoolExecutor | None = None
+        self._skew = timedelta(0)
 
-    def run_once(self, now: datetime) -> DispatchReport:
-        """Send everything due at ``now``; returns counts. Loops until nothing is due."""
+    # -- the run ---------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> DispatchReport:
+        """Send everything due at ``now`` (default: the wall clock); returns counts.
+
+        ``now`` sets the run's clock; it then advances with the wall clock, so windows and
+        leases stay right in a long run and tests can start the clock anywhere.
+        """
         report = DispatchReport()
-        while True:
-            with self.factory() as db, db.begin():
-                ids = claim_due(
-                    db, now=now, worker=self.worker, limit=self.batch_size, lease=self.lease
-                )
-            if not ids:
+        wall = self._wall_clock()
+        self._skew = (now - wall) if now is not None else timedelta(0)
+        while not self.stop.is_set():
+            jobs = self._claim(self._now(), report)
+            if not jobs:
                 return report
-            report.claimed += len(ids)
-            for message_id in ids:
-                self._process(message_id, now, report)
+            batch = _Batch()
+            self._map(functools.partial(self._run_job, batch=batch, report=report), jobs)
+            unsent = [j.message_id for j in jobs if j.message_id not in batch.started]
+            if unsent:
+                self._release(unsent, batch, report)
+            if batch.pause_until is not None:
+                log.warning("sending paused: %s", batch.pause_reason)
+                return report
+        return report
 
-    def _process(self, message_id: int, now: datetime, report: DispatchReport) -> None:
-        with self.factory() as db, db.begin():
-            sms = self._prepare(db, message_id, now, report)
-        if sms is None:
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _now(self) -> datetime:
+        return self._wall_clock() + self._skew
+
+    def _map(self, fn: Callable[[Job], None], jobs: list[Job]) -> None:
+        if self.concurrency == 1 or len(jobs) == 1:
+            for job in jobs:
+                fn(job)
             return
-        result = self.gateway.send(sms)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="send")
+        list(self._pool.map(fn, jobs))
+
+    # -- 1. claim --------------------------------------------------------------------------
+
+    def _claim(self, now: datetime, report: DispatchReport) -> list[Job]:
         with self.factory() as db, db.begin():
-            self._record(db, message_id, result, now, report)
+            recovered = reclaim_expired(
+                db, now=now, worker=self.worker, limit=self.batch_size, lease=self.lease
+            )
+            stuck = {mid for mid, _, attempts in recovered if attempts >= self.max_attempts}
+            for message_id, previous, attempts in recovered:
+                log.warning(
+                    "message %s: worker %s stopped while sending it; recovering", message_id,
+                    previous,
+                )  # fmt: skip
+                if message_id in stuck:
+                    # Its worker died on it every time: stop trying rather than loop forever.
+                    self._fail(
+                        db, message_id, now, "interrupted",
+                        f"the sending worker stopped {attempts} times", report,
+                    )  # fmt: skip
+            report.add("recovered", len(recovered))
+            claimed = claim_due(
+                db,
+                now=now,
+                worker=self.worker,
+                limit=max(1, self.batch_size - len(recovered)),
+                lease=self.lease,
+            )
+            report.add("claimed", len(claimed))
+            ids = [mid for mid, _, _ in recovered if mid not in stuck] + claimed
+            return self._prepare(db, ids, {mid for mid, _, _ in recovered}, now, report)
 
     def _prepare(
-        self, db: Session, message_id: int, now: datetime, report: DispatchReport
-    ) -> OutgoingSms | None:
-        row = db.execute(
+        self,
+        db: Session,
+        ids: list[int],
+        recovered: set[int],
+        now: datetime,
+        report: DispatchReport,
+    ) -> list[Job]:
+        if not ids:
+            return []
+        rows = db.execute(
             select(OutboundMessage, Patient, Clinic, TreatmentSession)
             .join(Patient, Patient.id == OutboundMessage.patient_id)
             .join(Clinic, Clinic.id == OutboundMessage.clinic_id)
             .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == "sending")
-        ).one_or_none()
-        if row is None:
-            return None
-        msg, patient, clinic, session = row
-        why = None
-        if patient.opted_out_at is not None:
-            why = "opted out"
-        elif not patient.consent:
-            why = "no consent"
-        elif session.status != "completed":
-            why = "session cancelled"
-        elif now > msg.expires_at:
-            why = f"too late: window ended {msg.expires_at:%Y-%m-%d %H:%M} UTC"
-        if why:
-            transition(
-                db,
-                msg.id,
-                "sending",
-                "skipped",
-                at=now,
-                reason=why,
-                actor=self.worker,
-                lease_until=None,
+            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == "sending")
+        ).all()
+        by_id = {row[0].id: row for row in rows}
+        jobs: list[Job] = []
+        bodies: list[dict] = []
+        for message_id in ids:
+            if message_id not in by_id:
+                continue
+            msg, patient, clinic, session = by_id[message_id]
+            why = skip_reason(
+                opted_out=patient.opted_out_at is not None,
+                consent=patient.consent,
+                session_status=session.status,
+                expires_at=msg.expires_at,
+                now=now,
             )
-            report.skipped += 1
-            return None
-        try:
-            body = self.render(msg, patient, clinic, session)
-        except TemplateError as exc:
-            # The catalogue is checked at start, so this means a template changed under a running
-            # worker. Keep the text (nothing is lost) and try again later; its window still applies.
-            self._retry_later(db, msg.id, now, TEMPLATE_RETRY, "template", str(exc), report)
-            log.error("message %s: cannot render: %s", msg.id, exc)
-            return None
-        from_number, service_sid = sender_for(
-            clinic.from_number, clinic.messaging_service_sid, self.default_from,
-            self.default_service_sid,
-        )  # fmt: skip
-        sms = OutgoingSms(
-            to=patient.phone,
-            body=body,
-            from_number=from_number,
-            messaging_service_sid=service_sid,
-            message_id=msg.id,
-        )
-        db.execute(update(OutboundMessage).where(OutboundMessage.id == msg.id).values(body=body))
-        return sms
+            if why:
+                self._skip(db, msg.id, now, why, report)
+                continue
+            lookup = msg.id in recovered or msg.error_code in UNCERTAIN
+            if lookup and msg.body:
+                body = msg.body  # the text as it may already have gone out
+            else:
+                try:
+                    body = self.render(msg, patient, clinic, session)
+                except TemplateError as exc:
+                    # The catalogue is checked at start, so a template changed under a running
+                    # worker. Keep the text (nothing is lost) and try again later.
+                    log.error("message %s: cannot render: %s", msg.id, exc)
+                    report.count_error("template")
+                    self._retry_later(db, msg.id, now, TEMPLATE_RETRY, "template", str(exc), report)
+                    continue
+                if body != msg.body:
+                    bodies.append({"b_id": msg.id, "b_body": body})
+            from_number, service_sid = sender_for(
+                clinic.from_number, clinic.messaging_service_sid, self.default_from,
+                self.default_service_sid,
+            )  # fmt: skip
+            sms = OutgoingSms(
+                to=patient.phone,
+                body=body,
+                from_number=from_number,
+                messaging_service_sid=service_sid,
+                message_id=msg.id,
+            )
+            jobs.append(
+                Job(msg.id, msg.patient_id, sms, msg.due_at, msg.expires_at, msg.attempts, lookup)
+            )
+        if bodies:
+            db.connection().execute(
+                update(OutboundMessage.__table__)
+                .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
+                .values(body=bindparam("b_body")),
+                bodies,
+            )
+        return jobs
 
     def render(
         self, msg: OutboundMessage, patient: Patient, clinic: Clinic, session: TreatmentSession
@@ -184,66 +327,142 @@ class Dispatcher:
         }
         return self.catalogue.render(msg.template_key, msg.locale, context)
 
-    def _record(
-        self,
-        db: Session,
-        message_id: int,
-        result: SendResult,
-        now: datetime,
-        report: DispatchReport,
-    ) -> None:
-        msg = db.get(OutboundMessage, message_id)
-        if msg is None or msg.status != "sending":
-            log.warning(
-                "message %s changed while it was being sent; outcome not recorded", message_id
-            )
+    # -- 2. send ---------------------------------------------------------------------------
+
+    def _run_job(self, job: Job, batch: _Batch, report: DispatchReport) -> None:
+        sender = job.sms.messaging_service_sid or job.sms.from_number or ""
+        if not self.pace.wait(sender, self.stop):
             return
-        if result.ok:
-            transition(
-                db,
-                message_id,
-                "sending",
-                "sent",
-                at=now,
-                reason="accepted by gateway",
-                actor=self.worker,
-                provider_sid=result.provider_sid,
-                provider_status=result.provider_status,
-                sent_at=now,
-                lease_until=None,
-                error_code=None,
-                error_message=None,
-            )
-            report.sent += 1
-            log.info("message %s sent (%s)", message_id, result.provider_sid)
+        if not batch.start(job.message_id, self.stop.is_set()):
             return
-        err = result.error
-        assert err is not None
-        if not err.permanent and msg.attempts < self.max_attempts:
-            delay = backoff(msg.attempts)
-            self._retry_later(db, message_id, now, delay, err.code, err.message, report)
+        try:
+            self._send_one(job, batch, report)
+        except Exception:
+            # A database error mid-job: the row stays claimed and its lease brings it back.
+            log.exception("message %s: unexpected error; left for lease recovery", job.message_id)
+
+    def _send_one(self, job: Job, batch: _Batch, report: DispatchReport) -> None:
+        now = self._now()
+        why = self._recheck(job, now)
+        if why == "gone":
             return
-        report.count_error(err.code)
-        why = (
-            f"error {err.code}: {err.message}"
-            if err.permanent
-            else f"gave up after {msg.attempts} attempts: {err.code}"
+        if why:
+            with self.factory() as db, db.begin():
+                self._skip(db, job.message_id, now, why, report)
+            return
+        if job.lookup:
+            found = self.gateway.find_sent(job.sms, since=job.due_at)
+            if found is not None and found.ok:
+                log.warning("message %s: found at the provider (%s); not sent again",
+                            job.message_id, found.provider_sid)  # fmt: skip
+                with self.factory() as db, db.begin():
+                    self._sent(db, job, found, self._now(), report, "found at provider")
+                return
+            if found is not None:
+                # Cannot tell whether it went out: wait and ask again, never guess.
+                assert found.error is not None
+                err = found.error
+                with self.factory() as db, db.begin():
+                    self._retry_or_fail(db, job, err, self._now(), report, code="interrupted",
+                                        what=f"lookup failed: {err.code}")  # fmt: skip
+                return
+        result = self.gateway.send(job.sms)
+        now = self._now()
+        with self.factory() as db, db.begin():
+            if result.ok:
+                self._sent(db, job, result, now, report, "accepted by gateway")
+                return
+            err = result.error
+            assert err is not None
+            report.count_error(err.code)
+            if err.permanent:
+                self._fail(db, job.message_id, now, err.code, f"error {err.code}: {err.message}",
+                           report, detail=err.message)  # fmt: skip
+                if err.opted_out:
+                    mark_opted_out(db, job.patient_id, now, how=f"provider error {err.code}")
+                return
+            self._retry_or_fail(db, job, err, now, report, code=err.code, what=err.message)
+        if err.pause:
+            batch.pause(now + backoff(1), f"{err.code}: {err.message}")
+
+    def _recheck(self, job: Job, now: datetime) -> str | None:
+        """Read the row, patient and session again just before sending (no write lock)."""
+        with self.engine.connect().execution_options(**READ_ONLY) as conn:
+            row = conn.execute(
+                select(
+                    OutboundMessage.status,
+                    OutboundMessage.claimed_by,
+                    Patient.opted_out_at,
+                    Patient.consent,
+                    TreatmentSession.status,
+                )
+                .join(Patient, Patient.id == OutboundMessage.patient_id)
+                .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
+                .where(OutboundMessage.id == job.message_id)
+            ).one_or_none()
+        if row is None or row[0] != "sending" or row[1] != self.worker:
+            return "gone"  # moved by someone else (an opt-out, another worker): theirs now
+        return skip_reason(
+            opted_out=row[2] is not None,
+            consent=row[3],
+            session_status=row[4],
+            expires_at=job.expires_at,
+            now=now,
         )
-        transition(
-            db,
-            message_id,
-            "sending",
-            "failed",
-            at=now,
-            reason=why,
-            actor=self.worker,
-            error_code=err.code,
-            error_message=err.message[:500],
+
+    # -- 3. record -------------------------------------------------------------------------
+
+    def _mine(self) -> tuple:
+        return (OutboundMessage.claimed_by == self.worker,)
+
+    def _sent(
+        self, db: Session, job: Job, result: SendResult, now: datetime, report: DispatchReport,
+        reason: str,
+    ) -> None:  # fmt: skip
+        if transition(
+            db, job.message_id, "sending", "sent", at=now, reason=reason, actor=self.worker,
+            guard=self._mine(), provider_sid=result.provider_sid,
+            provider_status=result.provider_status, sent_at=now, lease_until=None,
+            error_code=None, error_message=None,
+        ):  # fmt: skip
+            report.add("sent")
+            log.info("message %s sent (%s)", job.message_id, result.provider_sid)
+        else:
+            log.warning("message %s was taken over while being sent; %s not recorded here",
+                        job.message_id, result.provider_sid)  # fmt: skip
+
+    def _retry_or_fail(
+        self, db: Session, job: Job, err: SendError, now: datetime, report: DispatchReport,
+        *, code: str, what: str,
+    ) -> None:  # fmt: skip
+        """A transient failure: back to scheduled with backoff, failed after max_attempts
+        (never on the first attempt)."""
+        if job.attempts < self.max_attempts:
+            self._retry_later(db, job.message_id, now, backoff(job.attempts), code, what, report)
+        else:
+            self._fail(db, job.message_id, now, code,
+                       f"gave up after {job.attempts} attempts: {err.code}", report,
+                       detail=err.message)  # fmt: skip
+
+    def _fail(
+        self, db: Session, message_id: int, now: datetime, code: str, why: str,
+        report: DispatchReport, detail: str | None = None,
+    ) -> None:  # fmt: skip
+        if transition(
+            db, message_id, "sending", "failed", at=now, reason=why, actor=self.worker,
+            guard=self._mine(), error_code=code, error_message=(detail or why)[:500],
             lease_until=None,
-        )
-        report.failed += 1
-        if err.opted_out:
-            mark_opted_out(db, msg.patient_id, now, how=f"provider error {err.code}")
+        ):  # fmt: skip
+            report.add("failed")
+
+    def _skip(
+        self, db: Session, message_id: int, now: datetime, why: str, report: DispatchReport
+    ) -> None:
+        if transition(
+            db, message_id, "sending", "skipped", at=now, reason=why, actor=self.worker,
+            guard=self._mine(), lease_until=None,
+        ):  # fmt: skip
+            report.add("skipped")
 
     def _retry_later(
         self,
@@ -256,7 +475,7 @@ class Dispatcher:
         report: DispatchReport,
     ) -> None:
         """Back to ``scheduled`` at ``now + delay``, the error kept on the row."""
-        transition(
+        if transition(
             db,
             message_id,
             "sending",
@@ -264,13 +483,52 @@ class Dispatcher:
             at=now,
             reason=f"{code}: {message[:200]}; retry in {int(delay.total_seconds())} s",
             actor=self.worker,
+            guard=self._mine(),
             send_at=now + delay,
             lease_until=None,
             error_code=code,
             error_message=message[:500],
+        ):
+            report.add("retried")
+
+    def _release(self, ids: Iterable[int], batch: _Batch, report: DispatchReport) -> None:
+        now = self._now()
+        reason = (
+            f"released unsent: paused ({batch.pause_reason})"
+            if batch.pause_until
+            else "released unsent: worker stopping"
         )
-        report.retried += 1
-        report.count_error(code)
+        with self.factory() as db, db.begin():
+            n = release(db, list(ids), now=now, worker=self.worker, reason=reason)
+            if batch.pause_until is not None:
+                db.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id.in_(list(ids)), OutboundMessage.status == "scheduled",
+                           OutboundMessage.send_at < batch.pause_until)
+                    .values(send_at=batch.pause_until)
+                )  # fmt: skip
+        report.add("released", n)
+
+
+def skip_reason(
+    *,
+    opted_out: bool,
+    consent: bool,
+    session_status: str,
+    expires_at: datetime,
+    now: datetime,
+) -> str | None:
+    """Why a claimed text must not go out now, or None. Checked at claim and right before the
+    send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in)."""
+    if opted_out:
+        return "opted out"
+    if not consent:
+        return "no consent"
+    if session_status != "completed":
+        return "session cancelled"
+    if now > expires_at:
+        return f"too late: window ended {expires_at:%Y-%m-%d %H:%M} UTC"
+    return None
 
 
 def sender_for(

@@ -3,8 +3,9 @@
 ::
 
     scheduled --claim--> sending --accepted--> sent --callback--> delivered | undelivered | failed
-        ^                   |  \\--transient error--> scheduled (attempts+1, later send_at)
-        |                   \\--permanent error--> failed (error code kept)
+        ^                 |  |  \\--transient error--> scheduled (attempts+1, later send_at)
+        |                 |  \\--permanent error--> failed (error code kept)
+        |                 \\--lease expired (worker died)--> sending (recovered by another worker)
         \\-- deferred (quiet hours, caps)      skipped (opted out, no consent, cancelled, too late)
 
 Every change goes through :func:`transition`, which refuses moves the machine does not allow,
@@ -17,14 +18,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from followup.models import MessageEvent, OutboundMessage
 
 ALLOWED: dict[str, frozenset[str]] = {
     "scheduled": frozenset({"sending", "skipped", "scheduled"}),
-    "sending": frozenset({"sent", "failed", "scheduled", "skipped", "delivered", "undelivered"}),
+    "sending": frozenset(
+        {"sending", "sent", "failed", "scheduled", "skipped", "delivered", "undelivered"}
+    ),
     "sent": frozenset({"delivered", "undelivered", "failed"}),
     "delivered": frozenset(),
     "undelivered": frozenset({"delivered"}),
@@ -48,12 +51,14 @@ def transition(
     at: datetime,
     reason: str | None = None,
     actor: str = "system",
+    guard: Sequence[ColumnElement[bool]] = (),
     **values: Any,
 ) -> bool:
     """Move one message from ``from_status`` to ``to_status`` and record the event.
 
-    Returns False (and changes nothing) when the row is no longer in ``from_status``: someone
-    else moved it first, and their move stands.
+    Returns False (and changes nothing) when the row is no longer in ``from_status`` or fails
+    a ``guard`` condition (say, still claimed by this worker): someone else moved it first,
+    and their move stands.
     """
     if to_status not in ALLOWED[from_status]:
         raise TransitionError(f"message {message_id}: {from_status} -> {to_status} is not allowed")
@@ -61,7 +66,7 @@ def transition(
     values.setdefault("reason", reason if to_status in _EXPLAINED else None)
     result = db.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id == message_id, OutboundMessage.status == from_status)
+        .where(OutboundMessage.id == message_id, OutboundMessage.status == from_status, *guard)
         .values(status=to_status, updated_at=at, **values)
         .execution_options(synchronize_session=False)
     )
@@ -83,35 +88,122 @@ def transition(
 def claim_due(
     db: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
 ) -> list[int]:
-    """Claim up to ``limit`` due texts for ``worker``: status sending, with a lease.
+    """Claim up to ``limit`` due texts for ``worker`` in one statement: status ``sending``,
+    a lease until ``now + lease``, one more attempt. Returns their ids, soonest first.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows
-    without waiting. SQLite: the transaction already holds the write lock (``BEGIN IMMEDIATE``),
-    and the UPDATE is conditional on the status, so a row is claimed once or not at all.
+    PostgreSQL: the candidate rows are picked with ``FOR UPDATE SKIP LOCKED``, so concurrent
+    workers take disjoint rows without waiting. SQLite: the transaction already holds the
+    write lock (``BEGIN IMMEDIATE``). On both the UPDATE repeats the status condition, so a row
+    is claimed once or not at all.
     """
-    q = (
+    due = (
         select(OutboundMessage.id)
         .where(OutboundMessage.status == "scheduled", OutboundMessage.send_at <= now)
         .order_by(OutboundMessage.send_at, OutboundMessage.id)
         .limit(limit)
     )
     if db.bind.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    ids: Sequence[int] = db.scalars(q).all()
-    claimed = []
-    for message_id in ids:
-        if transition(
-            db,
-            message_id,
-            "scheduled",
-            "sending",
-            at=now,
-            reason="claimed",
-            actor=worker,
+        due = due.with_for_update(skip_locked=True)
+    rows = db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == "scheduled")
+        .values(
+            status="sending",
+            updated_at=now,
+            reason=None,
             claimed_by=worker,
             claimed_at=now,
             lease_until=now + lease,
             attempts=OutboundMessage.attempts + 1,
+        )
+        .returning(OutboundMessage.id, OutboundMessage.send_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    ids = [message_id for message_id, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+    _record_events(db, ids, "scheduled", "sending", now, "claimed", worker)
+    return ids
+
+
+def reclaim_expired(
+    db: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[tuple[int, str | None, int]]:
+    """Take over texts whose worker died mid-send: ``sending`` with a lease that ran out.
+
+    Returns ``(id, previous worker, attempts so far)``. The rows stay ``sending`` under a new
+    lease for ``worker``; the caller must ask the provider whether the text went out before
+    sending it again. Rare (only after a crash), so rows are moved one by one.
+    """
+    q = (
+        select(OutboundMessage.id, OutboundMessage.claimed_by, OutboundMessage.attempts)
+        .where(
+            OutboundMessage.status == "sending",
+            or_(OutboundMessage.lease_until < now, OutboundMessage.lease_until.is_(None)),
+        )
+        .order_by(OutboundMessage.lease_until, OutboundMessage.id)
+        .limit(limit)
+    )
+    if db.bind.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    taken = []
+    for message_id, previous, attempts in db.execute(q).all():
+        if transition(
+            db,
+            message_id,
+            "sending",
+            "sending",
+            at=now,
+            reason=f"lease of {previous or 'unknown worker'} expired: recovering",
+            actor=worker,
+            guard=(or_(OutboundMessage.lease_until < now, OutboundMessage.lease_until.is_(None)),),
+            claimed_by=worker,
+            lease_until=now + lease,
         ):
-            claimed.append(message_id)
-    return claimed
+            taken.append((message_id, previous, attempts))
+    return taken
+
+
+def release(db: Session, ids: Sequence[int], *, now: datetime, worker: str, reason: str) -> int:
+    """Give claimed texts back unsent (worker stopping, batch paused): ``scheduled`` again,
+    the attempt not counted, due as they were. Only rows still claimed by ``worker``."""
+    released = 0
+    for message_id in ids:
+        if transition(
+            db,
+            message_id,
+            "sending",
+            "scheduled",
+            at=now,
+            reason=reason,
+            actor=worker,
+            guard=(OutboundMessage.claimed_by == worker,),
+            lease_until=None,
+            attempts=OutboundMessage.attempts - 1,
+        ):
+            released += 1
+    return released
+
+
+def _record_events(
+    db: Session,
+    ids: Sequence[int],
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    reason: str,
+    actor: str,
+) -> None:
+    if ids:
+        db.execute(
+            insert(MessageEvent),
+            [
+                {
+                    "message_id": message_id,
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "at": at,
+                    "reason": reason,
+                    "actor": actor,
+                }
+                for message_id in ids
+            ],
+        )

@@ -14,12 +14,13 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from followup.config import ConfigError, Settings
 from followup.dispatcher import Dispatcher, DispatchReport
 from followup.gateways.base import Gateway
 from followup.planner import PlanReport, plan_pending
+from followup.ratelimit import SenderPace
 from followup.runtime import Runtime
 from followup.templates import Catalogue
 
@@ -31,15 +32,29 @@ def worker_id() -> str:
 
 
 def build_gateway(settings: Settings) -> Gateway:
-    """The gateway chosen by FOLLOWUP_SMS_BACKEND (validated at start)."""
+    """The gateway chosen by FOLLOWUP_SMS_BACKEND (credentials were validated at start)."""
     if settings.sms_backend == "console":
         from followup.gateways.console import ConsoleGateway
 
         return ConsoleGateway()
-    raise ConfigError(
-        f"FOLLOWUP_SMS_BACKEND={settings.sms_backend}: this build sends through the console "
-        "gateway only; unset FOLLOWUP_SMS_BACKEND"
-    )
+    if settings.sms_backend == "twilio":
+        from followup.gateways.twilio import STATUS_CALLBACK_PATH, TwilioGateway
+
+        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+            raise ConfigError(
+                "FOLLOWUP_SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+            )
+        return TwilioGateway(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            status_callback=(
+                settings.public_url + STATUS_CALLBACK_PATH if settings.public_url else None
+            ),
+            timeout=settings.twilio_timeout,
+            pool_size=settings.send_concurrency,
+            api_url=settings.twilio_api_url,
+        )
+    raise ConfigError(f"FOLLOWUP_SMS_BACKEND={settings.sms_backend}: unknown backend")
 
 
 @dataclass
@@ -53,7 +68,10 @@ class TickReport:
         return (
             f"planned {p.sessions} sessions ({p.scheduled} scheduled, {p.skipped} skipped, "
             f"{p.changed} changed); sent {d.sent}, retried {d.retried}, failed {d.failed}, "
-            f"skipped {d.skipped}" + (f"; errors {errors}" if errors else "")
+            f"skipped {d.skipped}"
+            + (f", recovered {d.recovered}" if d.recovered else "")
+            + (f", released {d.released}" if d.released else "")
+            + (f"; errors {errors}" if errors else "")
         )
 
 
@@ -61,6 +79,8 @@ class Worker:
     def __init__(self, runtime: Runtime, gateway: Gateway | None = None) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        #: set on SIGTERM/SIGINT: sends in flight finish, claimed texts not yet sent go back
+        self.stop = threading.Event()
         # Load (and so validate) every template before anything is sent.
         self.catalogue = Catalogue.load(settings.messages_dir)
         self.gateway = gateway or build_gateway(settings)
@@ -72,6 +92,11 @@ class Worker:
             default_from=settings.twilio_from_number,
             default_service_sid=settings.twilio_messaging_service_sid,
             batch_size=settings.worker_batch,
+            lease=timedelta(seconds=settings.lease_seconds),
+            max_attempts=settings.max_attempts,
+            concurrency=settings.send_concurrency,
+            pace=SenderPace(settings.sender_rate),
+            stop=self.stop,
         )
 
     def tick(self, now: datetime | None = None) -> TickReport:
@@ -81,20 +106,29 @@ class Worker:
         dispatch = self.dispatcher.run_once(now)
         return TickReport(plan, dispatch)
 
-    def run(self, stop: threading.Event | None = None) -> None:
-        """Tick every FOLLOWUP_TICK_SECONDS until SIGTERM or SIGINT, then stop cleanly:
-        the tick in progress finishes, no new one starts."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        stop = stop or threading.Event()
+    def stop_on_signals(self) -> None:
+        """SIGTERM and SIGINT set :attr:`stop` (main thread only, where Python allows it)."""
 
         def _stop(signum: int, _frame) -> None:
-            log.info("signal %s: stopping after the current tick", signal.Signals(signum).name)
-            stop.set()
+            log.info("signal %s: finishing sends in flight, then stopping",
+                     signal.Signals(signum).name)  # fmt: skip
+            self.stop.set()
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+    def run(self) -> None:
+        """Tick every FOLLOWUP_TICK_SECONDS until SIGTERM or SIGINT, then stop cleanly:
+        sends in flight finish and are recorded, texts claimed but not sent are released
+        for the next worker, no new tick starts."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        stop = self.stop
+        self.stop_on_signals()
 
         def _tick() -> None:
             report = self.tick()
@@ -124,4 +158,5 @@ class Worker:
                 pass
         finally:
             scheduler.shutdown(wait=True)
+            self.close()
             log.info("worker stopped")

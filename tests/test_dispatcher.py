@@ -84,6 +84,8 @@ def seeded(sessions):
 
 
 def dispatcher(sessions, runtime, gateway, **kw) -> Dispatcher:
+    """A dispatcher whose clock stands still (at the ``now`` each run is given)."""
+    kw.setdefault("wall_clock", lambda: T0)
     return Dispatcher(
         sessions, gateway, Catalogue.load(runtime.settings.messages_dir), worker="test", **kw
     )

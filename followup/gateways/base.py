@@ -1,4 +1,4 @@
-"""The gateway interface: one small method, errors as data.
+"""The gateway interface: two small methods, errors as data.
 
 A gateway sends one SMS and says what happened. It never raises for a provider's answer:
 a failure comes back as :class:`SendError` saying whether it is permanent (do not retry: an
@@ -10,6 +10,7 @@ its provider. The console gateway and the Twilio gateway implement the same prot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -31,6 +32,9 @@ class SendError:
     permanent: bool
     #: the provider says the recipient opted out (Twilio 21610): stop texting them
     opted_out: bool = False
+    #: the next send would fail the same way (rate limited, credentials refused): stop the
+    #: batch and put the rest back for later instead of spending their attempts
+    pause: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,12 @@ class Gateway(Protocol):
     name: str
 
     def send(self, sms: OutgoingSms) -> SendResult: ...
+
+    def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        """Look for ``sms`` among the texts the provider accepted since ``since``.
+
+        Used before re-sending a text whose worker died mid-send. Returns the provider's
+        record when found, None when the provider has no such text, or a result carrying a
+        (transient) error when the provider could not be asked.
+        """
+        ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
+from datetime import datetime
 from typing import TextIO
 
 from followup.gateways.base import OutgoingSms, SendResult
@@ -37,3 +38,7 @@ class ConsoleGateway:
             out.write(text)
             out.flush()
         return SendResult(provider_sid=f"CONSOLE{uuid.uuid4().hex}", provider_status="sent")
+
+    def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        """The console keeps no record, so a text interrupted by a crash is printed again."""
+        return None
