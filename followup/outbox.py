@@ -129,9 +129,10 @@ def reclaim_expired(
 ) -> list[tuple[int, str | None, int]]:
     """Take over texts whose worker died mid-send: ``sending`` with a lease that ran out.
 
-    Returns ``(id, previous worker, attempts so far)``. The rows stay ``sending`` under a new
-    lease for ``worker``; the caller must ask the provider whether the text went out before
-    sending it again. Rare (only after a crash), so rows are moved one by one.
+    Returns ``(id, previous worker, attempts before this one)``. The rows stay ``sending``
+    under a new lease for ``worker``, one attempt more; the caller must ask the provider
+    whether the text went out before sending it again. Rare (only after a crash), so rows
+    are moved one by one.
     """
     q = (
         select(OutboundMessage.id, OutboundMessage.claimed_by, OutboundMessage.attempts)
@@ -157,6 +158,8 @@ def reclaim_expired(
             guard=(or_(OutboundMessage.lease_until < now, OutboundMessage.lease_until.is_(None)),),
             claimed_by=worker,
             lease_until=now + lease,
+            # another try: a text that kills its worker every time must run out of attempts
+            attempts=OutboundMessage.attempts + 1,
         ):
             taken.append((message_id, previous, attempts))
     return taken

@@ -38,6 +38,14 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_PUBLIC_URL": "example.org"}, "FOLLOWUP_PUBLIC_URL"),
         ({"FOLLOWUP_TICK_SECONDS": "0"}, "FOLLOWUP_TICK_SECONDS"),
         ({"FOLLOWUP_MESSAGES_DIR": "/nonexistent"}, "FOLLOWUP_MESSAGES_DIR"),
+        ({"FOLLOWUP_SEND_CONCURRENCY": "0"}, "FOLLOWUP_SEND_CONCURRENCY"),
+        ({"FOLLOWUP_SEND_CONCURRENCY": "eight"}, "FOLLOWUP_SEND_CONCURRENCY"),
+        ({"FOLLOWUP_MAX_ATTEMPTS": "-1"}, "FOLLOWUP_MAX_ATTEMPTS"),
+        ({"FOLLOWUP_SENDER_RATE": "0"}, "FOLLOWUP_SENDER_RATE"),
+        ({"FOLLOWUP_LEASE_SECONDS": "soon"}, "FOLLOWUP_LEASE_SECONDS"),
+        ({"FOLLOWUP_LEASE_SECONDS": "15"}, "FOLLOWUP_LEASE_SECONDS"),  # < 2 x the 10 s timeout
+        ({"FOLLOWUP_TWILIO_API_URL": "localhost:4010"}, "FOLLOWUP_TWILIO_API_URL"),
+        ({"FOLLOWUP_TWILIO_API_URL": "http://h/2010-04-01"}, "FOLLOWUP_TWILIO_API_URL"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -50,3 +58,26 @@ def test_the_public_url_loses_its_trailing_slash():
         load_settings({"FOLLOWUP_PUBLIC_URL": "https://x.example/"}).public_url
         == "https://x.example"
     )
+
+
+def test_sending_settings_have_safe_defaults():
+    s = load_settings({})
+    assert (s.send_concurrency, s.max_attempts, s.sender_rate) == (8, 5, None)
+    assert s.lease_seconds >= 2 * s.twilio_timeout
+    assert s.twilio_api_url is None
+
+
+def test_sending_settings_are_read():
+    s = load_settings(
+        {
+            "FOLLOWUP_SEND_CONCURRENCY": "3",
+            "FOLLOWUP_SENDER_RATE": "1.5",
+            "FOLLOWUP_MAX_ATTEMPTS": "7",
+            "FOLLOWUP_TWILIO_TIMEOUT": "2",
+            "FOLLOWUP_LEASE_SECONDS": "4",
+            "FOLLOWUP_TWILIO_API_URL": "http://127.0.0.1:4010/",
+        }
+    )
+    assert (s.send_concurrency, s.sender_rate, s.max_attempts) == (3, 1.5, 7)
+    assert (s.twilio_timeout, s.lease_seconds) == (2.0, 4.0)
+    assert s.twilio_api_url == "http://127.0.0.1:4010"

@@ -23,17 +23,26 @@ class ScriptedGateway:
 
     name = "scripted"
 
-    def __init__(self, *results: SendResult) -> None:
+    def __init__(self, *results: SendResult, lookups: tuple = ()) -> None:
         self.results = list(results)
+        self.lookups = list(lookups)
         self.sent: list[OutgoingSms] = []
+        self.looked_up: list[tuple[OutgoingSms, datetime]] = []
+        self.on_send = None  # optional hook run inside send(), e.g. to change the database
 
     def send(self, sms: OutgoingSms) -> SendResult:
         self.sent.append(sms)
+        if self.on_send:
+            self.on_send(sms)
         return (
             self.results.pop(0)
             if self.results
-            else SendResult(provider_sid="SM1", provider_status="queued")
+            else SendResult(provider_sid=f"SM{len(self.sent)}", provider_status="queued")
         )
+
+    def find_sent(self, sms: OutgoingSms, since: datetime) -> SendResult | None:
+        self.looked_up.append((sms, since))
+        return self.lookups.pop(0) if self.lookups else None
 
 
 TRANSIENT = SendResult(error=SendError("20429", "Too Many Requests", permanent=False))

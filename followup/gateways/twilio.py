@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from followup.gateways.base import OutgoingSms, SendError, SendResult
 
@@ -174,11 +175,26 @@ def error_from_exception(exc: Exception) -> SendError:
     """Map what the SDK (and requests under it) raise onto :func:`classify`."""
     if isinstance(exc, TwilioRestException):
         return classify(exc.status, exc.code, exc.msg or str(exc.status))
+    if isinstance(exc, requests.ConnectTimeout) or (
+        isinstance(exc, requests.ConnectionError) and _never_connected(exc)
+    ):
+        # Nothing reached Twilio: the next attempt may simply send.
+        return SendError("connection", f"could not connect: {exc}", permanent=False)
     if isinstance(exc, requests.Timeout):
+        # The request went out and no answer came: Twilio may have accepted the text, so
+        # the dispatcher looks it up before sending again ("timeout" is an uncertain code).
         return SendError("timeout", f"no answer in time: {exc}", permanent=False)
     if isinstance(exc, requests.ConnectionError):
-        return SendError("connection", f"connection failed: {exc}", permanent=False)
+        return SendError("connection lost", f"connection lost mid-request: {exc}", permanent=False)
     if isinstance(exc, (requests.RequestException, TwilioException)):
         return SendError("request", f"{type(exc).__name__}: {exc}", permanent=False)
     log.exception("unexpected error from the Twilio SDK")
     return SendError("internal", f"{type(exc).__name__}: {exc}", permanent=False)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection itself failed (refused, DNS, connect timeout), so no request
+    bytes were sent; False when it broke after the request went out."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError, NameResolutionError))
