@@ -70,9 +70,12 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:
-        # every tick and every schema check would otherwise fill the log
-        for name in ("apscheduler", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        # every tick and every schema check would otherwise fill the log; a tick that runs
+        # longer than the interval is normal here (the next one is skipped, by design)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        # the SDK logs every request's URL and headers at INFO
+        logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 @main.command("send-due")

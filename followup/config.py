@@ -44,6 +44,8 @@ class Settings:
     #: messages a second per sender (number or messaging service); None: no limit of ours
     sender_rate: float | None = None
     max_attempts: int = 5
+    #: first retry delay, seconds; doubles per attempt (with jitter), capped at an hour
+    retry_base_seconds: float = 30.0
     #: Twilio request timeout (connect and read), seconds
     twilio_timeout: float = 10.0
     #: tests and local mocks only: send the SDK's requests to this base URL instead of Twilio
@@ -162,6 +164,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_concurrency=_positive_int(env, "FOLLOWUP_SEND_CONCURRENCY", Settings.send_concurrency),
         sender_rate=sender_rate,
         max_attempts=_positive_int(env, "FOLLOWUP_MAX_ATTEMPTS", Settings.max_attempts),
+        retry_base_seconds=_positive_float(
+            env, "FOLLOWUP_RETRY_BASE_SECONDS", Settings.retry_base_seconds
+        ),
         twilio_timeout=timeout,
         twilio_api_url=api_url,
     )

@@ -143,6 +143,7 @@ class Dispatcher:
         batch_size: int = 100,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
+        retry_base: float = 30.0,
         concurrency: int = 1,
         pace: SenderPace | None = None,
         stop: threading.Event | None = None,
@@ -158,6 +159,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.max_attempts = max_attempts
+        self.retry_base = retry_base
         self.concurrency = max(1, concurrency)
         self.pace = pace or SenderPace(None)
         self.stop = stop or threading.Event()
@@ -383,7 +385,7 @@ class Dispatcher:
                 return
             self._retry_or_fail(db, job, err, now, report, code=err.code, what=err.message)
         if err.pause:
-            batch.pause(now + backoff(1), f"{err.code}: {err.message}")
+            batch.pause(now + backoff(1, base=self.retry_base), f"{err.code}: {err.message}")
 
     def _recheck(self, job: Job, now: datetime) -> str | None:
         """Read the row, patient and session again just before sending (no write lock)."""
@@ -438,7 +440,15 @@ class Dispatcher:
         """A transient failure: back to scheduled with backoff, failed after max_attempts
         (never on the first attempt)."""
         if job.attempts < self.max_attempts:
-            self._retry_later(db, job.message_id, now, backoff(job.attempts), code, what, report)
+            self._retry_later(
+                db,
+                job.message_id,
+                now,
+                backoff(job.attempts, base=self.retry_base),
+                code,
+                what,
+                report,
+            )
         else:
             self._fail(db, job.message_id, now, code,
                        f"gave up after {job.attempts} attempts: {err.code}", report,

@@ -94,6 +94,7 @@ class Worker:
             batch_size=settings.worker_batch,
             lease=timedelta(seconds=settings.lease_seconds),
             max_attempts=settings.max_attempts,
+            retry_base=settings.retry_base_seconds,
             concurrency=settings.send_concurrency,
             pace=SenderPace(settings.sender_rate),
             stop=self.stop,
