@@ -364,9 +364,14 @@ class Dispatcher:
                 # Cannot tell whether it went out: wait and ask again, never guess.
                 assert found.error is not None
                 err = found.error
+                now = self._now()
                 with self.factory() as db, db.begin():
-                    self._retry_or_fail(db, job, err, self._now(), report, code="interrupted",
+                    self._retry_or_fail(db, job, err, now, report, code="interrupted",
                                         what=f"lookup failed: {err.code}")  # fmt: skip
+                if err.pause:
+                    batch.pause(
+                        now + backoff(1, base=self.retry_base), f"{err.code}: {err.message}"
+                    )
                 return
         result = self.gateway.send(job.sms)
         now = self._now()

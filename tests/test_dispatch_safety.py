@@ -243,3 +243,14 @@ def test_concurrent_sends_send_each_text_exactly_once(many, runtime):
     assert 1 < in_flight[1] <= 4
     with s() as db:
         assert db.scalar(select(func.count()).select_from(MessageEvent)) == 80
+
+
+def test_a_rate_limited_lookup_pauses_the_batch_like_a_rate_limited_send(many, runtime):
+    s = many(3)
+    with s() as db, db.begin():
+        db.execute(update(OutboundMessage).values(error_code="timeout"))  # all uncertain
+    gw = ScriptedGateway(lookups=(PAUSING,))
+    report = dispatcher(s, runtime, gw).run_once(NOW)
+    assert (len(gw.looked_up), gw.sent) == (1, [])
+    assert (report.retried, report.released) == (1, 2)
+    assert all(r.status == "scheduled" and r.send_at > NOW for r in aftercares(s))

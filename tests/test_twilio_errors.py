@@ -120,3 +120,18 @@ def test_a_clinic_without_any_sender_is_kept_for_retry_not_failed():
     result = gateway("http://127.0.0.1:9").send(OutgoingSms(to="+12015550123", body="hi"))
     assert result.error is not None
     assert (result.error.code, result.error.permanent) == ("no sender", False)
+
+
+def test_a_refused_lookup_keeps_twilios_code_and_pauses():
+    # the SDK reports a refused list page differently from a refused create; same meaning here
+    from datetime import UTC, datetime
+
+    from fake_twilio import FakeTwilio
+
+    with FakeTwilio() as fake:
+        wrong = TwilioGateway(fake.account_sid, "not-the-token", api_url=fake.url, timeout=2)
+        result = wrong.find_sent(SMS, since=datetime.now(UTC))
+        gets = [r for r in fake.requests if r[0] == "GET"]
+    assert result is not None and result.error is not None
+    assert (result.error.code, result.error.permanent, result.error.pause) == ("20003", False, True)
+    assert len(gets) == 1  # one page, one request

@@ -16,13 +16,18 @@ a refused connection) comes back as a :class:`SendError`, never as an exception.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -153,7 +158,8 @@ class TwilioGateway:
         if sms.from_number and not sms.messaging_service_sid:
             filters["from_"] = sms.from_number
         try:
-            found = self.client.messages.list(limit=50, **filters)
+            # one page, newest first: a recovery must cost one request, not a crawl
+            found = list(self.client.messages.page(page_size=50, **filters))
         except Exception as exc:
             return SendResult(error=error_from_exception(exc))
         earliest = since - LOOKUP_SKEW
@@ -175,6 +181,11 @@ def error_from_exception(exc: Exception) -> SendError:
     """Map what the SDK (and requests under it) raise onto :func:`classify`."""
     if isinstance(exc, TwilioRestException):
         return classify(exc.status, exc.code, exc.msg or str(exc.status))
+    if isinstance(exc, TwilioServiceException):  # RFC 9457 problem details (newer APIs)
+        return classify(exc.status, exc.code, exc.detail or exc.title)
+    if isinstance(exc, TwilioException) and len(exc.args) == 2 and hasattr(exc.args[1], "text"):
+        # a list page that was refused: the SDK raises a bare exception with the response
+        return _from_response(exc.args[1])
     if isinstance(exc, requests.ConnectTimeout) or (
         isinstance(exc, requests.ConnectionError) and _never_connected(exc)
     ):
@@ -198,3 +209,15 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError, NameResolutionError))
+
+
+def _from_response(response) -> SendError:
+    """Classify an error response the SDK did not parse (Twilio's JSON error body)."""
+    status = getattr(response, "status_code", None)
+    try:
+        payload = json.loads(response.text)
+    except (TypeError, ValueError):
+        payload = {}
+    code = payload.get("code") if isinstance(payload, dict) else None
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return classify(status, code if isinstance(code, int) else None, message or f"HTTP {status}")
