@@ -37,6 +37,8 @@ class Settings:
     public_url: str | None = None
     messages_dir: Path = Path(__file__).resolve().parent.parent / "messages"
     tick_seconds: float = 5.0
+    #: texts claimed per transaction; smaller batches share the outbox more evenly between
+    #: workers, larger ones cost fewer transactions
     worker_batch: int = 100
     #: how long a claimed text belongs to its worker; after that any worker may recover it
     lease_seconds: float = 300.0
@@ -164,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_concurrency=_positive_int(env, "FOLLOWUP_SEND_CONCURRENCY", Settings.send_concurrency),
         sender_rate=sender_rate,
         max_attempts=_positive_int(env, "FOLLOWUP_MAX_ATTEMPTS", Settings.max_attempts),
+        worker_batch=_positive_int(env, "FOLLOWUP_BATCH_SIZE", Settings.worker_batch),
         retry_base_seconds=_positive_float(
             env, "FOLLOWUP_RETRY_BASE_SECONDS", Settings.retry_base_seconds
         ),

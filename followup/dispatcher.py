@@ -332,9 +332,6 @@ class Dispatcher:
     # -- 2. send ---------------------------------------------------------------------------
 
     def _run_job(self, job: Job, batch: _Batch, report: DispatchReport) -> None:
-        sender = job.sms.messaging_service_sid or job.sms.from_number or ""
-        if not self.pace.wait(sender, self.stop):
-            return
         if not batch.start(job.message_id, self.stop.is_set()):
             return
         try:
@@ -373,6 +370,14 @@ class Dispatcher:
                         now + backoff(1, base=self.retry_base), f"{err.code}: {err.message}"
                     )
                 return
+        sender = job.sms.messaging_service_sid or job.sms.from_number or ""
+        if not self.pace.wait(sender, self.stop):
+            # stopping while waiting for this sender's slot: give the text back unsent
+            with self.factory() as db, db.begin():
+                n = release(db, [job.message_id], now=self._now(), worker=self.worker,
+                            reason="released unsent: worker stopping")  # fmt: skip
+            report.add("released", n)
+            return
         result = self.gateway.send(job.sms)
         now = self._now()
         with self.factory() as db, db.begin():

@@ -132,6 +132,9 @@ class Worker:
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen([*FOLLOWUP, "run"], env=env, stdout=out, stderr=err)
 
+    def has_sent(self) -> bool:
+        return " sent (SM" in self.err.read_text()
+
     def stop(self, sig: signal.Signals) -> tuple[int, str]:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -246,3 +249,58 @@ def test_the_twilio_backend_without_credentials_stops_at_start(db_url):
     assert result.returncode != 0
     assert "TWILIO_ACCOUNT_SID" in result.stderr + result.stdout
     assert all(status == "scheduled" for _, status, _, _ in rows(db_url))
+
+
+def test_two_workers_share_the_outbox_and_survive_one_being_killed(db_url, tmp_path):
+    n = 80
+    seed(db_url, n, datetime.now(UTC))
+    with FakeTwilio(latency=0.2) as fake:
+        # small batches, so both workers keep claiming while the other one sends
+        env = worker_env(db_url, fake, FOLLOWUP_BATCH_SIZE="8")
+        a = Worker(env, tmp_path, "a")
+        b = Worker(env, tmp_path, "b")
+        try:
+            # both are sending (the claims are shared, not taken turn by turn), then one dies
+            wait_for(lambda: a.has_sent() and b.has_sent(), 30, "both workers sending")
+            a.stop(signal.SIGKILL)
+            wait_for(
+                lambda: all(status == "sent" for _, status, _, _ in rows(db_url)), 60, "all sent"
+            )
+        finally:
+            code, stderr = b.stop(signal.SIGTERM)
+            a.stop(signal.SIGKILL)
+        assert code == 0, stderr
+        created = fake.created
+    assert sorted(m["to"] for m in created) == [phone(i) for i in range(n)]
+    assert {p: sid for p, _, sid, _ in rows(db_url)} == {m["to"]: m["sid"] for m in created}
+
+
+def test_sigterm_mid_run_finishes_in_flight_sends_and_releases_the_rest(db_url, tmp_path):
+    n = 40
+    seed(db_url, n, datetime.now(UTC))
+    with FakeTwilio(latency=0.2) as fake:
+        worker = Worker(worker_env(db_url, fake), tmp_path, "w")
+        try:
+            wait_for(lambda: fake.count() >= 4, 30, "the first texts")
+        finally:
+            code, stderr = worker.stop(signal.SIGTERM)
+        created = {m["to"]: m["sid"] for m in fake.created}
+    assert code == 0, stderr
+    final = rows(db_url)
+    statuses = [status for _, status, _, _ in final]
+    assert "sending" not in statuses  # nothing left for a lease to recover
+    assert set(statuses) == {"sent", "scheduled"}
+    # every text Twilio created was recorded as sent, with its SID; the rest wait unsent
+    assert {p: sid for p, status, sid, _ in final if status == "sent"} == created
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        released = conn.execute(
+            select(OutboundMessage.attempts, OutboundMessage.reason).where(
+                OutboundMessage.step == "aftercare", OutboundMessage.status == "scheduled"
+            )
+        ).all()
+    engine.dispose()
+    assert released and all(
+        (attempts, reason) == (0, "released unsent: worker stopping")
+        for attempts, reason in released
+    )

@@ -4,6 +4,7 @@ texts taken over mid-send, and many texts at once."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from test_dispatcher import T0, ScriptedGateway, dispatcher
 from followup.gateways.base import OutgoingSms, SendError, SendResult
 from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
 from followup.planner import plan_pending
+from followup.ratelimit import SenderPace
 
 NOW = T0 + timedelta(minutes=30)  # the aftercare texts are due
 PAUSING = SendResult(error=SendError("20429", "Too Many Requests", permanent=False, pause=True))
@@ -254,3 +256,24 @@ def test_a_rate_limited_lookup_pauses_the_batch_like_a_rate_limited_send(many, r
     assert (len(gw.looked_up), gw.sent) == (1, [])
     assert (report.retried, report.released) == (1, 2)
     assert all(r.status == "scheduled" and r.send_at > NOW for r in aftercares(s))
+
+
+def test_a_sender_rate_spaces_one_senders_texts_even_with_concurrency(many, runtime):
+    s = many(6)
+    times: list[float] = []
+    gw = ScriptedGateway()
+    gw.on_send = lambda sms: times.append(time.monotonic())
+    report = dispatcher(s, runtime, gw, concurrency=4, pace=SenderPace(20.0)).run_once(NOW)
+    assert report.sent == 6
+    # six slots 50 ms apart: the last send cannot come before 250 ms after the first slot
+    assert max(times) - min(times) >= 0.2
+
+
+def test_a_stop_while_waiting_for_a_senders_slot_releases_the_text(many, runtime):
+    s = many(2)
+    gw = ScriptedGateway()
+    d = dispatcher(s, runtime, gw, pace=SenderPace(0.01))  # one text per 100 s
+    gw.on_send = lambda sms: d.stop.set()
+    report = d.run_once(NOW)
+    assert (report.sent, report.released, len(gw.sent)) == (1, 1, 1)
+    assert sorted(r.status for r in aftercares(s)) == ["scheduled", "sent"]
