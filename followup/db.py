@@ -18,9 +18,6 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-#: execution options for a connection that only reads: ``engine.connect().execution_options(
-#: **READ_ONLY)``. On SQLite its transactions do not take the write lock.
-READ_ONLY = {"followup_read_only": True}
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -43,12 +40,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
             # Take the write lock up front: a reader that later writes cannot deadlock or race.
-            # A connection marked read-only (see READ_ONLY) reads a snapshot without it, so
-            # checks that never write do not queue behind writers.
-            if conn.get_execution_options().get("followup_read_only"):
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

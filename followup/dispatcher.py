@@ -36,19 +36,20 @@ import functools
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.db import READ_ONLY
 from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.outbox import claim_due, reclaim_expired, release, transition
+from followup.outbox import Accepted, claim_due, mark_sent, reclaim_expired, release, transition
 from followup.phones import display_phone
 from followup.ratelimit import SenderPace
 from followup.templates import Catalogue, TemplateError, format_appointment
@@ -56,6 +57,9 @@ from followup.templates import Catalogue, TemplateError, format_appointment
 log = logging.getLogger(__name__)
 
 TEMPLATE_RETRY = timedelta(minutes=15)
+#: the longest an accepted text waits to be written as sent, seconds (they are written in
+#: groups; a crash before the write leaves them to the post-crash lookup, never to a resend)
+RECORD_WAIT = 0.5
 #: error codes after which the text may have reached the provider: look before sending again
 UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
 
@@ -116,6 +120,24 @@ class _Batch:
         self.started: set[int] = set()
         self.pause_until: datetime | None = None
         self.pause_reason = ""
+        self._accepted: list[Accepted] = []
+        self._accepted_since = 0.0
+
+    def add_accepted(self, accepted: Accepted, size: int, wait: float) -> list[Accepted]:
+        """Queue one; returns the queue to write now (taken out) when it is due, else []."""
+        with self.lock:
+            if not self._accepted:
+                self._accepted_since = time.monotonic()
+            self._accepted.append(accepted)
+            if len(self._accepted) < size and time.monotonic() - self._accepted_since < wait:
+                return []
+            taken, self._accepted = self._accepted, []
+            return taken
+
+    def take_accepted(self) -> list[Accepted]:
+        with self.lock:
+            taken, self._accepted = self._accepted, []
+            return taken
 
     def start(self, message_id: int, stopping: bool) -> bool:
         with self.lock:
@@ -166,6 +188,13 @@ class Dispatcher:
         self._wall_clock = wall_clock
         self._pool: ThreadPoolExecutor | None = None
         self._skew = timedelta(0)
+        self._local = threading.local()
+        self._conns: list[Any] = []
+        self._conns_lock = threading.Lock()
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._recheck_sql = _RECHECK_SQL.format(mark)
+        #: accepted texts are written as sent this many at a time (or after RECORD_WAIT)
+        self.record_batch = max(16, 2 * self.concurrency)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -183,7 +212,10 @@ class Dispatcher:
             if not jobs:
                 return report
             batch = _Batch()
-            self._map(functools.partial(self._run_job, batch=batch, report=report), jobs)
+            try:
+                self._map(functools.partial(self._run_job, batch=batch, report=report), jobs)
+            finally:
+                self._flush(batch, report)
             unsent = [j.message_id for j in jobs if j.message_id not in batch.started]
             if unsent:
                 self._release(unsent, batch, report)
@@ -196,6 +228,11 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for proxied in conns:
+            proxied.close()
+        self._local = threading.local()
 
     def _now(self) -> datetime:
         return self._wall_clock() + self._skew
@@ -250,58 +287,52 @@ class Dispatcher:
     ) -> list[Job]:
         if not ids:
             return []
-        rows = db.execute(
-            select(OutboundMessage, Patient, Clinic, TreatmentSession)
-            .join(Patient, Patient.id == OutboundMessage.patient_id)
-            .join(Clinic, Clinic.id == OutboundMessage.clinic_id)
-            .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
-            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == "sending")
-        ).all()
-        by_id = {row[0].id: row for row in rows}
+        rows = db.execute(_PREPARE.where(OutboundMessage.id.in_(ids))).all()
+        by_id = {row.id: row for row in rows}
         jobs: list[Job] = []
         bodies: list[dict] = []
         for message_id in ids:
-            if message_id not in by_id:
+            row = by_id.get(message_id)
+            if row is None:
                 continue
-            msg, patient, clinic, session = by_id[message_id]
             why = skip_reason(
-                opted_out=patient.opted_out_at is not None,
-                consent=patient.consent,
-                session_status=session.status,
-                expires_at=msg.expires_at,
+                opted_out=row.opted_out_at is not None,
+                consent=row.consent,
+                session_status=row.session_status,
+                expires_at=row.expires_at,
                 now=now,
             )
             if why:
-                self._skip(db, msg.id, now, why, report)
+                self._skip(db, row.id, now, why, report)
                 continue
-            lookup = msg.id in recovered or msg.error_code in UNCERTAIN
-            if lookup and msg.body:
-                body = msg.body  # the text as it may already have gone out
+            lookup = row.id in recovered or row.error_code in UNCERTAIN
+            if lookup and row.body:
+                body = row.body  # the text as it may already have gone out
             else:
                 try:
-                    body = self.render(msg, patient, clinic, session)
+                    body = self.render(row)
                 except TemplateError as exc:
                     # The catalogue is checked at start, so a template changed under a running
                     # worker. Keep the text (nothing is lost) and try again later.
-                    log.error("message %s: cannot render: %s", msg.id, exc)
+                    log.error("message %s: cannot render: %s", row.id, exc)
                     report.count_error("template")
-                    self._retry_later(db, msg.id, now, TEMPLATE_RETRY, "template", str(exc), report)
+                    self._retry_later(db, row.id, now, TEMPLATE_RETRY, "template", str(exc), report)
                     continue
-                if body != msg.body:
-                    bodies.append({"b_id": msg.id, "b_body": body})
+                if body != row.body:
+                    bodies.append({"b_id": row.id, "b_body": body})
             from_number, service_sid = sender_for(
-                clinic.from_number, clinic.messaging_service_sid, self.default_from,
+                row.from_number, row.messaging_service_sid, self.default_from,
                 self.default_service_sid,
             )  # fmt: skip
             sms = OutgoingSms(
-                to=patient.phone,
+                to=row.phone,
                 body=body,
                 from_number=from_number,
                 messaging_service_sid=service_sid,
-                message_id=msg.id,
+                message_id=row.id,
             )
             jobs.append(
-                Job(msg.id, msg.patient_id, sms, msg.due_at, msg.expires_at, msg.attempts, lookup)
+                Job(row.id, row.patient_id, sms, row.due_at, row.expires_at, row.attempts, lookup)
             )
         if bodies:
             db.connection().execute(
@@ -312,22 +343,21 @@ class Dispatcher:
             )
         return jobs
 
-    def render(
-        self, msg: OutboundMessage, patient: Patient, clinic: Clinic, session: TreatmentSession
-    ) -> str:
-        tz = ZoneInfo(patient.timezone or clinic.timezone)
+    def render(self, row: Any) -> str:
+        """The text of one claimed row (columns of :data:`_PREPARE`), from the catalogue."""
+        tz = ZoneInfo(row.patient_timezone or row.clinic_timezone)
         context = {
-            "first_name": patient.first_name,
-            "clinic_name": clinic.name,
-            "clinic_phone": display_phone(clinic.phone, clinic.country),
-            "emergency_number": clinic.emergency_number,
+            "first_name": row.first_name,
+            "clinic_name": row.clinic_name,
+            "clinic_phone": display_phone(row.clinic_phone, row.country),
+            "emergency_number": row.emergency_number,
             "appointment_time": (
-                format_appointment(session.next_appointment_at, tz, msg.locale, self.catalogue)
-                if session.next_appointment_at
+                format_appointment(row.next_appointment_at, tz, row.locale, self.catalogue)
+                if row.next_appointment_at
                 else ""
             ),
         }
-        return self.catalogue.render(msg.template_key, msg.locale, context)
+        return self.catalogue.render(row.template_key, row.locale, context)
 
     # -- 2. send ---------------------------------------------------------------------------
 
@@ -354,8 +384,7 @@ class Dispatcher:
             if found is not None and found.ok:
                 log.warning("message %s: found at the provider (%s); not sent again",
                             job.message_id, found.provider_sid)  # fmt: skip
-                with self.factory() as db, db.begin():
-                    self._sent(db, job, found, self._now(), report, "found at provider")
+                self._accept(batch, report, job, found, "found at provider")
                 return
             if found is not None:
                 # Cannot tell whether it went out: wait and ask again, never guess.
@@ -379,11 +408,11 @@ class Dispatcher:
             report.add("released", n)
             return
         result = self.gateway.send(job.sms)
+        if result.ok:
+            self._accept(batch, report, job, result, "accepted by gateway")
+            return
         now = self._now()
         with self.factory() as db, db.begin():
-            if result.ok:
-                self._sent(db, job, result, now, report, "accepted by gateway")
-                return
             err = result.error
             assert err is not None
             report.count_error(err.code)
@@ -398,50 +427,89 @@ class Dispatcher:
             batch.pause(now + backoff(1, base=self.retry_base), f"{err.code}: {err.message}")
 
     def _recheck(self, job: Job, now: datetime) -> str | None:
-        """Read the row, patient and session again just before sending (no write lock)."""
-        with self.engine.connect().execution_options(**READ_ONLY) as conn:
-            row = conn.execute(
-                select(
-                    OutboundMessage.status,
-                    OutboundMessage.claimed_by,
-                    Patient.opted_out_at,
-                    Patient.consent,
-                    TreatmentSession.status,
-                )
-                .join(Patient, Patient.id == OutboundMessage.patient_id)
-                .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
-                .where(OutboundMessage.id == job.message_id)
-            ).one_or_none()
+        """Read the row, patient and session again just before sending.
+
+        This runs once per text, so it skips the ORM and the pool: one prepared statement on a
+        connection of the sending thread's own, in autocommit (a plain read, no lock taken).
+        """
+        conn = self._thread_connection()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._recheck_sql, (job.message_id,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        except Exception:
+            self._drop_thread_connection()  # a broken connection is not reused
+            raise
         if row is None or row[0] != "sending" or row[1] != self.worker:
             return "gone"  # moved by someone else (an opt-out, another worker): theirs now
         return skip_reason(
             opted_out=row[2] is not None,
-            consent=row[3],
+            consent=bool(row[3]),
             session_status=row[4],
             expires_at=job.expires_at,
             now=now,
         )
+
+    def _thread_connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            proxied = self.engine.raw_connection()
+            conn = proxied.driver_connection
+            proxied.detach()  # ours until close(); the pool neither resets nor shares it
+            if self.engine.dialect.name == "postgresql":
+                conn.autocommit = True
+            with self._conns_lock:
+                self._conns.append(proxied)
+            self._local.conn, self._local.proxied = conn, proxied
+        return conn
+
+    def _drop_thread_connection(self) -> None:
+        proxied = getattr(self._local, "proxied", None)
+        self._local.conn = self._local.proxied = None
+        if proxied is not None:
+            with self._conns_lock:
+                if proxied in self._conns:
+                    self._conns.remove(proxied)
+            try:
+                proxied.close()
+            except Exception:
+                log.debug("closing a broken connection failed", exc_info=True)
 
     # -- 3. record -------------------------------------------------------------------------
 
     def _mine(self) -> tuple:
         return (OutboundMessage.claimed_by == self.worker,)
 
-    def _sent(
-        self, db: Session, job: Job, result: SendResult, now: datetime, report: DispatchReport,
-        reason: str,
-    ) -> None:  # fmt: skip
-        if transition(
-            db, job.message_id, "sending", "sent", at=now, reason=reason, actor=self.worker,
-            guard=self._mine(), provider_sid=result.provider_sid,
-            provider_status=result.provider_status, sent_at=now, lease_until=None,
-            error_code=None, error_message=None,
-        ):  # fmt: skip
-            report.add("sent")
-            log.info("message %s sent (%s)", job.message_id, result.provider_sid)
-        else:
-            log.warning("message %s was taken over while being sent; %s not recorded here",
-                        job.message_id, result.provider_sid)  # fmt: skip
+    def _accept(
+        self, batch: _Batch, report: DispatchReport, job: Job, result: SendResult, reason: str
+    ) -> None:
+        """Queue an accepted text to be recorded as sent; write the queue when it is full or
+        has waited long enough (one transaction for many texts, not one each)."""
+        accepted = Accepted(
+            job.message_id, result.provider_sid, result.provider_status, self._now(), reason
+        )
+        due = batch.add_accepted(accepted, self.record_batch, RECORD_WAIT)
+        if due:
+            self._record_sent(due, report)
+
+    def _flush(self, batch: _Batch, report: DispatchReport) -> None:
+        self._record_sent(batch.take_accepted(), report)
+
+    def _record_sent(self, accepted: list[Accepted], report: DispatchReport) -> None:
+        if not accepted:
+            return
+        with self.engine.begin() as conn:
+            moved = set(mark_sent(conn, accepted, worker=self.worker))
+        report.add("sent", len(moved))
+        for a in accepted:
+            if a.message_id in moved:
+                log.info("message %s sent (%s)", a.message_id, a.provider_sid)
+            else:
+                log.warning("message %s was taken over while being sent; %s not recorded here",
+                            a.message_id, a.provider_sid)  # fmt: skip
 
     def _retry_or_fail(
         self, db: Session, job: Job, err: SendError, now: datetime, report: DispatchReport,
@@ -528,6 +596,49 @@ class Dispatcher:
                     .values(send_at=batch.pause_until)
                 )  # fmt: skip
         report.add("released", n)
+
+
+_RECHECK_SQL = (
+    "SELECT m.status, m.claimed_by, p.opted_out_at, p.consent, s.status"
+    " FROM outbound_messages m"
+    " JOIN patients p ON p.id = m.patient_id"
+    " JOIN treatment_sessions s ON s.id = m.session_id"
+    " WHERE m.id = {}"
+)
+
+#: what a claimed text needs to be checked, rendered and addressed: plain columns, no ORM
+#: objects (this runs for every text sent)
+_PREPARE = (
+    select(
+        OutboundMessage.id,
+        OutboundMessage.patient_id,
+        OutboundMessage.template_key,
+        OutboundMessage.locale,
+        OutboundMessage.due_at,
+        OutboundMessage.expires_at,
+        OutboundMessage.attempts,
+        OutboundMessage.error_code,
+        OutboundMessage.body,
+        Patient.first_name,
+        Patient.phone,
+        Patient.timezone.label("patient_timezone"),
+        Patient.opted_out_at,
+        Patient.consent,
+        Clinic.name.label("clinic_name"),
+        Clinic.phone.label("clinic_phone"),
+        Clinic.country,
+        Clinic.timezone.label("clinic_timezone"),
+        Clinic.emergency_number,
+        Clinic.from_number,
+        Clinic.messaging_service_sid,
+        TreatmentSession.status.label("session_status"),
+        TreatmentSession.next_appointment_at,
+    )
+    .join(Patient, Patient.id == OutboundMessage.patient_id)
+    .join(Clinic, Clinic.id == OutboundMessage.clinic_id)
+    .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
+    .where(OutboundMessage.status == "sending")
+)
 
 
 def skip_reason(

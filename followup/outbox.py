@@ -15,10 +15,11 @@ only updates a row still in the state the caller saw, and writes a ``message_eve
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from followup.models import MessageEvent, OutboundMessage
@@ -184,6 +185,82 @@ def release(db: Session, ids: Sequence[int], *, now: datetime, worker: str, reas
         ):
             released += 1
     return released
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A text the provider accepted, waiting to be recorded as ``sent``."""
+
+    message_id: int
+    provider_sid: str | None
+    provider_status: str | None
+    at: datetime
+    reason: str
+
+
+def mark_sent(conn: Connection, accepted: Sequence[Accepted], *, worker: str) -> list[int]:
+    """Record many accepted texts as ``sent`` in one transaction (the hot path of a send).
+
+    Only rows still ``sending`` and claimed by ``worker`` move (another worker may have taken
+    one over after a lease ran out; its move stands). Returns the ids that moved.
+    """
+    if not accepted:
+        return []
+    t = OutboundMessage.__table__
+    mine_q = select(t.c.id).where(
+        t.c.id.in_([a.message_id for a in accepted]),
+        t.c.status == "sending",
+        t.c.claimed_by == worker,
+    )
+    if conn.dialect.name == "postgresql":
+        mine_q = mine_q.with_for_update()
+    mine = set(conn.scalars(mine_q))
+    moved = [a for a in accepted if a.message_id in mine]
+    if moved:
+        conn.execute(
+            _MARK_SENT,
+            [
+                {
+                    "b_id": a.message_id,
+                    "b_sid": a.provider_sid,
+                    "b_status": a.provider_status,
+                    "b_at": a.at,
+                }
+                for a in moved
+            ],
+        )
+        conn.execute(
+            insert(MessageEvent.__table__),
+            [
+                {
+                    "message_id": a.message_id,
+                    "from_status": "sending",
+                    "to_status": "sent",
+                    "at": a.at,
+                    "reason": a.reason,
+                    "actor": worker,
+                }
+                for a in moved
+            ],
+        )
+    return [a.message_id for a in moved]
+
+
+_MARK_SENT = (
+    update(OutboundMessage.__table__)
+    .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
+    .values(
+        status="sent",
+        provider_sid=bindparam("b_sid"),
+        provider_status=bindparam("b_status"),
+        sent_at=bindparam("b_at"),
+        updated_at=bindparam("b_at"),
+        lease_until=None,
+        reason=None,
+        error_code=None,
+        error_message=None,
+    )
+)
 
 
 def _record_events(
