@@ -7,9 +7,10 @@
 A. Send throughput. ``--messages`` due texts (default 2,000) are sent through the real
 ``Dispatcher`` (``concurrency=C``, ``batch_size=100``) and the real ``TwilioGateway`` (the
 official SDK) to a stub Messages endpoint; against it, the same number of
-``client.messages.create`` calls of the bare SDK (``twilio.rest.Client`` on the same
-``ApiHttpClient``, pool size C) from a ``ThreadPoolExecutor`` of C threads, to the same
-endpoint. The two alternate (bare, dispatcher, bare, dispatcher...) ``--repeat`` times; the
+``client.messages.create`` calls of the bare SDK (``twilio.rest.Client`` on the SDK's stock
+``TwilioHttpClient``, changed only to reach the stub and to pool C connections) from a
+``ThreadPoolExecutor`` of C threads, to the same endpoint. The two alternate (bare, dispatcher,
+bare, dispatcher...) ``--repeat`` times; the
 medians and their ratio dispatcher / bare are reported (target: at least 0.85 at C=8). One
 untimed round first warms connections and SQLAlchemy's statement cache.
 
@@ -68,6 +69,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import bindparam, create_engine, func, insert, select, text
 
@@ -76,11 +78,13 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 import twilio  # noqa: E402
+from requests.adapters import HTTPAdapter  # noqa: E402
+from twilio.http.http_client import TwilioHttpClient  # noqa: E402
 from twilio.rest import Client  # noqa: E402
 
 from followup.db import bulk_insert, make_engine, make_sessionmaker, upgrade  # noqa: E402
 from followup.dispatcher import Dispatcher  # noqa: E402
-from followup.gateways.twilio import ApiHttpClient, TwilioGateway  # noqa: E402
+from followup.gateways.twilio import TwilioGateway  # noqa: E402
 from followup.models import (  # noqa: E402
     Clinic,
     OutboundMessage,
@@ -409,6 +413,23 @@ def bare_body(catalogue: Catalogue) -> str:
     )
 
 
+class BareHttpClient(TwilioHttpClient):
+    """The SDK's stock HTTP client, changed only as far as the bench needs: requests go to the
+    stub (scheme and host replaced) and the pool holds C connections, as ours does."""
+
+    def __init__(self, *, timeout: float, pool_size: int, base_url: str) -> None:
+        super().__init__(pool_connections=True, timeout=timeout)
+        adapter = HTTPAdapter(pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._base = urlsplit(base_url)
+
+    def request(self, method: str, url: str, *args, **kwargs):
+        parts = urlsplit(url)
+        url = urlunsplit((self._base.scheme, self._base.netloc, parts.path, parts.query, ""))
+        return super().request(method, url, *args, **kwargs)
+
+
 def run_bare(
     client: Client, pool: ThreadPoolExecutor, numbers: list[str], body: str
 ) -> tuple[float, float]:
@@ -463,7 +484,7 @@ def bench_send(
         bare = Client(
             ACCOUNT_SID,
             AUTH_TOKEN,
-            http_client=ApiHttpClient(timeout=10, pool_size=c, base_url=endpoint),
+            http_client=BareHttpClient(timeout=10, pool_size=c, base_url=endpoint),
         )
         gateway = TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, timeout=10, pool_size=c, api_url=endpoint)
         dispatcher = make_dispatcher(engine, gateway, catalogue, c)

@@ -44,12 +44,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.outbox import Accepted, claim_due, mark_sent, reclaim_expired, release, transition
+from followup.outbox import (
+    Accepted,
+    claim_due,
+    mark_sent,
+    reclaim_expired,
+    release,
+    set_bodies,
+    transition,
+)
 from followup.phones import display_phone
 from followup.ratelimit import SenderPace
 from followup.templates import Catalogue, TemplateError, format_appointment
@@ -194,7 +202,7 @@ class Dispatcher:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._recheck_sql = _RECHECK_SQL.format(mark)
         #: accepted texts are written as sent this many at a time (or after RECORD_WAIT)
-        self.record_batch = max(16, 2 * self.concurrency)
+        self.record_batch = max(32, 4 * self.concurrency)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -290,7 +298,7 @@ class Dispatcher:
         rows = db.execute(_PREPARE.where(OutboundMessage.id.in_(ids))).all()
         by_id = {row.id: row for row in rows}
         jobs: list[Job] = []
-        bodies: list[dict] = []
+        bodies: list[tuple[int, str]] = []
         for message_id in ids:
             row = by_id.get(message_id)
             if row is None:
@@ -319,7 +327,7 @@ class Dispatcher:
                     self._retry_later(db, row.id, now, TEMPLATE_RETRY, "template", str(exc), report)
                     continue
                 if body != row.body:
-                    bodies.append({"b_id": row.id, "b_body": body})
+                    bodies.append((row.id, body))
             from_number, service_sid = sender_for(
                 row.from_number, row.messaging_service_sid, self.default_from,
                 self.default_service_sid,
@@ -334,13 +342,7 @@ class Dispatcher:
             jobs.append(
                 Job(row.id, row.patient_id, sms, row.due_at, row.expires_at, row.attempts, lookup)
             )
-        if bodies:
-            db.connection().execute(
-                update(OutboundMessage.__table__)
-                .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
-                .values(body=bindparam("b_body")),
-                bodies,
-            )
+        set_bodies(db.connection(), bodies)
         return jobs
 
     def render(self, row: Any) -> str:

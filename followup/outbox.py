@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from followup.models import MessageEvent, OutboundMessage
@@ -121,7 +121,9 @@ def claim_due(
         .execution_options(synchronize_session=False)
     ).all()
     ids = [message_id for message_id, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
-    _record_events(db, ids, "scheduled", "sending", now, "claimed", worker)
+    add_events(
+        db.connection(), [(i, now, "claimed") for i in ids], "scheduled", "sending", actor=worker
+    )
     return ids
 
 
@@ -203,47 +205,111 @@ def mark_sent(conn: Connection, accepted: Sequence[Accepted], *, worker: str) ->
 
     Only rows still ``sending`` and claimed by ``worker`` move (another worker may have taken
     one over after a lease ran out; its move stands). Returns the ids that moved.
+
+    PostgreSQL gets one set-based UPDATE over ``unnest`` of arrays (a statement per text,
+    even pipelined, cost more CPU than the send itself); SQLite, in-process, an executemany.
     """
     if not accepted:
         return []
-    t = OutboundMessage.__table__
-    mine_q = select(t.c.id).where(
-        t.c.id.in_([a.message_id for a in accepted]),
-        t.c.status == "sending",
-        t.c.claimed_by == worker,
-    )
     if conn.dialect.name == "postgresql":
-        mine_q = mine_q.with_for_update()
-    mine = set(conn.scalars(mine_q))
-    moved = [a for a in accepted if a.message_id in mine]
-    if moved:
-        conn.execute(
-            _MARK_SENT,
-            [
+        moved_ids = set(
+            conn.execute(
+                _PG_MARK_SENT,
                 {
-                    "b_id": a.message_id,
-                    "b_sid": a.provider_sid,
-                    "b_status": a.provider_status,
-                    "b_at": a.at,
-                }
-                for a in moved
-            ],
+                    "ids": [a.message_id for a in accepted],
+                    "sids": [a.provider_sid for a in accepted],
+                    "sts": [a.provider_status for a in accepted],
+                    "ats": [a.at for a in accepted],
+                    "worker": worker,
+                },
+            ).scalars()
         )
+        moved = [a for a in accepted if a.message_id in moved_ids]
+    else:
+        t = OutboundMessage.__table__
+        mine = set(
+            conn.scalars(
+                select(t.c.id).where(
+                    t.c.id.in_([a.message_id for a in accepted]),
+                    t.c.status == "sending",
+                    t.c.claimed_by == worker,
+                )
+            )
+        )
+        moved = [a for a in accepted if a.message_id in mine]
+        if moved:
+            conn.execute(
+                _MARK_SENT,
+                [
+                    {
+                        "b_id": a.message_id,
+                        "b_sid": a.provider_sid,
+                        "b_status": a.provider_status,
+                        "b_at": a.at,
+                    }
+                    for a in moved
+                ],
+            )
+    add_events(
+        conn,
+        [(a.message_id, a.at, a.reason) for a in moved],
+        "sending",
+        "sent",
+        actor=worker,
+    )
+    return [a.message_id for a in moved]
+
+
+def set_bodies(conn: Connection, bodies: Sequence[tuple[int, str]]) -> None:
+    """Store rendered bodies ``(id, body)`` (set-based on PostgreSQL, as in mark_sent)."""
+    if not bodies:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _PG_SET_BODIES, {"ids": [i for i, _ in bodies], "bodies": [b for _, b in bodies]}
+        )
+    else:
+        conn.execute(_SET_BODY, [{"b_id": i, "b_body": b} for i, b in bodies])
+
+
+def add_events(
+    conn: Connection,
+    events: Sequence[tuple[int, datetime, str | None]],
+    from_status: str,
+    to_status: str,
+    *,
+    actor: str,
+) -> None:
+    """One ``message_events`` row per ``(message id, at, reason)``, all the same move."""
+    if not events:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _PG_ADD_EVENTS,
+            {
+                "ids": [e[0] for e in events],
+                "ats": [e[1] for e in events],
+                "reasons": [e[2] for e in events],
+                "from_status": from_status,
+                "to_status": to_status,
+                "actor": actor,
+            },
+        )
+    else:
         conn.execute(
             insert(MessageEvent.__table__),
             [
                 {
-                    "message_id": a.message_id,
-                    "from_status": "sending",
-                    "to_status": "sent",
-                    "at": a.at,
-                    "reason": a.reason,
-                    "actor": worker,
+                    "message_id": message_id,
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "at": at,
+                    "reason": reason,
+                    "actor": actor,
                 }
-                for a in moved
+                for message_id, at, reason in events
             ],
         )
-    return [a.message_id for a in moved]
 
 
 _MARK_SENT = (
@@ -261,29 +327,28 @@ _MARK_SENT = (
         error_message=None,
     )
 )
-
-
-def _record_events(
-    db: Session,
-    ids: Sequence[int],
-    from_status: str,
-    to_status: str,
-    at: datetime,
-    reason: str,
-    actor: str,
-) -> None:
-    if ids:
-        db.execute(
-            insert(MessageEvent),
-            [
-                {
-                    "message_id": message_id,
-                    "from_status": from_status,
-                    "to_status": to_status,
-                    "at": at,
-                    "reason": reason,
-                    "actor": actor,
-                }
-                for message_id in ids
-            ],
-        )
+_SET_BODY = (
+    update(OutboundMessage.__table__)
+    .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
+    .values(body=bindparam("b_body"))
+)
+_PG_MARK_SENT = text(
+    "UPDATE outbound_messages AS m SET status = 'sent', provider_sid = v.sid,"
+    " provider_status = v.st, sent_at = v.at, updated_at = v.at, lease_until = NULL,"
+    " reason = NULL, error_code = NULL, error_message = NULL"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:sids AS text[]), CAST(:sts AS text[]),"
+    " CAST(:ats AS timestamptz[])) AS v(id, sid, st, at)"
+    " WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = :worker"
+    " RETURNING m.id"
+)
+_PG_SET_BODIES = text(
+    "UPDATE outbound_messages AS m SET body = v.body"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:bodies AS text[])) AS v(id, body)"
+    " WHERE m.id = v.id"
+)
+_PG_ADD_EVENTS = text(
+    "INSERT INTO message_events (message_id, from_status, to_status, at, reason, actor)"
+    " SELECT v.id, :from_status, :to_status, v.at, v.reason, :actor"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]),"
+    " CAST(:reasons AS text[])) AS v(id, at, reason)"
+)
