@@ -213,6 +213,7 @@ class OutboundMessage(Base):
         Index(
             "ix_outbound_messages_due",
             "send_at",
+            "id",
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
         ),
