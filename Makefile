@@ -30,6 +30,7 @@ lint: $(BIN)/.installed
 ## bench: the benchmarks in bench/ (figures printed and written to bench/results/)
 bench: $(BIN)/.installed
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

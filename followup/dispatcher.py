@@ -12,8 +12,11 @@ One run (:meth:`Dispatcher.run_once`) repeats, until nothing is due:
    second ago). A text whose previous attempt may have reached the provider (worker killed,
    request timed out) is first looked up there (:meth:`Gateway.find_sent`); when found, its
    SID is recorded and it is not sent again.
-3. **Record** each outcome in its own transaction, guarded by the claim (a row another worker
-   took over is left to them): ``sent`` with the provider's SID; a permanent error ``failed``
+3. **Record** each outcome, guarded by the claim (a row another worker took over is left to
+   them). Accepted texts are written as ``sent`` with the provider's SID in groups (at most
+   ``record_batch`` texts or :data:`RECORD_WAIT` seconds): one transaction per text cost more
+   CPU than the send itself, and a text accepted but not yet written when the worker dies is
+   found by the post-crash lookup, never sent again. A permanent error is ``failed``
    with its code; a transient one back to ``scheduled`` with exponential backoff and jitter,
    ``failed`` only after ``max_attempts``. The provider saying "opted out" (Twilio 21610)
    marks the patient opted out and skips their pending texts. An error that would repeat for
