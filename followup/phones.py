@@ -13,6 +13,7 @@ landline as an error code, which the dispatcher records.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import phonenumbers
@@ -114,8 +115,12 @@ def emergency_number_for(country: str) -> str:
     return _EMERGENCY.get(code, "112")
 
 
+@functools.lru_cache(maxsize=1024)
 def display_phone(e164: str, country: str) -> str:
-    """The clinic's number as patients there write it, e.g. ``(201) 555-0123``."""
+    """The clinic's number as patients there write it, e.g. ``(201) 555-0123``.
+
+    Cached: every text renders its clinic's number, and formatting one costs about as much
+    as rendering the rest of the text (a clinic has one number, so the cache stays small)."""
     try:
         parsed = phonenumbers.parse(e164, country)
     except phonenumbers.NumberParseException:
