@@ -13,8 +13,9 @@ One run (:meth:`Dispatcher.run_once`) repeats, until nothing is due:
    request timed out) is first looked up there (:meth:`Gateway.find_sent`); when found, its
    SID is recorded and it is not sent again.
 3. **Record** each outcome, guarded by the claim (a row another worker took over is left to
-   them). Accepted texts are written as ``sent`` with the provider's SID in groups (at most
-   ``record_batch`` texts or :data:`RECORD_WAIT` seconds): one transaction per text cost more
+   them). Accepted texts are written as ``sent`` with the provider's SID in groups (a group
+   is written at ``record_batch`` texts, when a text joins it after :data:`RECORD_WAIT`
+   seconds, and at the end of each batch): one transaction per text cost more
    CPU than the send itself, and a text accepted but not yet written when the worker dies is
    found by the post-crash lookup, never sent again. A permanent error is ``failed``
    with its code; a transient one back to ``scheduled`` with exponential backoff and jitter,
@@ -68,8 +69,9 @@ from followup.templates import Catalogue, TemplateError, format_appointment
 log = logging.getLogger(__name__)
 
 TEMPLATE_RETRY = timedelta(minutes=15)
-#: the longest an accepted text waits to be written as sent, seconds (they are written in
-#: groups; a crash before the write leaves them to the post-crash lookup, never to a resend)
+#: age, seconds, after which the next accepted text writes its group as sent (they are
+#: written in groups; a crash before the write leaves them to the post-crash lookup, never
+#: to a resend)
 RECORD_WAIT = 0.5
 #: error codes after which the text may have reached the provider: look before sending again
 UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
@@ -204,7 +206,7 @@ class Dispatcher:
         self._conns_lock = threading.Lock()
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._recheck_sql = _RECHECK_SQL.format(mark)
-        #: accepted texts are written as sent this many at a time (or after RECORD_WAIT)
+        #: accepted texts are written as sent this many at a time (or sooner, see RECORD_WAIT)
         self.record_batch = max(32, 4 * self.concurrency)
 
     # -- the run ---------------------------------------------------------------------------
