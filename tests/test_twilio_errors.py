@@ -135,3 +135,26 @@ def test_a_refused_lookup_keeps_twilios_code_and_pauses():
     assert result is not None and result.error is not None
     assert (result.error.code, result.error.permanent, result.error.pause) == ("20003", False, True)
     assert len(gets) == 1  # one page, one request
+
+
+def test_the_worker_gateway_asks_twilio_for_status_callbacks_at_the_public_url():
+    from fake_twilio import FakeTwilio
+
+    from followup.config import load_settings
+    from followup.worker import build_gateway
+
+    with FakeTwilio() as fake:
+        base = {
+            "TWILIO_ACCOUNT_SID": fake.account_sid,
+            "TWILIO_AUTH_TOKEN": fake.auth_token,
+            "FOLLOWUP_TWILIO_API_URL": fake.url,
+        }
+        with_url = build_gateway(
+            load_settings({**base, "FOLLOWUP_PUBLIC_URL": "https://c.example/"})
+        )
+        without = build_gateway(load_settings(base))
+        first = with_url.send(SMS)
+        second = without.send(SMS)
+        callbacks = fake.status_callbacks
+    assert callbacks.get(first.provider_sid) == "https://c.example/twilio/status"
+    assert callbacks.get(second.provider_sid) is None
