@@ -54,35 +54,32 @@ import asyncio
 import cProfile
 import io
 import json
-import os
-import platform
 import pstats
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import bindparam, create_engine, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 import twilio  # noqa: E402
+from benchdb import Database, backend_name, machine  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 from twilio.http.http_client import TwilioHttpClient  # noqa: E402
 from twilio.rest import Client  # noqa: E402
 
-from followup.db import bulk_insert, make_engine, make_sessionmaker, upgrade  # noqa: E402
+from followup.db import bulk_insert, make_engine, make_sessionmaker  # noqa: E402
 from followup.dispatcher import Dispatcher  # noqa: E402
 from followup.gateways.twilio import TwilioGateway  # noqa: E402
 from followup.models import (  # noqa: E402
@@ -97,9 +94,6 @@ from followup.phones import display_phone  # noqa: E402
 from followup.planner import plan_pending  # noqa: E402
 from followup.templates import Catalogue  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "FOLLOWUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-).replace("postgresql://", "postgresql+psycopg://", 1)
 #: sessions completed at 10:00 in New York (EDT); their aftercare is due at 10:30
 COMPLETED = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
 SEND_NOW = COMPLETED + timedelta(minutes=31)
@@ -121,69 +115,6 @@ CLINIC = {
     "send_window_end": 1200,
     "emergency_number": "911",
 }
-
-
-def backend_name(name: str) -> str:
-    name = name.strip().lower()
-    if name in ("postgres", "postgresql", "pg"):
-        return "postgresql"
-    if name == "sqlite":
-        return name
-    raise SystemExit(f"unknown backend {name!r}: sqlite or postgresql")
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql": None,
-        "twilio": twilio.__version__,
-        "requests": requests.__version__,
-    }
-    try:
-        engine = create_engine(PG_ADMIN, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            info["postgresql"] = conn.execute(text("SHOW server_version")).scalar_one()
-        engine.dispose()
-    except Exception as exc:  # reported, not fatal: a SQLite-only run needs no server
-        info["postgresql"] = f"unreachable: {str(exc).splitlines()[0]}"
-    return info
-
-
-class Database:
-    """A fresh migrated database of one backend, removed afterwards (as in bench/plan.py)."""
-
-    def __init__(self, backend: str, workdir: Path) -> None:
-        self.backend = backend
-        self.name = f"followup_bench_{uuid.uuid4().hex[:8]}"
-        if backend == "sqlite":
-            self.url = f"sqlite:///{workdir / (self.name + '.db')}"
-        else:
-            self.admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with self.admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.name
-        upgrade(self.url)
-
-    def drop(self) -> None:
-        if self.backend == "postgresql":
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self.admin.dispose()
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                Path(self.url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
 
 
 def tidy(engine, tables: tuple[str, ...]) -> None:
@@ -862,7 +793,7 @@ def main() -> None:
     latencies = [float(x) for x in args.latency.split(",") if x.strip()]
     sizes = [int(s) for s in args.due_sizes.split(",") if s.strip()]
     catalogue = Catalogue.load(ROOT / "messages")
-    info = machine()
+    info = machine(twilio=twilio.__version__, requests=requests.__version__)
     if "postgresql" in backends and str(info["postgresql"]).startswith("unreachable"):
         print(f"PostgreSQL skipped: {info['postgresql']}", flush=True)
         backends.remove("postgresql")

@@ -20,69 +20,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from followup.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+from benchdb import Database, machine  # noqa: E402
+
+from followup.db import make_engine, make_sessionmaker  # noqa: E402
 from followup.models import Clinic, Patient, TreatmentSession  # noqa: E402
 from followup.planner import plan_pending  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "FOLLOWUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-).replace("postgresql://", "postgresql+psycopg://", 1)
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-class Database:
-    """A fresh migrated database of one backend, removed afterwards."""
-
-    def __init__(self, backend: str, workdir: Path) -> None:
-        self.backend = backend
-        self.name = f"followup_bench_{uuid.uuid4().hex[:8]}"
-        if backend == "sqlite":
-            self.url = f"sqlite:///{workdir / (self.name + '.db')}"
-        else:
-            self.admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with self.admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.name
-        upgrade(self.url)
-
-    def drop(self) -> None:
-        if self.backend == "postgres":
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self.admin.dispose()
 
 
 def seed(url: str, n: int) -> None:
