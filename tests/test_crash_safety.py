@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from fake_twilio import FakeTwilio
+from seeding import seed_treated
 from sqlalchemy import select
 
 from followup.db import make_engine, make_sessionmaker
 from followup.demo import daytime_zone
-from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.planner import plan_pending
+from followup.models import OutboundMessage, Patient
 
 FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 CLINIC_FROM = "+12015550111"
@@ -36,39 +36,14 @@ def phone(i: int) -> str:
 def seed(db_url: str, n: int, now: datetime) -> None:
     """A clinic where it is daytime now, and n patients whose aftercare text is due now."""
     engine = make_engine(db_url)
-    factory = make_sessionmaker(engine)
-    with factory() as db, db.begin():
-        clinic = Clinic(
-            slug="harbor",
-            name="Harbor Physio",
-            phone="+12015550100",
-            timezone=daytime_zone(now),
-            country="US",
-            default_locale="en",
-            emergency_number="911",
-            from_number=CLINIC_FROM,
-        )
-        db.add(clinic)
-        db.flush()
-        for i in range(n):
-            patient = Patient(
-                clinic_id=clinic.id,
-                external_id=f"P{i}",
-                first_name=f"Pat{i}",
-                phone=phone(i),
-                consent=True,
-            )
-            db.add(patient)
-            db.flush()
-            db.add(
-                TreatmentSession(
-                    clinic_id=clinic.id,
-                    external_id=f"S{i}",
-                    patient_id=patient.id,
-                    completed_at=now - timedelta(minutes=40),
-                )
-            )
-    plan_pending(factory, now)
+    seed_treated(
+        make_sessionmaker(engine),
+        [phone(i) for i in range(n)],
+        now - timedelta(minutes=40),
+        plan_at=now,
+        timezone=daytime_zone(now),
+        from_number=CLINIC_FROM,
+    )
     engine.dispose()
 
 

@@ -8,12 +8,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from seeding import seed_treated
 from sqlalchemy import func, select, update
 from test_dispatcher import T0, ScriptedGateway, dispatcher
 
 from followup.gateways.base import OutgoingSms, SendError, SendResult
-from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
-from followup.planner import plan_pending
+from followup.models import MessageEvent, OutboundMessage, Patient
 from followup.ratelimit import SenderPace
 
 NOW = T0 + timedelta(minutes=30)  # the aftercare texts are due
@@ -26,38 +26,7 @@ def many(sessions):
     """Six consenting patients, each with a session completed at T0, planned."""
 
     def make(n: int = 6):
-        with sessions() as db, db.begin():
-            clinic = Clinic(
-                slug="harbor",
-                name="Harbor Physio",
-                phone="+12015550100",
-                timezone="America/New_York",
-                country="US",
-                default_locale="en",
-                emergency_number="911",
-                from_number="+12015550111",
-            )
-            db.add(clinic)
-            db.flush()
-            for i in range(n):
-                patient = Patient(
-                    clinic_id=clinic.id,
-                    external_id=f"P{i}",
-                    first_name=f"Pat{i}",
-                    phone=f"+120155501{i:02d}",
-                    consent=True,
-                )
-                db.add(patient)
-                db.flush()
-                db.add(
-                    TreatmentSession(
-                        clinic_id=clinic.id,
-                        external_id=f"S{i}",
-                        patient_id=patient.id,
-                        completed_at=T0,
-                    )
-                )
-        plan_pending(sessions, T0)
+        seed_treated(sessions, [f"+120155501{i:02d}" for i in range(n)], T0)
         return sessions
 
     return make

@@ -6,13 +6,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from seeding import seed_treated
 from sqlalchemy import select
 
 from followup.dispatcher import Dispatcher, backoff, sender_for
 from followup.gateways.base import OutgoingSms, SendError, SendResult
-from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
+from followup.models import MessageEvent, OutboundMessage, Patient
 from followup.outbox import TransitionError, transition
-from followup.planner import plan_pending
 from followup.templates import Catalogue
 
 T0 = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 in New York
@@ -57,38 +57,7 @@ OPTED_OUT = SendResult(
 @pytest.fixture
 def seeded(sessions):
     """A clinic, a consenting patient and a session completed at T0, planned."""
-    with sessions() as db, db.begin():
-        clinic = Clinic(
-            slug="harbor",
-            name="Harbor Physio",
-            phone="+12015550100",
-            timezone="America/New_York",
-            country="US",
-            default_locale="en",
-            emergency_number="911",
-            from_number="+12015550111",
-        )
-        db.add(clinic)
-        db.flush()
-        patient = Patient(
-            clinic_id=clinic.id,
-            external_id="P1",
-            first_name="Ana",
-            phone="+12015550123",
-            consent=True,
-        )
-        db.add(patient)
-        db.flush()
-        db.add(
-            TreatmentSession(
-                clinic_id=clinic.id,
-                external_id="S1",
-                patient_id=patient.id,
-                completed_at=T0,
-                regions="calf",
-            )
-        )
-    plan_pending(sessions, T0)
+    seed_treated(sessions, ["+12015550123"], T0, first_name="Ana", first_id=1, regions="calf")
     return sessions
 
 

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pytest
 from prism import PrismClient, running_prism
+from seeding import seed_treated
 from sqlalchemy import select
 
 from followup.db import make_engine, make_sessionmaker
 from followup.dispatcher import Dispatcher
 from followup.gateways.base import OutgoingSms
 from followup.gateways.twilio import TwilioGateway
-from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
+from followup.models import OutboundMessage
 from followup.planner import plan_pending
 from followup.templates import Catalogue
 
@@ -184,39 +185,13 @@ def test_find_sent_reports_an_outage_as_an_error_not_as_not_found(prism_url):
 def seed(sessions, patients: int = 1) -> None:
     """A clinic with its own number; ``patients`` consenting patients, each with a session
     completed at T0, planned (so one aftercare text each is due at DUE)."""
-    with sessions() as db, db.begin():
-        clinic = Clinic(
-            slug="harbor",
-            name="Harbor Physio",
-            phone="+12015550100",
-            timezone="America/New_York",
-            country="US",
-            default_locale="en",
-            emergency_number="911",
-            from_number="+12015550111",
-        )
-        db.add(clinic)
-        db.flush()
-        for i in range(patients):
-            patient = Patient(
-                clinic_id=clinic.id,
-                external_id=f"P{i}",
-                first_name="Ana",
-                phone=f"+1201555{i + 200:04d}",
-                consent=True,
-            )
-            db.add(patient)
-            db.flush()
-            db.add(
-                TreatmentSession(
-                    clinic_id=clinic.id,
-                    external_id=f"S{i}",
-                    patient_id=patient.id,
-                    completed_at=T0,
-                    regions="calf",
-                )
-            )
-    plan_pending(sessions, T0)
+    seed_treated(
+        sessions,
+        [f"+1201555{i + 200:04d}" for i in range(patients)],
+        T0,
+        first_name="Ana",
+        regions="calf",
+    )
 
 
 def dispatcher(sessions, runtime, gw: TwilioGateway) -> Dispatcher:

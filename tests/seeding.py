@@ -1,0 +1,64 @@
+"""Test data every sending test starts from: the Harbor Physio clinic (New York, its own
+number) and patients treated at a given time, planned by the real planner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from followup.models import Clinic, Patient, TreatmentSession
+from followup.planner import plan_pending
+
+HARBOR: dict[str, Any] = {
+    "slug": "harbor",
+    "name": "Harbor Physio",
+    "phone": "+12015550100",
+    "timezone": "America/New_York",
+    "country": "US",
+    "default_locale": "en",
+    "emergency_number": "911",
+    "from_number": "+12015550111",
+}
+
+
+def seed_treated(
+    factory: sessionmaker[Session],
+    phones: Sequence[str],
+    completed_at: datetime,
+    *,
+    plan_at: datetime | None = None,
+    first_name: str = "Pat{i}",
+    first_id: int = 0,
+    regions: str | None = None,
+    **clinic: Any,
+) -> None:
+    """The Harbor clinic (``clinic`` overrides its fields) and one consenting patient per
+    phone, external ids ``P{i}``/``S{i}`` from ``first_id``, each with a session completed at
+    ``completed_at``; then planned at ``plan_at`` (default: ``completed_at``)."""
+    with factory() as db, db.begin():
+        row = Clinic(**{**HARBOR, **clinic})
+        db.add(row)
+        db.flush()
+        for i, phone in enumerate(phones, start=first_id):
+            patient = Patient(
+                clinic_id=row.id,
+                external_id=f"P{i}",
+                first_name=first_name.format(i=i),
+                phone=phone,
+                consent=True,
+            )
+            db.add(patient)
+            db.flush()
+            db.add(
+                TreatmentSession(
+                    clinic_id=row.id,
+                    external_id=f"S{i}",
+                    patient_id=patient.id,
+                    completed_at=completed_at,
+                    regions=regions,
+                )
+            )
+    plan_pending(factory, plan_at or completed_at)
