@@ -58,29 +58,18 @@ class Settings:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
+def _positive(env: Mapping[str, str], name: str, default: float, kind: type = float):
+    """``env[name]`` as a ``kind`` (float or int) greater than 0, or ``default`` when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+        raise ConfigError(f"{name}={raw!r}: expected {what}") from None
     if value <= 0:
-        raise ConfigError(f"{name}={raw!r}: expected a number greater than 0")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r}: expected a whole number greater than 0")
+        raise ConfigError(f"{name}={raw!r}: expected {what} greater than 0")
     return value
 
 
@@ -135,8 +124,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             )
         api_url = api_url.rstrip("/")
 
-    timeout = _positive_float(env, "FOLLOWUP_TWILIO_TIMEOUT", Settings.twilio_timeout)
-    lease = _positive_float(env, "FOLLOWUP_LEASE_SECONDS", Settings.lease_seconds)
+    timeout = _positive(env, "FOLLOWUP_TWILIO_TIMEOUT", Settings.twilio_timeout)
+    lease = _positive(env, "FOLLOWUP_LEASE_SECONDS", Settings.lease_seconds)
     if lease < 2 * timeout:
         # A live worker's send must end (answer or timeout) long before another worker may
         # take the text over; otherwise both could send it.
@@ -145,7 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"FOLLOWUP_TWILIO_TIMEOUT={timeout:g}"
         )
     sender_rate = (
-        _positive_float(env, "FOLLOWUP_SENDER_RATE", 1.0) if get("FOLLOWUP_SENDER_RATE") else None
+        _positive(env, "FOLLOWUP_SENDER_RATE", 1.0) if get("FOLLOWUP_SENDER_RATE") else None
     )
 
     messages_dir = Path(get("FOLLOWUP_MESSAGES_DIR") or Settings.messages_dir)
@@ -161,13 +150,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_messaging_service_sid=service_sid,
         public_url=public_url,
         messages_dir=messages_dir,
-        tick_seconds=_positive_float(env, "FOLLOWUP_TICK_SECONDS", Settings.tick_seconds),
+        tick_seconds=_positive(env, "FOLLOWUP_TICK_SECONDS", Settings.tick_seconds),
         lease_seconds=lease,
-        send_concurrency=_positive_int(env, "FOLLOWUP_SEND_CONCURRENCY", Settings.send_concurrency),
+        send_concurrency=_positive(
+            env, "FOLLOWUP_SEND_CONCURRENCY", Settings.send_concurrency, int
+        ),
         sender_rate=sender_rate,
-        max_attempts=_positive_int(env, "FOLLOWUP_MAX_ATTEMPTS", Settings.max_attempts),
-        worker_batch=_positive_int(env, "FOLLOWUP_BATCH_SIZE", Settings.worker_batch),
-        retry_base_seconds=_positive_float(
+        max_attempts=_positive(env, "FOLLOWUP_MAX_ATTEMPTS", Settings.max_attempts, int),
+        worker_batch=_positive(env, "FOLLOWUP_BATCH_SIZE", Settings.worker_batch, int),
+        retry_base_seconds=_positive(
             env, "FOLLOWUP_RETRY_BASE_SECONDS", Settings.retry_base_seconds
         ),
         twilio_timeout=timeout,

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.models import Clinic, Patient, TreatmentSession
+from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
 from followup.planner import plan_pending
 
 HARBOR: dict[str, Any] = {
@@ -62,3 +63,15 @@ def seed_treated(
                 )
             )
     plan_pending(factory, plan_at or completed_at)
+
+
+def aftercares(factory: sessionmaker[Session]) -> list[OutboundMessage]:
+    """Every aftercare text in the outbox, oldest first."""
+    with factory() as db:
+        return list(
+            db.scalars(
+                select(OutboundMessage)
+                .where(OutboundMessage.step == "aftercare")
+                .order_by(OutboundMessage.id)
+            )
+        )

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from seeding import seed_treated
+from seeding import aftercares, seed_treated
 from sqlalchemy import func, select, update
 from test_dispatcher import T0, ScriptedGateway, dispatcher
 
@@ -30,17 +30,6 @@ def many(sessions):
         return sessions
 
     return make
-
-
-def aftercares(sessions) -> list[OutboundMessage]:
-    with sessions() as db:
-        return list(
-            db.scalars(
-                select(OutboundMessage)
-                .where(OutboundMessage.step == "aftercare")
-                .order_by(OutboundMessage.id)
-            )
-        )
 
 
 def test_a_rate_limit_pauses_the_batch_without_spending_the_others_attempts(many, runtime):

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 from prism import PrismClient, running_prism
-from seeding import seed_treated
-from sqlalchemy import select
+from seeding import aftercares, seed_treated
 
 from followup.db import make_engine, make_sessionmaker
 from followup.dispatcher import Dispatcher
@@ -205,24 +204,13 @@ def dispatcher(sessions, runtime, gw: TwilioGateway) -> Dispatcher:
     )
 
 
-def aftercare_texts(sessions) -> list[OutboundMessage]:
-    with sessions() as db:
-        return list(
-            db.scalars(
-                select(OutboundMessage)
-                .where(OutboundMessage.step == "aftercare")
-                .order_by(OutboundMessage.id)
-            )
-        )
-
-
 def test_the_dispatcher_sends_through_prism_and_records_the_sid(prism_url, sessions, runtime):
     seed(sessions)
     gw = TwilioGateway(ACCOUNT_SID, "token", timeout=5, pool_size=4, api_url=prism_url)
     report = dispatcher(sessions, runtime, gw).run_once(DUE)
 
     assert (report.claimed, report.sent, report.retried, report.failed) == (1, 1, 0, 0)
-    [msg] = aftercare_texts(sessions)
+    [msg] = aftercares(sessions)
     assert msg.status == "sent"
     assert SMS_SID.match(msg.provider_sid)
     assert (msg.provider_status, msg.attempts, msg.sent_at) == ("queued", 1, DUE)
@@ -250,7 +238,7 @@ def test_a_text_that_may_have_gone_out_is_looked_up_then_sent(prism_url, session
     assert [p.data["Body"] for p in posts] == ["Hi Ana, your aftercare notes"]
     assert client.calls[-1] is posts[0]  # looked up first, then sent
     assert set(client.statuses()) <= {200, 201}
-    [msg] = aftercare_texts(sessions)
+    [msg] = aftercares(sessions)
     assert (msg.status, msg.attempts) == ("sent", 2)
     assert SMS_SID.match(msg.provider_sid)
 
@@ -263,7 +251,7 @@ def test_a_503_puts_the_text_back_with_backoff_never_failing_it(prism_url, sessi
     assert client.statuses() == [503]
     assert (report.sent, report.retried, report.failed, report.released) == (0, 1, 0, 0)
     assert report.errors == {"20503": 1}
-    [msg] = aftercare_texts(sessions)
+    [msg] = aftercares(sessions)
     assert (msg.status, msg.attempts, msg.error_code) == ("scheduled", 1, "20503")
     assert "Service Unavailable" in msg.error_message
     assert DUE + timedelta(seconds=15) <= msg.send_at <= DUE + timedelta(seconds=30)
@@ -285,7 +273,7 @@ def test_a_429_pauses_the_batch_and_gives_back_the_unsent_texts(prism_url, sessi
     assert report.errors == {"20429": report.retried}
     assert client.statuses() == [429] * report.retried
 
-    texts = aftercare_texts(sessions)
+    texts = aftercares(sessions)
     assert {m.status for m in texts} == {"scheduled"}
     tried = [m for m in texts if m.attempts == 1]
     released = [m for m in texts if m.attempts == 0]  # attempt not spent
@@ -305,7 +293,7 @@ def test_a_429_pauses_the_batch_and_gives_back_the_unsent_texts(prism_url, sessi
     report = d.run_once(later)
     d.close()
     assert report.sent == 6
-    texts = aftercare_texts(sessions)
+    texts = aftercares(sessions)
     assert {m.status for m in texts} == {"sent"}
     assert sorted(m.attempts for m in texts) == sorted([2] * len(tried) + [1] * len(released))
 
