@@ -243,56 +243,69 @@ class Endpoint:
 # -- A. send throughput -------------------------------------------------------------------
 
 
+def insert_treated(
+    conn, n: int, *, completed_at: datetime, created_at: datetime, plan_pending: bool
+) -> int:
+    """The bench clinic and ``n`` consenting patients (``+12015550000``, ``+12015550001``...:
+    valid distinct US numbers) with one completed session each, written in bulk. Returns the
+    clinic id."""
+    clinic_id = conn.execute(
+        insert(Clinic).returning(Clinic.id), [{**CLINIC, "created_at": created_at}]
+    ).scalar_one()
+    bulk_insert(
+        conn,
+        Patient.__table__,
+        [
+            {
+                "id": i + 1,
+                "clinic_id": clinic_id,
+                "external_id": f"P{i}",
+                "first_name": "Ana",
+                "phone": f"+1{2015550000 + i}",
+                "locale": "en",
+                "timezone": None,
+                "consent": True,
+                "consent_at": created_at - timedelta(days=1),
+                "consent_method": "bench",
+                "opted_out_at": None,
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+            for i in range(n)
+        ],
+    )
+    bulk_insert(
+        conn,
+        TreatmentSession.__table__,
+        [
+            {
+                "id": i + 1,
+                "clinic_id": clinic_id,
+                "external_id": f"S{i}",
+                "patient_id": i + 1,
+                "completed_at": completed_at,
+                "status": "completed",
+                "regions": "calf",
+                "next_appointment_at": None,
+                "plan_pending": plan_pending,
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+            for i in range(n)
+        ],
+    )
+    if conn.dialect.name == "postgresql":
+        for table in ("patients", "treatment_sessions"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n + 1})"))
+    return clinic_id
+
+
 def seed_sends(url: str, n: int) -> None:
     """One clinic, ``n`` consenting patients with one session each, completed at 10:00 local;
     then the real planner."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        clinic_id = conn.execute(
-            insert(Clinic).returning(Clinic.id), [{**CLINIC, "created_at": COMPLETED}]
-        ).scalar_one()
-        patients, sessions = [], []
-        for i in range(n):
-            patients.append(
-                {
-                    "id": i + 1,
-                    "clinic_id": clinic_id,
-                    "external_id": f"P{i}",
-                    "first_name": "Ana",
-                    # +12015550000, +12015550001...: valid distinct US numbers
-                    "phone": f"+1{2015550000 + i}",
-                    "locale": "en",
-                    "timezone": None,
-                    "consent": True,
-                    "consent_at": COMPLETED - timedelta(days=1),
-                    "consent_method": "bench",
-                    "opted_out_at": None,
-                    "created_at": COMPLETED,
-                    "updated_at": COMPLETED,
-                }
-            )
-            sessions.append(
-                {
-                    "id": i + 1,
-                    "clinic_id": clinic_id,
-                    "external_id": f"S{i}",
-                    "patient_id": i + 1,
-                    "completed_at": COMPLETED,
-                    "status": "completed",
-                    "regions": "calf",
-                    "next_appointment_at": None,
-                    "plan_pending": True,
-                    "created_at": COMPLETED,
-                    "updated_at": COMPLETED,
-                }
-            )
-        bulk_insert(conn, Patient.__table__, patients)
-        bulk_insert(conn, TreatmentSession.__table__, sessions)
-        if engine.dialect.name == "postgresql":
-            for table in ("patients", "treatment_sessions"):
-                conn.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n + 1})")
-                )
+        insert_treated(conn, n, completed_at=COMPLETED, created_at=COMPLETED, plan_pending=True)
     tidy(engine, ("patients", "treatment_sessions"))
     plan_pending(make_sessionmaker(engine), COMPLETED)
     with engine.connect() as conn:
@@ -598,45 +611,12 @@ def seed_outbox(url: str, size: int) -> None:
     engine = make_engine(url)
     sessions = min(size, 10_000)
     with engine.begin() as conn:
-        clinic_id = conn.execute(
-            insert(Clinic).returning(Clinic.id), [{**CLINIC, "created_at": QUERY_NOW}]
-        ).scalar_one()
-        bulk_insert(
+        clinic_id = insert_treated(
             conn,
-            Patient.__table__,
-            [
-                {
-                    "id": i + 1,
-                    "clinic_id": clinic_id,
-                    "external_id": f"P{i}",
-                    "first_name": "Ana",
-                    "phone": f"+1{2015550000 + i}",
-                    "locale": "en",
-                    "consent": True,
-                    "created_at": QUERY_NOW,
-                    "updated_at": QUERY_NOW,
-                }
-                for i in range(sessions)
-            ],
-        )
-        bulk_insert(
-            conn,
-            TreatmentSession.__table__,
-            [
-                {
-                    "id": i + 1,
-                    "clinic_id": clinic_id,
-                    "external_id": f"S{i}",
-                    "patient_id": i + 1,
-                    "completed_at": QUERY_NOW - timedelta(days=1),
-                    "status": "completed",
-                    "regions": "calf",
-                    "plan_pending": False,
-                    "created_at": QUERY_NOW,
-                    "updated_at": QUERY_NOW,
-                }
-                for i in range(sessions)
-            ],
+            sessions,
+            completed_at=QUERY_NOW - timedelta(days=1),
+            created_at=QUERY_NOW,
+            plan_pending=False,
         )
         chunk = 50_000
         for start in range(0, size, chunk):
