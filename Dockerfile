@@ -1,11 +1,13 @@
-# followup worker image: slim Python, non-root, `followup run` by default.
+# followup image: slim Python, non-root, `followup run` (worker + web app on :8000) by default.
 # Configuration comes from the environment (see README): FOLLOWUP_DATABASE_URL, TWILIO_*, ...
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    FOLLOWUP_DATABASE_URL=sqlite:////data/followup.db
+    FOLLOWUP_DATABASE_URL=sqlite:////data/followup.db \
+    FOLLOWUP_HOST=0.0.0.0 \
+    FOLLOWUP_PORT=8000
 
 RUN useradd --create-home --uid 10001 followup && mkdir /data && chown followup /data
 WORKDIR /app
@@ -19,4 +21,5 @@ RUN pip install -e . && python -c "import followup.cli"
 
 USER followup
 VOLUME ["/data"]
+EXPOSE 8000
 CMD ["sh", "-c", "followup db upgrade && exec followup run"]

@@ -17,7 +17,9 @@ from pathlib import Path
 import click
 
 from followup.cli_messages import segments, templates
+from followup.cli_replies import classify_command
 from followup.cli_sessions import clinics_add, clinics_list, import_sessions
+from followup.cli_staff import alerts, clinics_set_alerts, flags, replies, web, web_options
 from followup.cli_support import fail, get_runtime
 from followup.config import ConfigError
 from followup.models import MESSAGE_STATUSES
@@ -64,7 +66,7 @@ def parse_now(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -76,6 +78,8 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         # the SDK logs every request's URL and headers at INFO
         logging.getLogger("twilio").setLevel(logging.WARNING)
+        # Apprise logs every notification it sends
+        logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 @main.command("send-due")
@@ -110,19 +114,22 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 
 @main.command("run")
 @click.option("-v", "--verbose", is_flag=True)
+@web_options
+@click.option("--no-web", is_flag=True, help="Only the worker (the web app runs elsewhere).")
 @click.pass_context
-def run(ctx: click.Context, verbose: bool) -> None:
-    """Run the worker: plan and send every few seconds until SIGTERM or Ctrl-C."""
+def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
+    """Run the worker (plan and send every few seconds) and serve the web app beside it,
+    until SIGTERM or Ctrl-C."""
     from followup.templates import TemplateError
     from followup.worker import Worker
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     rt = get_runtime(ctx)
     try:
         worker = Worker(rt)
     except (ConfigError, TemplateError) as exc:
         fail(f"cannot start: {exc}")
-    worker.run()
+    worker.run(serve=None if no_web else (host, port))
 
 
 @main.command("outbox")
@@ -218,6 +225,12 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
 
 clinics.add_command(clinics_add)
 clinics.add_command(clinics_list)
+clinics.add_command(clinics_set_alerts)
+main.add_command(web)
+main.add_command(flags)
+main.add_command(alerts)
+main.add_command(replies)
+main.add_command(classify_command)
 main.add_command(import_sessions)
 main.add_command(templates)
 main.add_command(segments)

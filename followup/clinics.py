@@ -167,3 +167,31 @@ def add_clinic(
     except IntegrityError:  # added concurrently between our check and the insert
         raise ClinicError(f"slug: a clinic {slug!r} already exists") from None
     return clinic, warnings
+
+
+def set_alert_destinations(
+    session: Session, slug: str, *, oncall_phone: str | None, alert_urls: list[str]
+) -> Clinic:
+    """Set where a clinic's staff alerts go: an on-call number (texted through the same
+    gateway as patients) and Apprise URLs (email, Slack, Teams, webhooks). Both are checked
+    here, so a typo shows when it is made rather than when a patient is in trouble."""
+    import apprise
+
+    clinic = session.scalar(select(Clinic).where(Clinic.slug == slug))
+    if clinic is None:
+        raise ClinicError(f"slug: no clinic {slug!r}")
+    if oncall_phone:
+        try:
+            oncall_phone = normalize_phone(oncall_phone, clinic.country)
+        except PhoneError as exc:
+            raise ClinicError(f"oncall_phone: {exc}") from None
+    for i, url in enumerate(alert_urls):
+        if not apprise.Apprise().add(url):
+            scheme = url.split("://", 1)[0] if "://" in url else "?"
+            raise ClinicError(
+                f"alert_urls[{i}]: not a URL Apprise can send to (scheme {scheme!r}); see "
+                "https://github.com/caronc/apprise/wiki for the formats"
+            )
+    clinic.oncall_phone = oncall_phone or None
+    clinic.alert_urls = list(alert_urls) or None
+    return clinic

@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.consent import OPTED_OUT, UNUSABLE, mark_opted_out, mark_phone_unusable
 from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
 from followup.outbox import (
@@ -75,6 +76,8 @@ TEMPLATE_RETRY = timedelta(minutes=15)
 RECORD_WAIT = 0.5
 #: error codes after which the text may have reached the provider: look before sending again
 UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
+#: Twilio: the number is a landline; no text will ever reach it
+LANDLINE = "30006"
 
 
 def backoff(
@@ -311,6 +314,7 @@ class Dispatcher:
             why = skip_reason(
                 opted_out=row.opted_out_at is not None,
                 consent=row.consent,
+                phone_unusable=row.phone_unusable_at is not None,
                 session_status=row.session_status,
                 expires_at=row.expires_at,
                 now=now,
@@ -428,6 +432,8 @@ class Dispatcher:
                            report, detail=err.message)  # fmt: skip
                 if err.opted_out:
                     mark_opted_out(db, job.patient_id, now, how=f"provider error {err.code}")
+                elif err.code == LANDLINE:
+                    mark_phone_unusable(db, job.patient_id, now, f"provider error {err.code}")
                 return
             self._retry_or_fail(db, job, err, now, report, code=err.code, what=err.message)
         if err.pause:
@@ -455,6 +461,7 @@ class Dispatcher:
         return skip_reason(
             opted_out=row[2] is not None,
             consent=bool(row[3]),
+            phone_unusable=row[5] is not None,
             session_status=row[4],
             expires_at=job.expires_at,
             now=now,
@@ -606,7 +613,7 @@ class Dispatcher:
 
 
 _RECHECK_SQL = (
-    "SELECT m.status, m.claimed_by, p.opted_out_at, p.consent, s.status"
+    "SELECT m.status, m.claimed_by, p.opted_out_at, p.consent, s.status, p.phone_unusable_at"
     " FROM outbound_messages m"
     " JOIN patients p ON p.id = m.patient_id"
     " JOIN treatment_sessions s ON s.id = m.session_id"
@@ -631,6 +638,7 @@ _PREPARE = (
         Patient.timezone.label("patient_timezone"),
         Patient.opted_out_at,
         Patient.consent,
+        Patient.phone_unusable_at,
         Clinic.name.label("clinic_name"),
         Clinic.phone.label("clinic_phone"),
         Clinic.country,
@@ -655,13 +663,16 @@ def skip_reason(
     session_status: str,
     expires_at: datetime,
     now: datetime,
+    phone_unusable: bool = False,
 ) -> str | None:
     """Why a claimed text must not go out now, or None. Checked at claim and right before the
     send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in)."""
     if opted_out:
-        return "opted out"
+        return OPTED_OUT
     if not consent:
         return "no consent"
+    if phone_unusable:
+        return UNUSABLE
     if session_status != "completed":
         return "session cancelled"
     if now > expires_at:
@@ -685,30 +696,3 @@ def sender_for(
     if default_service:
         return None, default_service
     return default_from, None
-
-
-def mark_opted_out(db: Session, patient_id: int, now: datetime, how: str) -> int:
-    """Record an opt-out and skip every pending text of the patient. Returns texts skipped."""
-    db.execute(
-        update(Patient)
-        .where(Patient.id == patient_id, Patient.opted_out_at.is_(None))
-        .values(opted_out_at=now, updated_at=now)
-    )
-    pending = db.scalars(
-        select(OutboundMessage.id).where(
-            OutboundMessage.patient_id == patient_id, OutboundMessage.status == "scheduled"
-        )
-    ).all()
-    skipped = 0
-    for message_id in pending:
-        if transition(
-            db,
-            message_id,
-            "scheduled",
-            "skipped",
-            at=now,
-            reason=f"opted out: {how}",  # "opted out" is the code a re-plan reads
-            actor="opt-out",
-        ):
-            skipped += 1
-    return skipped

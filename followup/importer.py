@@ -464,6 +464,8 @@ class _Writer:
         stmt = insert(table)
         # consent_at/method record when and how consent last changed, not every re-import
         changed = table.c.consent != stmt.excluded.consent
+        # a new number is a new chance: the carrier's "cannot receive texts" was about the old
+        new_phone = table.c.phone != stmt.excluded.phone
         stmt = stmt.on_conflict_do_update(
             index_elements=["clinic_id", "external_id"],
             set_={
@@ -474,6 +476,10 @@ class _Writer:
                 "consent_at": case((changed, stmt.excluded.consent_at), else_=table.c.consent_at),
                 "consent_method": case(
                     (changed, stmt.excluded.consent_method), else_=table.c.consent_method
+                ),
+                "phone_unusable_at": case((new_phone, None), else_=table.c.phone_unusable_at),
+                "phone_unusable_reason": case(
+                    (new_phone, None), else_=table.c.phone_unusable_reason
                 ),
                 "updated_at": stmt.excluded.updated_at,
             },

@@ -35,6 +35,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
 SESSION_STATUSES = ("completed", "cancelled")
+#: what a patient's reply was read as (followup.replies.KINDS)
+REPLY_KINDS = ("opt_out", "opt_in", "help", "emergency", "clinic_today", "score", "text")
+#: why staff must look: an emergency, the clinic should call today, a call-back, or a reply
+#: the rules could not settle (free text, a negated red flag)
+FLAG_KINDS = ("emergency", "clinic_today", "callback", "review")
+FLAG_STATUSES = ("open", "acknowledged")
+ALERT_CHANNELS = ("sms", "apprise")
+ALERT_STATUSES = ("pending", "sent", "failed")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -111,6 +119,10 @@ class Clinic(Base):
     send_window_start: Mapped[int] = mapped_column(Integer, default=8 * 60)
     send_window_end: Mapped[int] = mapped_column(Integer, default=20 * 60)
     emergency_number: Mapped[str] = mapped_column(String(16), default="911")
+    #: staff alerts: an on-call number (E.164) texted through the same gateway, and Apprise
+    #: URLs (email, Slack, Teams, webhooks); both optional
+    oncall_phone: Mapped[str | None] = mapped_column(String(20))
+    alert_urls: Mapped[list | None] = mapped_column(JSON)
     #: the clinic's care plan as validated JSON; NULL means the default plan
     care_plan: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -138,6 +150,12 @@ class Patient(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_method: Mapped[str | None] = mapped_column(String(32))
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: how the opt-out came: "sms: STOP", "sms: stop texting me", "provider error 21610"...
+    opted_out_how: Mapped[str | None] = mapped_column(String(120))
+    #: set when the carrier says this number cannot get texts (30006: a landline); no text is
+    #: sent to it until the clinic corrects the number
+    phone_unusable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone_unusable_reason: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -248,3 +266,128 @@ class MessageEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class DeliveryReceipt(Base):
+    """A status callback as Twilio sent it. ``(provider_sid, status)`` is unique, so a repeated
+    callback is a no-op; a receipt whose text is not yet known (the callback outran the
+    dispatcher's write of the SID) stays unapplied until the worker's next reconcile."""
+
+    __tablename__ = "delivery_receipts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="CASCADE")
+    )
+
+    __table_args__ = (
+        UniqueConstraint("provider_sid", "status"),
+        Index(
+            "ix_delivery_receipts_unapplied",
+            "received_at",
+            postgresql_where=text("applied_at IS NULL"),
+            sqlite_where=text("applied_at IS NULL"),
+        ),
+    )
+
+
+class InboundMessage(Base):
+    """A text a patient (or anyone) sent us. Kept whatever it says and whoever sent it:
+    an unknown number's text is stored with no patient, never dropped."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: Twilio's MessageSid; unique, so a webhook retried by Twilio is processed once
+    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    #: the check-in this answers: the patient's latest check-in sent before it arrived
+    in_reply_to: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
+    body: Mapped[str] = mapped_column(Text, default="")
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int | None] = mapped_column(Integer)
+    worry: Mapped[bool | None] = mapped_column(Boolean)
+    #: the terms that decided, for staff ("chest pain", "score 7"); JSON list of strings
+    matched: Mapped[list | None] = mapped_column(JSON)
+    #: the template we answered with and its text (TwiML), or NULL when we stayed silent
+    reply_key: Mapped[str | None] = mapped_column(String(64))
+    reply_body: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {REPLY_KINDS!r}", name="kind"),
+        Index(None, "patient_id", "received_at"),
+        Index(None, "clinic_id", "received_at"),
+    )
+
+
+class Flag(Base):
+    """Something staff must act on, raised by a reply. Open until a named person acknowledges it."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    #: why, in staff words without the patient's own text ("red flag: chest pain", "score 8")
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {FLAG_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {FLAG_STATUSES!r}", name="status"),
+        Index(None, "clinic_id", "status", "created_at"),
+    )
+
+
+class StaffAlert(Base):
+    """One delivery of a flag to one destination (the on-call number, an Apprise URL).
+
+    Sent by the alert sender right after the webhook commits and retried with backoff by the
+    worker; a failure is kept (``last_error``) for the dashboard and ``followup alerts``."""
+
+    __tablename__ = "staff_alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: a sender working on it holds it until then (like the outbox's lease)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"channel IN {ALERT_CHANNELS!r}", name="channel"),
+        CheckConstraint(f"status IN {ALERT_STATUSES!r}", name="status"),
+        Index(
+            "ix_staff_alerts_pending",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )

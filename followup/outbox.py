@@ -44,7 +44,7 @@ class TransitionError(RuntimeError):
 
 
 def transition(
-    db: Session,
+    db: Session | Connection,
     message_id: int,
     from_status: str,
     to_status: str,

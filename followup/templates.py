@@ -34,8 +34,14 @@ from followup.segments import analyze, is_gsm7
 ALLOWED_PLACEHOLDERS = frozenset(
     {"first_name", "clinic_name", "clinic_phone", "emergency_number", "appointment_time"}
 )
-# The keys the default care plan sends; every one must exist in ``en``, the last fallback.
-TEMPLATE_KEYS = ("aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder")
+# The keys the default care plan sends, and the answers to a patient's reply (see
+# followup/triage.py); every one must exist in ``en``, the last fallback.
+PLAN_KEYS = ("aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder")
+REPLY_KEYS = (
+    "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
+    "reply_opt_out", "reply_opt_in", "reply_help",
+)  # fmt: skip
+TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS
 FIRST_MESSAGE_KEY = "aftercare"
 DEFAULT_LOCALE = "en"
 LOCALE_FILE = "locale.json"
@@ -496,7 +502,8 @@ def lint(directory: Path) -> list[Problem]:
         for key in TEMPLATE_KEYS:
             if key not in present[DEFAULT_LOCALE]:
                 path = directory / DEFAULT_LOCALE / f"{key}.txt"
-                problems.append(Problem(path, "missing: the default care plan sends it"))
+                why = "the default care plan sends it" if key in PLAN_KEYS else "answers replies"
+                problems.append(Problem(path, f"missing: {why}"))
         for locale, keys in present.items():
             for key in sorted(present[DEFAULT_LOCALE] - keys):
                 path = directory / locale / f"{key}.txt"

@@ -1,4 +1,5 @@
-"""The worker: one tick plans pending sessions and sends due texts; ``run`` ticks forever.
+"""The worker: one tick plans pending sessions, sends due texts, applies delivery receipts that
+arrived early and retries staff alerts; ``run`` ticks forever, serving the web app beside it.
 
 APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
 schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
@@ -16,7 +17,10 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from followup.alerts import AlertReport, AlertSender
 from followup.config import ConfigError, Settings
+from followup.db import transaction
+from followup.delivery import reconcile
 from followup.dispatcher import Dispatcher, DispatchReport
 from followup.gateways.base import Gateway
 from followup.planner import PlanReport, plan_pending
@@ -57,10 +61,25 @@ def build_gateway(settings: Settings) -> Gateway:
     raise ConfigError(f"FOLLOWUP_SMS_BACKEND={settings.sms_backend}: unknown backend")
 
 
+def build_alert_sender(runtime: Runtime, gateway: Gateway, worker: str) -> AlertSender:
+    """Staff alerts go out through the same gateway as patients' texts."""
+    s = runtime.settings
+    return AlertSender(
+        runtime.sessions,
+        gateway,
+        public_url=s.public_url,
+        default_from=s.twilio_from_number,
+        default_service_sid=s.twilio_messaging_service_sid,
+        worker=worker,
+    )
+
+
 @dataclass
 class TickReport:
     plan: PlanReport
     dispatch: DispatchReport
+    receipts: int = 0
+    alerts: AlertReport | None = None
 
     def summary(self) -> str:
         p, d = self.plan, self.dispatch
@@ -72,6 +91,12 @@ class TickReport:
             + (f", recovered {d.recovered}" if d.recovered else "")
             + (f", released {d.released}" if d.released else "")
             + (f"; errors {errors}" if errors else "")
+            + (f"; {self.receipts} early receipts applied" if self.receipts else "")
+            + (
+                f"; alerts sent {a.sent}, retried {a.retried}, failed {a.failed}"
+                if (a := self.alerts) and a.claimed
+                else ""
+            )
         )
 
 
@@ -99,20 +124,25 @@ class Worker:
             pace=SenderPace(settings.sender_rate),
             stop=self.stop,
         )
+        self.alerts = build_alert_sender(runtime, self.gateway, self.dispatcher.worker)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Plan, then send what is due, both with the same clock."""
+        """Plan, send what is due, apply early receipts, retry alerts: all with one clock."""
         now = now or datetime.now(UTC)
         plan = plan_pending(self.runtime.sessions, now)
         dispatch = self.dispatcher.run_once(now)
-        return TickReport(plan, dispatch)
+        with transaction(self.runtime.sessions) as db:
+            receipts = reconcile(db, now)
+        alerts = self.alerts.run_once(now)
+        return TickReport(plan, dispatch, receipts, alerts)
 
     def stop_on_signals(self) -> None:
         """SIGTERM and SIGINT set :attr:`stop` (main thread only, where Python allows it)."""
 
         def _stop(signum: int, _frame) -> None:
-            log.info("signal %s: finishing sends in flight, then stopping",
-                     signal.Signals(signum).name)  # fmt: skip
+            log.info(
+                "signal %s: finishing sends in flight, then stopping", signal.Signals(signum).name
+            )
             self.stop.set()
 
         if threading.current_thread() is threading.main_thread():
@@ -120,12 +150,16 @@ class Worker:
             signal.signal(signal.SIGINT, _stop)
 
     def close(self) -> None:
+        self.alerts.close()
         self.dispatcher.close()
 
-    def run(self) -> None:
+    def run(self, serve: tuple[str, int] | None = None) -> None:
         """Tick every FOLLOWUP_TICK_SECONDS until SIGTERM or SIGINT, then stop cleanly:
         sends in flight finish and are recorded, texts claimed but not sent are released
-        for the next worker, no new tick starts."""
+        for the next worker, no new tick starts.
+
+        With ``serve`` (host, port) the web app runs in the main thread beside the ticks
+        (uvicorn handles the signal, finishes requests in flight, then the worker stops)."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
         stop = self.stop
@@ -154,10 +188,39 @@ class Worker:
             self.gateway.name,
             self.runtime.settings.tick_seconds,
         )
+        self.alerts.start()
         try:
+            if serve is not None:
+                self.serve(*serve)
+                stop.set()
             while not stop.wait(0.5):
                 pass
         finally:
             scheduler.shutdown(wait=True)
             self.close()
             log.info("worker stopped")
+
+    def serve(self, host: str, port: int) -> None:
+        """Serve the web app until SIGTERM/SIGINT, sharing this worker's alert sender."""
+        serve_app(self.runtime, host, port, alerts=self.alerts, gateway=self.gateway)
+
+
+def serve_app(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    *,
+    alerts: AlertSender | None = None,
+    gateway: Gateway | None = None,
+) -> None:
+    """Run the web app on uvicorn in this thread until a signal stops it."""
+    import uvicorn
+
+    from followup.web.app import create_app
+
+    app = create_app(runtime, alerts=alerts, gateway=gateway)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, server_header=False
+    )
+    log.info("web app on http://%s:%s (webhooks at /twilio/inbound, /twilio/status)", host, port)
+    uvicorn.Server(config).run()

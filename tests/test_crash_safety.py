@@ -105,7 +105,9 @@ class Worker:
         self.out = tmp_path / f"{name}.out"
         self.err = tmp_path / f"{name}.err"
         with self.out.open("w") as out, self.err.open("w") as err:
-            self.proc = subprocess.Popen([*FOLLOWUP, "run"], env=env, stdout=out, stderr=err)
+            self.proc = subprocess.Popen(
+                [*FOLLOWUP, "run", "--no-web"], env=env, stdout=out, stderr=err
+            )
 
     def has_sent(self) -> bool:
         return " sent (SM" in self.err.read_text()

@@ -353,12 +353,9 @@ def test_it_reports_every_problem_with_file_and_reason(tmp_path):
     ]
     es = [p for p in problems if p.path.parent.name == "es"]
     assert any("'ú' (U+00FA) at line 1, column 29" in p.reason for p in es)
-    assert sorted(p.path.name for p in es if p.reason.startswith("missing: en has it")) == [
-        "checkin_24h.txt",
-        "checkin_24h_breathing.txt",
-        "checkin_72h.txt",
-        "reminder.txt",
-    ]
+    assert sorted(p.path.name for p in es if p.reason.startswith("missing: en has it")) == sorted(
+        f"{key}.txt" for key in TEMPLATE_KEYS if key != "aftercare"
+    )
     assert reasons(problems, "es/locale.json") == ["missing (sets appointment_format)"]
 
 
@@ -391,6 +388,10 @@ def test_it_reports_keys_missing_from_en(tmp_path):
     (tmp_path / "en" / "checkin_72h.txt").unlink()
     assert [str(p) for p in lint(tmp_path)] == [
         f"{tmp_path}/en/checkin_72h.txt: missing: the default care plan sends it"
+    ]
+    (tmp_path / "en" / "reply_help.txt").unlink()
+    assert f"{tmp_path}/en/reply_help.txt: missing: answers replies" in [
+        str(p) for p in lint(tmp_path)
     ]
 
 

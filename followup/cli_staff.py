@@ -1,0 +1,225 @@
+"""Commands for the web app and for staff: ``web``, ``flags``, ``alerts``, ``replies`` and
+``clinics set-alerts``. Registered by :mod:`followup.cli`.
+
+The dashboard (a later issue) shows the same things; these let a clinic run followup and act
+on flags today, and let operators see failed alerts from a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from followup.cli_support import fail, get_runtime
+from followup.models import FLAG_STATUSES, Clinic, Flag, InboundMessage, Patient, StaffAlert
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def web_options(fn):
+    """``--host`` and ``--port``, defaulting to FOLLOWUP_HOST / FOLLOWUP_PORT."""
+    fn = click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=lambda: int(os.environ.get("FOLLOWUP_PORT") or DEFAULT_PORT),
+        show_default=f"FOLLOWUP_PORT or {DEFAULT_PORT}",
+    )(fn)
+    return click.option(
+        "--host",
+        default=lambda: os.environ.get("FOLLOWUP_HOST") or DEFAULT_HOST,
+        show_default=f"FOLLOWUP_HOST or {DEFAULT_HOST}",
+        help="Address to listen on (0.0.0.0 for all interfaces, e.g. in a container).",
+    )(fn)
+
+
+@click.command("web")
+@web_options
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_context
+def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
+    """Serve the web app alone (Twilio webhooks); staff alerts are sent from here too."""
+    from followup.cli import setup_logging
+    from followup.config import ConfigError
+    from followup.templates import TemplateError
+    from followup.worker import serve_app
+
+    setup_logging(verbose)
+    rt = get_runtime(ctx)
+    try:
+        serve_app(rt, host, port)
+    except (ConfigError, TemplateError) as exc:
+        fail(f"cannot start: {exc}")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+@click.group("flags", invoke_without_command=True)
+@click.option("--status", type=click.Choice(FLAG_STATUSES), default="open", show_default=True)
+@click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def flags(ctx: click.Context, status: str, clinic_slug: str | None, as_json: bool) -> None:
+    """Replies staff must act on (open by default), newest first. No message text is shown:
+    open the reply with ``followup replies`` when you need it."""
+    if ctx.invoked_subcommand:
+        return
+    rt = get_runtime(ctx)
+    q = (
+        select(Flag, Clinic.slug, Patient.first_name, Patient.external_id)
+        .outerjoin(Clinic, Clinic.id == Flag.clinic_id)
+        .outerjoin(Patient, Patient.id == Flag.patient_id)
+        .where(Flag.status == status)
+        .order_by(Flag.created_at.desc(), Flag.id.desc())
+    )
+    if clinic_slug:
+        q = q.where(Clinic.slug == clinic_slug)
+    with rt.sessions() as db:
+        for flag, slug, first_name, external_id in db.execute(q):
+            row = {
+                "id": flag.id,
+                "clinic": slug,
+                "patient": external_id,
+                "first_name": first_name,
+                "kind": flag.kind,
+                "reason": flag.reason,
+                "status": flag.status,
+                "created_at": _iso(flag.created_at),
+                "acknowledged_by": flag.acknowledged_by,
+                "acknowledged_at": _iso(flag.acknowledged_at),
+                "reply_id": flag.inbound_id,
+            }
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                who = f"{slug or '?'}/{external_id or 'unknown number'}"
+                click.echo(
+                    f"#{flag.id:<6} {row['created_at'][:16]}Z  {flag.kind:12} {who}  {flag.reason}"
+                )
+
+
+@flags.command("ack")
+@click.argument("flag_id", type=int)
+@click.option("--by", "by", required=True, help="Who acknowledges it (name or initials).")
+@click.pass_context
+def flags_ack(ctx: click.Context, flag_id: int, by: str) -> None:
+    """Acknowledge an open flag: someone has it in hand."""
+    from followup.db import transaction
+    from followup.inbound import acknowledge_flag
+
+    rt = get_runtime(ctx)
+    with transaction(rt.sessions) as db:
+        done = acknowledge_flag(db, flag_id, by=by, now=datetime.now(UTC))
+    if not done:
+        fail(f"flag {flag_id}: no open flag with that id")
+    click.echo(f"flag {flag_id} acknowledged by {by}")
+
+
+@click.command("alerts")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """Staff alerts and how their delivery went (failed ones keep their last error)."""
+    from followup.alerts import redact
+
+    rt = get_runtime(ctx)
+    q = select(StaffAlert).order_by(StaffAlert.created_at.desc(), StaffAlert.id.desc())
+    if status:
+        q = q.where(StaffAlert.status == status)
+    with rt.sessions() as db:
+        for a in db.scalars(q):
+            row = {
+                "id": a.id,
+                "flag_id": a.flag_id,
+                "channel": a.channel,
+                "destination": a.destination if a.channel == "sms" else redact(a.destination),
+                "status": a.status,
+                "attempts": a.attempts,
+                "next_attempt_at": _iso(a.next_attempt_at),
+                "sent_at": _iso(a.sent_at),
+                "last_error": a.last_error,
+            }
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(
+                    f"#{a.id:<6} flag {a.flag_id:<6} {a.channel:7} {row['destination']:30} "
+                    f"{a.status:8} attempts={a.attempts}"
+                    + (f"  {a.last_error}" if a.last_error else "")
+                )
+
+
+@click.command("replies")
+@click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def replies(ctx: click.Context, clinic_slug: str | None, limit: int, as_json: bool) -> None:
+    """Texts patients sent, newest first, with how each was read and what we answered."""
+    rt = get_runtime(ctx)
+    q = (
+        select(InboundMessage, Clinic.slug, Patient.external_id)
+        .outerjoin(Clinic, Clinic.id == InboundMessage.clinic_id)
+        .outerjoin(Patient, Patient.id == InboundMessage.patient_id)
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    if clinic_slug:
+        q = q.where(Clinic.slug == clinic_slug)
+    with rt.sessions() as db:
+        for m, slug, external_id in db.execute(q):
+            row = {
+                "id": m.id,
+                "received_at": _iso(m.received_at),
+                "clinic": slug,
+                "patient": external_id,
+                "from": m.from_number,
+                "body": m.body,
+                "kind": m.kind,
+                "urgency": m.urgency,
+                "score": m.score,
+                "matched": m.matched,
+                "reply": m.reply_body,
+            }
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                who = f"{slug or '?'}/{external_id or m.from_number}"
+                click.echo(f"#{m.id:<6} {row['received_at'][:16]}Z  {m.kind:12} {who}: {m.body!r}")
+
+
+@click.command("set-alerts")
+@click.argument("slug")
+@click.option("--oncall-phone", help="Number texted for each alert (the clinic's country format).")
+@click.option(
+    "--alert-url",
+    "alert_urls",
+    multiple=True,
+    help="Apprise URL (mailto://, slack://, msteams://, json://...); repeatable.",
+)
+@click.pass_context
+def clinics_set_alerts(
+    ctx: click.Context, slug: str, oncall_phone: str | None, alert_urls: tuple[str, ...]
+) -> None:
+    """Set where a clinic's staff alerts go (replaces the current destinations; none given
+    turns alerts off: flags still show in ``followup flags``)."""
+    from followup.clinics import ClinicError, set_alert_destinations
+    from followup.db import transaction
+
+    rt = get_runtime(ctx)
+    try:
+        with transaction(rt.sessions) as db:
+            clinic = set_alert_destinations(
+                db, slug, oncall_phone=oncall_phone, alert_urls=list(alert_urls)
+            )
+            phone, urls = clinic.oncall_phone, len(clinic.alert_urls or [])
+    except ClinicError as exc:
+        fail(f"clinics set-alerts: {exc}")
+    click.echo(f"{slug}: alerts to {phone or 'no on-call phone'} and {urls} Apprise URL(s)")

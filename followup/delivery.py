@@ -1,0 +1,142 @@
+"""Delivery status callbacks: what the carrier did with a text we sent.
+
+Twilio posts a callback per status change, may post one twice, and posts them in any order
+(``delivered`` can arrive before ``sent``). So each callback is first kept as a receipt,
+unique on (MessageSid, status), which makes a repeat a no-op; then applied to its text only
+if the outbox's state machine allows the move (:data:`followup.outbox.ALLOWED` never goes
+from delivered back to sent). A callback can also outrun the dispatcher, which records the
+SID a moment after Twilio accepted the text: such receipts stay unapplied, and
+:func:`reconcile` (every worker tick) applies them once the SID is known.
+
+Carrier verdicts about the patient travel on: 21610 (the patient replied STOP to this sender)
+marks the patient opted out, 30006 (a landline) marks the number unusable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import Session
+
+from followup.consent import mark_opted_out, mark_phone_unusable
+from followup.models import DeliveryReceipt, OutboundMessage, StaffAlert
+from followup.outbox import ALLOWED, transition
+from followup.upsert import insert_ignore
+
+#: Twilio's MessageStatus -> our message status; others (queued, accepting, sending, canceled,
+#: scheduled) are kept as receipts and in provider_status but move nothing
+OUR_STATUS = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+}
+OPTED_OUT_CODE = "21610"
+LANDLINE_CODE = "30006"
+#: receipts older than this that never matched a text are left alone (a text sent by another
+#: system on the same account)
+RECONCILE_WINDOW = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class StatusCallback:
+    sid: str
+    status: str
+    error_code: str | None = None
+
+
+def next_status(current: str, reported: str) -> str | None:
+    """Pure: the status a text moves to when the carrier reports ``reported`` (Twilio's word)
+    while we hold ``current``; None when the report is stale or says nothing new."""
+    target = OUR_STATUS.get(reported)
+    if target is None or target == current or target not in ALLOWED.get(current, ()):
+        return None
+    return target
+
+
+def _apply(db: Session | Connection, receipt_id: int, cb: StatusCallback, now: datetime) -> str:
+    row = db.execute(
+        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.patient_id).where(
+            OutboundMessage.provider_sid == cb.sid
+        )
+    ).first()
+    if row is None:
+        # texts to the on-call phone carry the same callback; they are not in the outbox
+        alert = db.scalar(select(StaffAlert.id).where(StaffAlert.provider_sid == cb.sid))
+        if alert is None:
+            return "unmatched"
+        db.execute(
+            update(DeliveryReceipt).where(DeliveryReceipt.id == receipt_id).values(applied_at=now)
+        )
+        return "staff alert"
+    target = next_status(row.status, cb.status)
+    outcome = "stale"
+    if target is not None:
+        code = f" (error {cb.error_code})" if cb.error_code else ""
+        values = {"provider_status": cb.status}
+        if cb.error_code:
+            values["error_code"] = cb.error_code
+        if transition(
+            db,
+            row.id,
+            row.status,
+            target,
+            at=now,
+            reason=f"twilio: {cb.status}{code}",
+            actor="twilio",
+            **values,
+        ):
+            outcome = target
+    if cb.error_code == OPTED_OUT_CODE:
+        mark_opted_out(db, row.patient_id, now, how=f"provider error {cb.error_code}")
+    elif cb.error_code == LANDLINE_CODE:
+        mark_phone_unusable(db, row.patient_id, now, f"provider error {cb.error_code}")
+    db.execute(
+        update(DeliveryReceipt)
+        .where(DeliveryReceipt.id == receipt_id)
+        .values(applied_at=now, message_id=row.id)
+    )
+    return outcome
+
+
+def record_status(db: Session | Connection, cb: StatusCallback, now: datetime) -> str:
+    """Keep and apply one callback. Returns what happened: "duplicate", "unmatched" (kept for
+    :func:`reconcile`), "stale" (out of order, nothing moved) or the new status."""
+    receipt_id = insert_ignore(
+        db,
+        DeliveryReceipt,
+        {
+            "provider_sid": cb.sid,
+            "status": cb.status,
+            "error_code": cb.error_code,
+            "received_at": now,
+        },
+        ("provider_sid", "status"),
+    )
+    if receipt_id is None:
+        return "duplicate"
+    return _apply(db, receipt_id, cb, now)
+
+
+def reconcile(db: Session, now: datetime) -> int:
+    """Apply receipts that arrived before their text's SID was recorded. Returns applied."""
+    pending = db.execute(
+        select(
+            DeliveryReceipt.id,
+            DeliveryReceipt.provider_sid,
+            DeliveryReceipt.status,
+            DeliveryReceipt.error_code,
+        )
+        .join(OutboundMessage, OutboundMessage.provider_sid == DeliveryReceipt.provider_sid)
+        .where(
+            DeliveryReceipt.applied_at.is_(None),
+            DeliveryReceipt.received_at > now - RECONCILE_WINDOW,
+        )
+        .order_by(DeliveryReceipt.received_at, DeliveryReceipt.id)
+    ).all()
+    for r in pending:
+        _apply(db, r.id, StatusCallback(r.provider_sid, r.status, r.error_code), now)
+    return len(pending)

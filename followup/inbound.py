@@ -1,0 +1,323 @@
+"""A patient's text arrives: file it, read it, act on it, and say what to answer.
+
+The edge between the webhook and the pure rules. One call, one transaction:
+
+1. Who wrote to whom: the clinic by the number or messaging service texted (``To``), the
+   patient by ``From`` within those clinics, and the check-in being answered (the patient's
+   latest check-in sent before the reply).
+2. :func:`followup.replies.classify` reads the text; :func:`followup.triage.decide` picks
+   the actions.
+3. The reply is stored, unique on Twilio's MessageSid: a webhook Twilio retries is not
+   processed again (the stored answer is returned again instead, since Twilio only retries
+   when our first answer did not reach it).
+4. Opt-out or opt-in for the patient (every record of that number the sender texts, as
+   Twilio's own opt-out is per sender), a flag for staff with its alerts queued, and the
+   answer rendered from messages/ in the patient's language.
+
+Unknown numbers are kept and flagged for review, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Connection, bindparam, text, update
+from sqlalchemy.orm import Session
+
+from followup.alerts import queue_alerts
+from followup.consent import mark_opted_in, mark_opted_out
+from followup.models import Flag, UTCDateTime
+from followup.phones import display_phone
+from followup.replies import Classification, ReplyContext, classify
+from followup.templates import Catalogue
+from followup.triage import Actions, TriageContext, decide
+
+#: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
+OPT_OUT_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+ACK_INTERVAL = timedelta(hours=24)
+CHECKIN_PREFIX = "checkin"
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sid: str
+    from_number: str
+    to_number: str | None = None
+    messaging_service_sid: str | None = None
+    body: str = ""
+    num_media: int = 0
+    #: Twilio Advanced Opt-Out's OptOutType (STOP, START, HELP), when it handled a keyword
+    opt_out_type: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    inbound_id: int
+    duplicate: bool
+    reply: str | None
+    flag_id: int | None = None
+    flag_kind: str | None = None
+    alerts: int = 0
+    classification: Classification | None = None
+
+
+@dataclass(frozen=True)
+class Senders:
+    """The process-wide sender, used by clinics that have none of their own."""
+
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+
+
+# The queries of a reply, built once: a webhook runs all of them for every text, and building
+# a SQLAlchemy statement costs more CPU than running it (measured by bench/webhook.py: the
+# first version, statements built per call, spent 5 ms of CPU per reply in the database code;
+# these take about a third of that). Plain columns, no ORM objects.
+_CLINICS = text(
+    "SELECT id, slug, name, phone, country, emergency_number, default_locale, oncall_phone,"
+    " alert_urls FROM clinics"
+    " WHERE from_number = :to OR messaging_service_sid = :service"
+    " OR (:uses_default AND from_number IS NULL AND messaging_service_sid IS NULL)"
+    " ORDER BY id"
+).columns(alert_urls=JSON)
+_CLINIC = text(
+    "SELECT id, slug, name, phone, country, emergency_number, default_locale, oncall_phone,"
+    " alert_urls FROM clinics WHERE id = :id"
+).columns(alert_urls=JSON)
+_PATIENTS = text(
+    "SELECT id, clinic_id, first_name, locale FROM patients WHERE phone = :phone ORDER BY id"
+)
+_LATEST_CHECKIN = text(
+    "SELECT id, patient_id, template_key FROM outbound_messages"
+    " WHERE patient_id IN :ids AND template_key LIKE :prefix AND sent_at <= :now"
+    " ORDER BY sent_at DESC, id DESC LIMIT 1"
+).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UTCDateTime))
+_HISTORY = (
+    "SELECT (SELECT score FROM inbound_messages WHERE {who} AND score IS NOT NULL"
+    " ORDER BY received_at DESC, id DESC LIMIT 1),"
+    " (SELECT 1 FROM inbound_messages WHERE {who} AND reply_key = 'reply_received'"
+    " AND received_at > :since LIMIT 1)"
+)
+_HISTORY_OF_PATIENT = text(_HISTORY.format(who="patient_id = :who")).bindparams(
+    bindparam("since", type_=UTCDateTime)
+)
+_HISTORY_OF_NUMBER = text(_HISTORY.format(who="from_number = :who")).bindparams(
+    bindparam("since", type_=UTCDateTime)
+)
+_INSERT_INBOUND = text(
+    "INSERT INTO inbound_messages (provider_sid, clinic_id, patient_id, in_reply_to,"
+    " from_number, to_number, messaging_service_sid, body, num_media, received_at, kind,"
+    " urgency, score, worry, matched, reply_key, reply_body)"
+    " VALUES (:provider_sid, :clinic_id, :patient_id, :in_reply_to, :from_number, :to_number,"
+    " :messaging_service_sid, :body, :num_media, :received_at, :kind, :urgency, :score,"
+    " :worry, :matched, :reply_key, :reply_body)"
+    " ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("received_at", type_=UTCDateTime),
+    bindparam("worry", type_=Boolean),
+    bindparam("matched", type_=JSON),
+)
+_SEEN = text("SELECT id, reply_body FROM inbound_messages WHERE provider_sid = :sid")
+_INSERT_FLAG = text(
+    "INSERT INTO flags (clinic_id, patient_id, inbound_id, kind, reason, status, created_at)"
+    " VALUES (:clinic_id, :patient_id, :inbound_id, :kind, :reason, 'open', :now) RETURNING id"
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list[Any]:
+    """The clinics that send from the number or service the patient wrote to: their own
+    sender, or the process-wide one for clinics without a sender of their own."""
+    uses_default = bool(
+        (sms.to_number and sms.to_number == defaults.from_number)
+        or (
+            sms.messaging_service_sid
+            and sms.messaging_service_sid == defaults.messaging_service_sid
+        )
+    )
+    return list(
+        conn.execute(
+            _CLINICS,
+            {
+                "to": sms.to_number,
+                "service": sms.messaging_service_sid,
+                "uses_default": uses_default,
+            },
+        )
+    )
+
+
+def _patients(conn: Connection, phone: str, clinic_ids: list[int]) -> list[Any]:
+    rows = conn.execute(_PATIENTS, {"phone": phone}).all()
+    return [r for r in rows if r.clinic_id in clinic_ids] if clinic_ids else list(rows)
+
+
+def _latest_checkin(conn: Connection, patient_ids: list[int], now: datetime) -> Any:
+    return conn.execute(
+        _LATEST_CHECKIN, {"ids": patient_ids, "prefix": f"{CHECKIN_PREFIX}%", "now": now}
+    ).first()
+
+
+def _context(conn: Connection, sms: InboundSms, patient_id: int | None, now: datetime) -> dict:
+    """The patient's last score, and whether we told them "staff will read it" lately."""
+    if patient_id is not None:
+        row = conn.execute(_HISTORY_OF_PATIENT, {"who": patient_id, "since": now - ACK_INTERVAL})
+    else:
+        row = conn.execute(
+            _HISTORY_OF_NUMBER, {"who": sms.from_number, "since": now - ACK_INTERVAL}
+        )
+    previous, acked = row.one()
+    return {"previous_score": previous, "acknowledged_recently": acked is not None}
+
+
+def _classify(sms: InboundSms, ctx: ReplyContext) -> Classification:
+    c = classify(sms.body, ctx)
+    kind = OPT_OUT_TYPES.get((sms.opt_out_type or "").upper())
+    if kind is not None:  # Twilio acted on it and answered; we record it the same way
+        return Classification(
+            kind=kind,
+            urgency="none",
+            score=None,
+            worry=None,
+            matched=(sms.opt_out_type.lower(),),
+            negated=(),
+            twilio_keyword=True,
+        )
+    return c
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
+
+
+def render_reply(
+    catalogue: Catalogue, key: str, locale: str | None, clinic: Any, first_name: str | None
+) -> str:
+    """The answer text. Without a name (an unknown number) the greeting closes up neatly:
+    "Thanks, Harbor Physio ..." rather than "Thanks , Harbor Physio ..."."""
+    text = catalogue.render(
+        key,
+        locale,
+        {
+            "first_name": first_name or "",
+            "clinic_name": clinic.name,
+            "clinic_phone": display_phone(clinic.phone, clinic.country),
+            "emergency_number": clinic.emergency_number,
+        },
+    )
+    if not first_name:
+        text = re.sub(r" {2,}", " ", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
+    return text
+
+
+def receive(
+    db: Session | Connection,
+    sms: InboundSms,
+    *,
+    catalogue: Catalogue,
+    now: datetime,
+    senders: Senders = Senders(),
+) -> InboundResult:
+    """File, read and act on one inbound text (see the module docstring). The caller owns
+    the transaction; alerts are queued in it and sent by the alert sender after commit."""
+    conn = db.connection() if isinstance(db, Session) else db
+    seen = conn.execute(_SEEN, {"sid": sms.sid}).first()
+    if seen is not None:
+        return InboundResult(seen.id, True, seen.reply_body)
+
+    clinics = clinics_texted(conn, sms, senders)
+    patients = _patients(conn, sms.from_number, [c.id for c in clinics])
+    checkin = _latest_checkin(conn, [p.id for p in patients], now) if patients else None
+    patient = None
+    if patients:
+        patient = next(
+            (p for p in patients if checkin and p.id == checkin.patient_id), patients[-1]
+        )
+    clinic = None
+    if patient is not None:
+        clinic = next((c for c in clinics if c.id == patient.clinic_id), None) or (
+            conn.execute(_CLINIC, {"id": patient.clinic_id}).first()
+        )
+    elif len(clinics) == 1:
+        clinic = clinics[0]
+    locale = (patient.locale if patient else None) or (clinic.default_locale if clinic else None)
+
+    last_step = checkin.template_key if checkin else None
+    c = _classify(sms, ReplyContext(locale=locale, last_step=last_step))
+    extra = _context(conn, sms, patient.id if patient else None, now)
+    actions: Actions = decide(
+        c,
+        TriageContext(
+            last_step=last_step,
+            known_patient=patient is not None,
+            **extra,
+        ),
+    )
+    reply = None
+    if actions.reply_key and clinic is not None:
+        reply = render_reply(
+            catalogue, actions.reply_key, locale, clinic, patient.first_name if patient else None
+        )
+    inbound_id = conn.execute(
+        _INSERT_INBOUND,
+        {
+            "provider_sid": sms.sid,
+            "clinic_id": clinic.id if clinic else None,
+            "patient_id": patient.id if patient else None,
+            "in_reply_to": checkin.id if checkin else None,
+            "from_number": sms.from_number,
+            "to_number": sms.to_number,
+            "messaging_service_sid": sms.messaging_service_sid,
+            "body": sms.body,
+            "num_media": sms.num_media,
+            "received_at": now,
+            "kind": c.kind,
+            "urgency": c.urgency,
+            "score": c.score,
+            "worry": c.worry,
+            "matched": list(c.matched),
+            "reply_key": actions.reply_key if reply else None,
+            "reply_body": reply,
+        },
+    ).scalar()
+    if inbound_id is None:  # the same MessageSid committed by a concurrent request
+        seen = conn.execute(_SEEN, {"sid": sms.sid}).one()
+        return InboundResult(seen.id, True, seen.reply_body)
+
+    if actions.consent:
+        how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
+        mark = mark_opted_out if actions.consent == "out" else mark_opted_in
+        for p in patients or []:
+            mark(conn, p.id, now, how)
+
+    flag_id = None
+    alerts = 0
+    if actions.flag:
+        flag_id = conn.execute(
+            _INSERT_FLAG,
+            {
+                "clinic_id": clinic.id if clinic else None,
+                "patient_id": patient.id if patient else None,
+                "inbound_id": inbound_id,
+                "kind": actions.flag,
+                "reason": actions.flag_reason or actions.flag,
+                "now": now,
+            },
+        ).scalar_one()
+        alerts = queue_alerts(conn, flag_id=flag_id, flag_kind=actions.flag, clinic=clinic, now=now)
+    return InboundResult(inbound_id, False, reply, flag_id, actions.flag, alerts, c)
+
+
+def acknowledge_flag(
+    db: Session, flag_id: int, *, by: str, now: datetime, clinic_id: int | None = None
+) -> bool:
+    """Mark an open flag acknowledged by a named person. False when it is not open (or not
+    this clinic's). Used by the CLI now and the dashboard later."""
+    q = update(Flag).where(Flag.id == flag_id, Flag.status == "open")
+    if clinic_id is not None:
+        q = q.where(Flag.clinic_id == clinic_id)
+    result = db.execute(
+        q.values(status="acknowledged", acknowledged_by=by[:120], acknowledged_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,103 @@
+"""What to do about a reply: a pure function from its classification and context to actions.
+
+:func:`followup.replies.classify` says what a reply *is*; this module decides what followup
+*does* (clinical.md section 3): which flag staff get, which template answers the patient,
+and whether the patient opts out or in. No I/O here, so every rule is a table test.
+
+Decisions worth knowing:
+
+- Twilio answers its own default keywords (STOP, START, HELP...), so we stay silent for those
+  and answer only other wording ("stop texting me", "ayuda"), once.
+- A score raises a call-back flag when it is 7 or more, higher than the patient's last score,
+  or 4 or more at the 72 h check-in; or when the 72 h "worry" number is 1. Otherwise a thanks.
+- A red-flag term the patient negated ("no chest pain") never triggers the safety reply (that
+  would tell a patient without symptoms to call 911), but it is not ignored either: the reply
+  gets a "review" flag so a person reads it.
+- Free text goes to the staff inbox as a "review" flag; the patient is told staff will read it,
+  at most once a day, so a chatty patient is not answered by a robot every time.
+- A reply from a number we do not know is still filed and flagged; safety replies still go out
+  when we know which clinic was texted (its emergency number), since someone wrote to us
+  about an emergency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from followup.replies import Classification
+
+HIGH_SCORE = 7
+#: at 72 h soreness should be easing; this much still is worth a call (clinical.md section 3)
+LATE_SCORE = 4
+LATE_STEP = "checkin_72h"
+
+
+@dataclass(frozen=True)
+class TriageContext:
+    """What the reply is read against, gathered by the caller from the database."""
+
+    #: template key of the check-in being answered ("checkin_24h", "checkin_72h") or None
+    last_step: str | None = None
+    #: the patient's previous soreness score, if any
+    previous_score: int | None = None
+    #: we already told this patient "staff will read your message" within the last day
+    acknowledged_recently: bool = False
+    #: the sender is a known patient
+    known_patient: bool = True
+
+
+@dataclass(frozen=True)
+class Actions:
+    flag: str | None = None  # "emergency" | "clinic_today" | "callback" | "review"
+    #: staff words, never the patient's own text: "red flag: chest pain", "score 8 (7+)"
+    flag_reason: str | None = None
+    reply_key: str | None = None  # a template in messages/<locale>/
+    consent: str | None = None  # "out" | "in"
+
+
+def _flag_terms(c: Classification) -> str:
+    return ", ".join(c.matched) or c.kind
+
+
+def _score_reasons(c: Classification, ctx: TriageContext) -> list[str]:
+    reasons = []
+    score = c.score
+    assert score is not None
+    if score >= HIGH_SCORE:
+        reasons.append(f"score {score} ({HIGH_SCORE}+)")
+    elif ctx.previous_score is not None and score > ctx.previous_score:
+        reasons.append(f"score {score}, up from {ctx.previous_score}")
+    elif ctx.last_step == LATE_STEP and score >= LATE_SCORE:
+        reasons.append(f"score {score} at 72 h ({LATE_SCORE}+)")
+    if c.worry:
+        reasons.append("bruise or bleeding worries the patient")
+    return reasons
+
+
+def decide(c: Classification, ctx: TriageContext = TriageContext()) -> Actions:
+    """The actions for reply ``c`` in context ``ctx`` (see the module docstring)."""
+    if c.kind == "emergency":
+        return Actions("emergency", f"red flag: {_flag_terms(c)}", "reply_emergency")
+    if c.kind == "clinic_today":
+        return Actions(
+            "clinic_today", f"needs the clinic today: {_flag_terms(c)}", "reply_clinic_today"
+        )
+    if c.kind == "opt_out":
+        return Actions(reply_key=None if c.twilio_keyword else "reply_opt_out", consent="out")
+    if c.kind == "opt_in":
+        return Actions(reply_key=None if c.twilio_keyword else "reply_opt_in", consent="in")
+    if c.kind == "help":
+        return Actions(reply_key=None if c.twilio_keyword else "reply_help")
+    negated = f"mentions {', '.join(c.negated)} (negated): please read" if c.negated else None
+    if c.kind == "score" and c.score is not None:
+        reasons = _score_reasons(c, ctx)
+        if reasons:
+            return Actions(
+                "callback", "; ".join([*reasons, *filter(None, [negated])]), "reply_callback"
+            )
+        if negated:
+            return Actions("review", negated, "reply_thanks")
+        return Actions(reply_key="reply_thanks")
+    # free text, photos, anything unclear: a person reads it
+    reason = negated or ("reply from an unknown number" if not ctx.known_patient else "free text")
+    return Actions("review", reason, None if ctx.acknowledged_recently else "reply_received")

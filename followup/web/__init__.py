@@ -1,0 +1,1 @@
+"""The web app: Twilio's webhooks now, the staff dashboard and API next to them later."""

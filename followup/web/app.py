@@ -1,0 +1,83 @@
+"""The ASGI app: ``create_app`` wires settings, database, catalogue and alert sender into routes.
+
+``followup web`` serves it alone; ``followup run`` serves it beside the scheduler and shares
+the worker's alert sender. The alert sender delivers staff alerts in a thread of its own, so
+no webhook waits on Slack, email or an SMS to the on-call phone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from followup.alerts import AlertSender
+from followup.gateways.base import Gateway
+from followup.inbound import Senders
+from followup.runtime import Runtime
+from followup.templates import Catalogue
+from followup.web import twilio_hooks
+from followup.web.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    alerts: AlertSender | None = None,
+    gateway: Gateway | None = None,
+    catalogue: Catalogue | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The app. Without ``alerts`` it builds its own sender (on ``gateway``, default: the
+    configured one) and runs it for the app's lifetime; a given sender belongs to the caller."""
+    from followup.worker import build_alert_sender, build_gateway, worker_id
+
+    settings = runtime.settings
+    own_alerts = alerts is None
+    if alerts is None:
+        alerts = build_alert_sender(runtime, gateway or build_gateway(settings), worker_id())
+    token = settings.twilio_auth_token
+    if not token:
+        log.warning("TWILIO_AUTH_TOKEN is not set: every webhook request will be refused (403)")
+    elif not settings.public_url:
+        log.warning(
+            "FOLLOWUP_PUBLIC_URL is not set: signatures are checked against the URL "
+            "this server sees, which fails behind a proxy"
+        )
+    state = AppState(
+        engine=runtime.engine,
+        catalogue=catalogue or Catalogue.load(settings.messages_dir),
+        validator=RequestValidator(token) if token else None,
+        public_url=settings.public_url,
+        senders=Senders(settings.twilio_from_number, settings.twilio_messaging_service_sid),
+        alerts=alerts,
+        db_concurrency=1 if runtime.engine.dialect.name == "sqlite" else 4,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if own_alerts:
+            alerts.start()
+        try:
+            yield
+        finally:
+            state.close()
+            if own_alerts:
+                alerts.close()
+
+    async def healthz(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    hooks = twilio_hooks.routes(state, clock or (lambda: datetime.now(UTC)))
+    app = Starlette(routes=[Route("/healthz", healthz), *hooks], lifespan=lifespan)
+    app.state.followup = state
+    return app

@@ -1,0 +1,160 @@
+"""Twilio's two webhooks: ``POST /twilio/inbound`` (a patient's text) and
+``POST /twilio/status`` (what the carrier did with ours).
+
+Every request must carry a valid ``X-Twilio-Signature``, checked with the SDK's
+``RequestValidator`` against the URL Twilio called: ``FOLLOWUP_PUBLIC_URL`` + path (+ query),
+because behind a proxy or tunnel the URL this server sees is not the one Twilio signed. A
+missing or wrong signature gets 403 before anything is read into the database. Without
+``TWILIO_AUTH_TOKEN`` nothing can be verified, so both webhooks refuse every request.
+
+Database work runs on a small pool of threads of the app's own (SQLAlchemy is synchronous):
+one on SQLite, whose single writer would otherwise make concurrent requests poll for its lock
+with growing sleeps, and a few on PostgreSQL, within the connection pool. Requests queue for
+them in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import MultiDict
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    get_signature_algorithm,
+)
+from twilio.twiml.messaging_response import MessagingResponse
+
+from followup.delivery import StatusCallback, record_status
+from followup.inbound import InboundResult, InboundSms, receive
+from followup.web.state import AppState
+
+log = logging.getLogger(__name__)
+
+INBOUND_PATH = "/twilio/inbound"
+STATUS_PATH = "/twilio/status"
+TWIML = "application/xml"
+T = TypeVar("T")
+
+
+class Forbidden(Exception):
+    pass
+
+
+def signed_url(public_url: str | None, request: Request) -> str:
+    """The URL Twilio signed: the public base URL and the path and query it called."""
+    if not public_url:
+        return str(request.url)
+    query = request.url.query
+    return public_url + request.url.path + (f"?{query}" if query else "")
+
+
+async def verified_form(request: Request, state: AppState) -> MultiDict:
+    """The form fields of a request whose Twilio signature is valid; Forbidden otherwise."""
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if state.validator is None or not signature:
+        raise Forbidden("missing signature" if state.validator else "no TWILIO_AUTH_TOKEN")
+    body = (await request.body()).decode("utf-8", "replace")
+    form = MultiDict(parse_qsl(body, keep_blank_values=True))
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    url = signed_url(state.public_url, request)
+    if not state.validator.validate(url, form, signature, algorithm):
+        raise Forbidden(f"signature does not match {url}")
+    return form
+
+
+def _forbidden(request: Request, why: Forbidden) -> Response:
+    log.warning("refused %s %s: %s", request.method, request.url.path, why)
+    return Response("forbidden\n", status_code=403, media_type="text/plain")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = _now):
+    async def inbound(request: Request) -> Response:
+        try:
+            form = await verified_form(request, state)
+        except Forbidden as why:
+            return _forbidden(request, why)
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        sender = form.get("From")
+        if not sid or not sender:
+            return Response("MessageSid and From are required\n", 400, media_type="text/plain")
+        sms = InboundSms(
+            sid=sid,
+            from_number=sender,
+            to_number=form.get("To") or None,
+            messaging_service_sid=form.get("MessagingServiceSid") or None,
+            body=form.get("Body") or "",
+            num_media=_int(form.get("NumMedia")),
+            opt_out_type=form.get("OptOutType") or None,
+        )
+
+        def work() -> InboundResult:
+            with state.engine.begin() as conn:
+                return receive(
+                    conn, sms, catalogue=state.catalogue, now=clock(), senders=state.senders
+                )
+
+        result = await on_db_thread(state, work)
+        if result.alerts and state.alerts is not None:
+            state.alerts.kick()  # after commit: the sender thread reads what we wrote
+        twiml = MessagingResponse()
+        if result.reply:
+            twiml.message(result.reply)
+        return Response(str(twiml), media_type=TWIML)
+
+    return inbound
+
+
+def status_endpoint(state: AppState, clock: Callable[[], datetime] = _now):
+    async def status(request: Request) -> Response:
+        try:
+            form = await verified_form(request, state)
+        except Forbidden as why:
+            return _forbidden(request, why)
+        sid, reported = form.get("MessageSid"), (form.get("MessageStatus") or "").lower()
+        if not sid or not reported:
+            return Response(
+                "MessageSid and MessageStatus are required\n", 400, media_type="text/plain"
+            )
+        cb = StatusCallback(sid, reported, form.get("ErrorCode") or None)
+
+        def work() -> str:
+            with state.engine.begin() as conn:
+                return record_status(conn, cb, clock())
+
+        outcome = await on_db_thread(state, work)
+        log.debug("status %s %s: %s", sid, reported, outcome)
+        return Response(status_code=200)
+
+    return status
+
+
+async def on_db_thread(state: AppState, fn: Callable[[], T]) -> T:
+    """Run ``fn`` on the app's database threads."""
+    return await asyncio.get_running_loop().run_in_executor(state.db_threads, fn)
+
+
+def routes(state: AppState, clock: Callable[[], datetime] = _now) -> list[Route]:
+    return [
+        Route(INBOUND_PATH, inbound_endpoint(state, clock), methods=["POST"]),
+        Route(STATUS_PATH, status_endpoint(state, clock), methods=["POST"]),
+    ]
