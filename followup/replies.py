@@ -8,15 +8,15 @@ words). The labelled corpus in ``tests/replies_corpus.tsv`` is the yardstick.
 Order of the decision, and why
 ------------------------------
 1. Empty text (a photo with no body, whitespace, emoji only) is ``text``: a person looks at it.
-2. The whole message is exactly one of Twilio's default keywords (any case, surrounding
-   whitespace and punctuation ignored: ``"Stop!!"``, ``" yes "``, full-width ``"ＳＴＯＰ"``):
+2. The whole message is one of Twilio's default keywords (any case, surrounding whitespace
+   and punctuation ignored: ``"Stop!!"``, ``" yes "``, full-width ``"ＳＴＯＰ"``):
    STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT -> ``opt_out``; START, YES,
-   UNSTOP -> ``opt_in``; HELP, INFO -> ``help``, with ``twilio_keyword=True`` because Twilio
-   has already answered and changed its block list. Twilio documents "single word, any
-   case"; that it also ignores surrounding punctuation is this module's assumption, so a
-   caller should still record every ``opt_out`` itself (Twilio's ``OptOutType`` webhook field,
-   with Advanced Opt-Out, is the authoritative signal). A single word can never carry a red
-   flag, so nothing is lost by deciding these first.
+   UNSTOP -> ``opt_in``; HELP, INFO -> ``help``. ``twilio_keyword`` is True only for the bare
+   word (any case, surrounding whitespace ignored), the form Twilio documents ("single word,
+   any case") and answers itself; for ``"Stop!!"`` we cannot be sure Twilio answered, so the
+   caller confirms it (a second confirmation is a smaller harm than none). Twilio's
+   ``OptOutType`` webhook field, with Advanced Opt-Out, is the authoritative signal. A single
+   word can never carry a red flag, so nothing is lost by deciding these first.
 3. Red flags, checked before any other keyword or score, because a missed emergency is the
    one error that can hurt someone (the NZ HDC case in clinical.md): ``emergency`` (trouble
    breathing, pain when breathing in, chest pain, fainting) beats ``clinic_today`` (bleeding
@@ -1419,7 +1419,9 @@ def classify(text: str, context: ReplyContext = ReplyContext()) -> Classificatio
         return _make("text")
     twilio_kind = _TWILIO.get(norm)
     if twilio_kind is not None:
-        return _make(twilio_kind, matched=(norm,), twilio=True)
+        # Twilio acts on the bare word only; "Stop." is read the same here, but we answer it
+        exact = text.strip().casefold() == norm
+        return _make(twilio_kind, matched=(norm,), twilio=exact)
 
     in_72h = context.last_step == "checkin_72h"
     cands, toks = _scores(folded, in_72h)

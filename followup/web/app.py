@@ -8,6 +8,7 @@ no webhook waits on Slack, email or an SMS to the on-call phone.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -65,6 +66,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Everything loaded so far (SQLAlchemy, the SDK, templates) lives as long as the
+        # process: keep it out of the garbage collector's scans, which otherwise walk it
+        # again and again while requests wait (a tail-latency cost, not a throughput one).
+        gc.collect()
+        gc.freeze()
         if own_alerts:
             alerts.start()
         try:
