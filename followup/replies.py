@@ -375,6 +375,10 @@ _OPT_IN_WHOLE = {
             "quiero recibir mensajes",
             "quiero mensajes",
             "volver a recibir mensajes",
+            "quiero volver a recibir mensajes",
+            "volver a recibir los mensajes",
+            "quiero volver a recibir los mensajes",
+            "quiero recibir los mensajes",
             "empezar",
             "comenzar",
         ),
@@ -532,6 +536,7 @@ _SPECS: tuple[_Spec, ...] = (
             r"sin aire|sin aliento|ahog\w*|sofoc\w*|asfixi\w*",
             r"respir\w* (?:mal|con dificultad|dificil|rapido|entrecortad\w*|cort\w*|agitad\w*)",
             r"no me entra (?:el )?aire|dificil respirar|pulmon colapsado",
+            r"se me (?:va|fue|iba|acaba|corta) (?:el |la )?(?:aire|aliento|respiracion)",
         ),
     ),
     _Spec(

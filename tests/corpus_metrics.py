@@ -20,6 +20,8 @@ if __package__ in (None, ""):  # run as a script: make `followup` importable fro
 from followup.replies import KINDS, Classification, ReplyContext, classify
 
 CORPUS = Path(__file__).resolve().parent / "replies_corpus.tsv"
+#: written blind, after the rules: how the reader does on wording it was not tuned for
+HOLDOUT = Path(__file__).resolve().parent / "replies_holdout.tsv"
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,9 @@ def corpus_report(rows: list[Row] | None = None) -> Report:
 
 
 if __name__ == "__main__":
-    result = corpus_report()
+    path = HOLDOUT if sys.argv[1:] == ["--holdout"] else CORPUS
+    result = corpus_report(load_corpus(path))
+    print(f"{path.name}\n")
     print(result.markdown())
     for row, got in result.misses:
         print(f"kind miss  line {row.line}: {row.text!r}: want {row.kind}, got {got.kind}")
