@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from followup.cli_support import json_string_lines
 from followup.segments import analyze
 from followup.templates import count_templates, lint
 
@@ -77,16 +78,8 @@ def segments(text: str | None) -> None:
         click.echo(_info_json(text))
         return
     failed = False
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            value, why = None, f"not JSON ({exc.msg})"
-        else:
-            why = f"expected a JSON string, got {type(value).__name__}"
-        if not isinstance(value, str):
+    for number, value, why in json_string_lines(sys.stdin):
+        if value is None:
             click.echo(f"line {number}: {why}", err=True)
             failed = True
             continue

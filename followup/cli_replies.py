@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from followup.cli_support import json_string_lines
 from followup.replies import ReplyContext, classify
 
 
@@ -40,17 +41,10 @@ def classify_command(text: str | None, locale: str | None, last_step: str | None
         click.echo(_result_json(text, context))
         return
     failed = False
-    for number, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            value, why = None, f"line {number}: not JSON ({exc.msg})"
-        else:
-            why = f"line {number}: expected a JSON string, got {type(value).__name__}"
-        if not isinstance(value, str):
-            click.echo(json.dumps({"error": why}, ensure_ascii=False, separators=(",", ":")))
+    for number, value, why in json_string_lines(sys.stdin):
+        if value is None:
+            error = {"error": f"line {number}: {why}"}
+            click.echo(json.dumps(error, ensure_ascii=False, separators=(",", ":")))
             failed = True
             continue
         click.echo(_result_json(value, context))

@@ -1,4 +1,5 @@
-"""What every command shares: the runtime, the schema check, and failing with exit code 1.
+"""What every command shares: the runtime, the schema check, failing with exit code 1, and
+reading JSON-lines input.
 
 Kept apart from ``cli.py`` so the command modules (``cli_*.py``) can use it without importing
 the command group that registers them.
@@ -6,7 +7,9 @@ the command group that registers them.
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Iterable, Iterator
 from typing import NoReturn
 
 import click
@@ -48,3 +51,21 @@ def get_runtime(ctx: click.Context, *, need_schema: bool = True) -> Runtime:
             )
         root.meta["followup.schema_checked"] = True
     return runtime
+
+
+def json_string_lines(stream: Iterable[str]) -> Iterator[tuple[int, str | None, str]]:
+    """``(line number, value, why)`` for each non-blank line of a JSON-lines input whose lines
+    should be JSON strings; ``value`` is None (and ``why`` says why) for a line that is not.
+    The commands that read texts from stdin (``segments``, ``classify``) share this."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not JSON ({exc.msg})"
+            continue
+        if isinstance(value, str):
+            yield number, value, ""
+        else:
+            yield number, None, f"expected a JSON string, got {type(value).__name__}"

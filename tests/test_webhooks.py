@@ -101,6 +101,13 @@ def patient(rt, phone: str) -> Patient:
     return one(rt, Patient, Patient.phone == phone)
 
 
+def texts(rt, p: Patient, status: str) -> int:
+    """How many of patient ``p``'s texts are in ``status``."""
+    return count(
+        rt, OutboundMessage, OutboundMessage.patient_id == p.id, OutboundMessage.status == status
+    )
+
+
 # -- signatures ------------------------------------------------------------------------------
 
 
@@ -316,24 +323,8 @@ def test_stop_opts_out_skips_pending_texts_and_leaves_the_answer_to_twilio(clien
     assert answer(say(client, "STOP")) is None  # Twilio answers its own keywords
     p = patient(seeded, P0)
     assert p.opted_out_at is not None and p.opted_out_how == "sms: STOP"
-    assert (
-        count(
-            seeded,
-            OutboundMessage,
-            OutboundMessage.patient_id == p.id,
-            OutboundMessage.status == "scheduled",
-        )
-        == 0
-    )
-    assert (
-        count(
-            seeded,
-            OutboundMessage,
-            OutboundMessage.patient_id == p.id,
-            OutboundMessage.status == "skipped",
-        )
-        >= 1
-    )
+    assert texts(seeded, p, "scheduled") == 0
+    assert texts(seeded, p, "skipped") >= 1
     assert patient(seeded, P1).opted_out_at is None
 
 
@@ -433,15 +424,7 @@ def test_undelivered_to_a_landline_marks_the_number_unusable(client, seeded):
     assert (m.status, m.error_code) == ("undelivered", "30006")
     p = patient(seeded, P0)
     assert p.phone_unusable_at is not None
-    assert (
-        count(
-            seeded,
-            OutboundMessage,
-            OutboundMessage.patient_id == p.id,
-            OutboundMessage.status == "scheduled",
-        )
-        == 0
-    )
+    assert texts(seeded, p, "scheduled") == 0
 
 
 def test_failed_with_21610_marks_the_patient_opted_out(client, seeded):
