@@ -13,8 +13,11 @@ seeded patient (one clinic, ``--patients`` patients, each with a ``checkin_24h``
 hour ago) and has a MessageSid of its own, so every request writes an ``inbound_messages``
 row; after the run the rows are counted against the requests sent. The mix of texts: about
 70 % soreness scores ("3", "about a 6", "7/10"), 15 % free text, 10 % red flags ("chest
-pain", "bleeding won't stop"), 5 % thanks. Scores of 7 and more and red flags raise flags and
-page the clinic's on-call phone, as they would in a clinic.
+pain", "bleeding won't stop"), 5 % thanks. A patient's scores ease a point per reply, give
+or take one (random scores would go up half the time, and each rise raises a call-back).
+Red flags, scores of 7 and more and rises raise flags and page the clinic's on-call phone,
+as they would in a clinic; the database check reports how many pages were sent, how late,
+and how many were still pending when the server stopped.
 
 How, and why so: the machine has few cores, and every cycle the load generator spends is
 taken from the server it measures. So the client is as light as it can be made:
@@ -34,8 +37,10 @@ second, latency p50, p90, p99 and max (nearest rank), the server's CPU seconds
 (``/proc/<pid>/stat`` utime + stime), the client's (``time.process_time``), the PostgreSQL
 server processes', how busy the whole machine was (``/proc/stat``) and the CPU seconds of
 everything else that ran meanwhile ("other": another job on the machine disturbs the
-figures), so a reader sees whether the machine was saturated, and by what. The medians over
-the rounds are the headline figures.
+figures; approximate, to a few tenths of a second), so a reader sees whether the machine was
+saturated, and by what. The medians over the rounds are the headline figures. Each backend's
+figures also carry the time of ``sum(range(1000))`` before and after its rounds: the speed
+of this kind of shared virtual machine drifts by a third within minutes.
 
 ``--profile`` then serves the same database from an instrumented server (this file with
 ``--serve``, the same app and uvicorn settings as ``followup web``) for one more round each:
@@ -47,7 +52,9 @@ the rounds are the headline figures.
   (cursor execution, from SQLAlchemy's engine events). Only counted between the end of the
   warm-up and the end of the round (the client signals both).
 - ``cprofile``: cProfile of the event-loop thread and of every database call in the worker
-  threads and the alert sender, merged; the top functions by cumulative and own time.
+  threads and the alert sender, merged; the top functions by cumulative and own time, and
+  the alert sender's. Its timer is the wall clock, so waits (for the GIL, for SQLite's write
+  lock) show up in the functions that waited.
 
 Targets (SQLite, this 2-core machine): at least 300 replies a second, p99 under 100 ms.
 Prints a table and writes JSON (default bench/results/webhook.json).
@@ -63,6 +70,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -103,9 +111,10 @@ DROPPED_ENV = (
 
 # -- the replies -----------------------------------------------------------------------------
 
-#: soreness scores, mostly low-to-middling as after a session; 7+ raises a call-back flag
+#: a patient's first score, mostly low-to-middling as after a session (0..10); 7+ raises a
+#: call-back flag, as does a score higher than the patient's last one
+SCORE_WEIGHTS = (2, 6, 10, 12, 10, 9, 7, 5, 3, 1, 1)
 SCORE_FORMS = ("{n}", "{n}", "about a {n}", "{n}/10", "I'd say {n}", "{n} out of 10", "maybe {n}")
-SCORE_WEIGHTS = (2, 6, 10, 12, 10, 9, 7, 5, 3, 1, 1)  # for 0..10
 FREE_TEXT = (
     "My calf is still a bit tight, is that normal?",
     "Can I go for a run tomorrow?",
@@ -127,10 +136,15 @@ THANKS = ("thanks", "Thank you!", "thanks, all good")
 MIX = (("score", 70), ("free_text", 15), ("red_flag", 10), ("thanks", 5))
 
 
-def reply_text(kind: str, rng: random.Random) -> str:
+def score(first: int, reply: int, rng: random.Random) -> int:
+    """A patient's ``reply``-th score (0, 1, ...): soreness eases a point a day from the first
+    score, give or take one, so a few replies still go up (and raise a call-back)."""
+    return min(10, max(0, first - reply + rng.choice((-1, 0, 0, 1))))
+
+
+def reply_text(kind: str, rng: random.Random, soreness: int) -> str:
     if kind == "score":
-        n = rng.choices(range(11), SCORE_WEIGHTS)[0]
-        return rng.choice(SCORE_FORMS).format(n=n)
+        return rng.choice(SCORE_FORMS).format(n=soreness)
     return rng.choice({"free_text": FREE_TEXT, "red_flag": RED_FLAGS, "thanks": THANKS}[kind])
 
 
@@ -170,11 +184,14 @@ def build_requests(
     rng = random.Random(20260610 + first)
     kinds = rng.choices([k for k, _ in MIX], [w for _, w in MIX], k=count)
     mix = {k: kinds.count(k) for k, _ in MIX}
+    firsts = random.Random(1).choices(range(11), SCORE_WEIGHTS, k=len(phones))
     url = public_url + PATH
     out = []
     for i, kind in zip(range(first, first + count), kinds, strict=True):
         sid = f"SM{i:032x}"
-        fields = inbound_fields(sid, phones[i % len(phones)], reply_text(kind, rng))
+        patient, nth = i % len(phones), i // len(phones)  # the patient's nth reply
+        text = reply_text(kind, rng, score(firsts[patient], nth, rng))
+        fields = inbound_fields(sid, phones[patient], text)
         body = urlencode(fields).encode()
         head = (
             f"POST {PATH} HTTP/1.1\r\n"
@@ -216,6 +233,14 @@ def postgres_cpu() -> float:
             fields = stat[stat.rindex(")") + 2 :].split()
             total += (int(fields[11]) + int(fields[12])) / TICK
     return total
+
+
+def python_speed() -> float:
+    """Microseconds for ``sum(range(1000))`` (best of 5): this machine's speed drifts (shared
+    virtual CPUs), so each backend's figures carry it, measured before and after."""
+    import timeit
+
+    return round(min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6, 2)
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -370,6 +395,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_PROBLEM = re.compile(r"ERROR|CRITICAL|Traceback|[Ee]rror:|database is locked")
+
+
 class Server:
     """``followup web`` (or this file's instrumented ``--serve``) in a child process, on a free
     port, with the settings the bench needs; ``with Server(...) as server: ...``."""
@@ -425,6 +453,15 @@ class Server:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def problems(self) -> dict[str, Any]:
+        """Errors the server logged (tracebacks, "database is locked"...): count and samples."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return {"count": 0, "samples": []}
+        bad = [line for line in lines if _PROBLEM.search(line)]
+        return {"count": len(bad), "samples": list(dict.fromkeys(bad))[:5]}
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -521,6 +558,22 @@ def db_check(url: str) -> dict[str, Any]:
             "flags": by(Flag.kind),
             "staff_alerts": by(StaffAlert.status),
         }
+        # how long a page waited for the app's alert sender (created with the flag, in the
+        # webhook's transaction); those still pending were left when the server stopped
+        delays = sorted(
+            (sent - created).total_seconds()
+            for created, sent in conn.execute(
+                select(StaffAlert.created_at, StaffAlert.sent_at).where(
+                    StaffAlert.sent_at.is_not(None)
+                )
+            )
+        )
+        if delays:
+            out["staff_alert_delay_s"] = {
+                "p50": round(percentile(delays, 50), 2),
+                "p99": round(percentile(delays, 99), 2),
+                "max": round(delays[-1], 2),
+            }
     engine.dispose()
     return out
 
@@ -572,27 +625,52 @@ class Phases:
         setattr(owner, attr, self.timed(getattr(owner, attr), name))
 
 
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)")
+
+
 def _statement_label(statement: str) -> str:
+    """A short name for a SQL statement of the inbound path, whatever wrote it (ORM or text)."""
     words = " ".join(statement.split())
-    for table in ("inbound_messages", "outbound_messages", "patients", "clinics", "flags"):
-        if table in words:
-            break
-    else:
-        table = ""
-    if words.startswith("SELECT"):
-        if "inbound_messages.reply_body" in words:
+    verb = words.split(" ", 1)[0].upper()
+    found = _TABLE.search(words)
+    table = found.group(1) if found else ""
+    if verb == "SELECT":
+        if "reply_body" in words and "provider_sid" in words:
             return "SELECT inbound by MessageSid (seen?)"
-        if "inbound_messages.score" in words:
+        history = ("score IS NOT NULL" in words, "reply_received" in words)
+        if all(history):
+            return "SELECT reply history (previous score, acknowledged)"
+        if history[0]:
             return "SELECT previous score"
-        if "reply_key" in words:
+        if history[1]:
             return "SELECT acknowledged recently"
-        if "outbound_messages" in words:
+        if table == "outbound_messages":
             return "SELECT latest check-in"
-        if words.startswith("SELECT patients.id"):
-            return "SELECT patients by phone"
-        if "FROM clinics" in words:
-            return "SELECT clinics by number"
-    return f"{words.split(' ', 1)[0]} {table}".strip() or words[:40]
+    return f"{verb} {table}".strip()
+
+
+#: the database entry points of a request in followup.web.twilio_hooks, newest first
+DB_ENTRY_POINTS = ("on_db_thread", "run_in_threadpool_limited")
+#: the parts of followup.inbound.receive wrapped by --profile (those that exist are wrapped)
+RECEIVE_PARTS = (
+    ("clinics_texted", "db: receive: clinics_texted"),
+    ("_patients", "db: receive: _patients"),
+    ("_latest_checkin", "db: receive: _latest_checkin"),
+    ("_context", "db: receive: _context (previous score, acknowledged)"),
+    ("_classify", "cpu: receive: _classify"),
+    ("classify", "cpu: receive: _classify: replies.classify"),
+    ("decide", "cpu: receive: triage.decide"),
+    ("render_reply", "cpu: receive: render_reply"),
+    ("insert_ignore", "db: receive: insert_ignore (INSERT inbound)"),
+    ("queue_alerts", "db: receive: queue_alerts (INSERT staff_alerts)"),
+)
+
+
+def _db_entry_point(twilio_hooks: Any) -> str:
+    for attr in DB_ENTRY_POINTS:
+        if hasattr(twilio_hooks, attr):
+            return attr
+    raise SystemExit(f"followup.web.twilio_hooks has none of {DB_ENTRY_POINTS}: update --profile")
 
 
 def instrument_phases(runtime: Any, phases: Phases) -> None:
@@ -620,35 +698,28 @@ def instrument_phases(runtime: Any, phases: Phases) -> None:
             return phases.timed(super().__str__, twiml_name)()
 
     twilio_hooks.MessagingResponse = TimedTwiML
-    original_limited = twilio_hooks.run_in_threadpool_limited
+    entry = _db_entry_point(twilio_hooks)
+    original = getattr(twilio_hooks, entry)
 
-    async def limited(state: Any, fn: Callable[[], Any]) -> Any:
+    async def on_db(state: Any, fn: Callable[[], Any]) -> Any:
         queued = time.perf_counter()
 
         def work() -> Any:
             if phases.on:
                 phases.add(
-                    "wait: DB slot and thread hand-off (wall)", 0.0, time.perf_counter() - queued
+                    "wait: for the DB thread (queue and hand-off, wall)",
+                    0.0,
+                    time.perf_counter() - queued,
                 )
             return phases.timed(fn, "db: whole transaction (work())")()
 
-        return await original_limited(state, work)
+        return await original(state, work)
 
-    twilio_hooks.run_in_threadpool_limited = limited
+    setattr(twilio_hooks, entry, on_db)
     phases.patch(twilio_hooks, "receive", "db: receive()")
-    for attr, name in (
-        ("clinics_texted", "db: receive: clinics_texted"),
-        ("_patients", "db: receive: _patients"),
-        ("_latest_checkin", "db: receive: _latest_checkin"),
-        ("_context", "db: receive: _context (2 SELECTs)"),
-        ("_classify", "cpu: receive: _classify"),
-        ("classify", "cpu: receive: _classify: replies.classify"),
-        ("decide", "cpu: receive: triage.decide"),
-        ("render_reply", "cpu: receive: render_reply"),
-        ("insert_ignore", "db: receive: insert_ignore (INSERT inbound)"),
-        ("queue_alerts", "db: receive: queue_alerts (INSERT staff_alerts)"),
-    ):
-        phases.patch(inbound, attr, name)
+    for attr, name in RECEIVE_PARTS:
+        if hasattr(inbound, attr):
+            phases.patch(inbound, attr, name)
     phases.patch(AlertSender, "_run", "alerts: AlertSender._run (its own thread)")
 
     engine = runtime.engine
@@ -712,6 +783,8 @@ class ThreadProfiles:
                 stats.add(prof)
         stats.sort_stats("cumulative").print_stats(45)
         stats.sort_stats("tottime").print_stats(30)
+        out.write("The alert sender's thread (and its database calls):\n")
+        stats.sort_stats("cumulative").print_stats(r"alerts\.py|db\.py|gateways", 25)
         return out.getvalue()
 
 
@@ -719,12 +792,13 @@ def instrument_cprofile(profiles: ThreadProfiles) -> None:
     from followup.alerts import AlertSender
     from followup.web import twilio_hooks
 
-    original_limited = twilio_hooks.run_in_threadpool_limited
+    entry = _db_entry_point(twilio_hooks)
+    original = getattr(twilio_hooks, entry)
 
-    async def limited(state: Any, fn: Callable[[], Any]) -> Any:
-        return await original_limited(state, profiles.profiled(fn))
+    async def on_db(state: Any, fn: Callable[[], Any]) -> Any:
+        return await original(state, profiles.profiled(fn))
 
-    twilio_hooks.run_in_threadpool_limited = limited
+    setattr(twilio_hooks, entry, on_db)
     AlertSender._run = profiles.profiled(AlertSender._run)
 
 
@@ -802,18 +876,13 @@ def breakdown(data: dict[str, Any], requests: int, server_cpu_s: float) -> dict[
     }
     rows["loop: whole event-loop thread"] = {"cpu_us": round(loop * us, 1)}
     receive = cpu.get("db: receive()", 0.0)
-    inside = sum(
-        v
-        for k, v in cpu.items()
-        if k.startswith("db: receive: ")
-        or k == "cpu: receive: _classify"
-        or k in ("cpu: receive: triage.decide", "cpu: receive: render_reply")
-    )
+    children = {name for _, name in RECEIVE_PARTS} - {"cpu: receive: _classify: replies.classify"}
+    inside = sum(v for k, v in cpu.items() if k in children)
     rows["db: receive: the rest (seen? SELECT, flag INSERT, glue)"] = {
         "cpu_us": round((receive - inside) * us, 1)
     }
     work = cpu.get("db: whole transaction (work())", 0.0)
-    rows["db: transaction overhead (session, BEGIN, COMMIT, close)"] = {
+    rows["db: transaction overhead (BEGIN, COMMIT, connection, session if any)"] = {
         "cpu_us": round((work - receive) * us, 1)
     }
     alerts = cpu.get("alerts: AlertSender._run (its own thread)", 0.0)
@@ -867,6 +936,7 @@ def print_round(label: str, r: dict[str, Any]) -> None:
 
 
 def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    speed_before = python_speed()
     db = Database(backend, workdir)
     try:
         t0 = time.perf_counter()
@@ -892,8 +962,13 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
                 workdir,
             )
             log_tail = server.tail(5)
+        problems = server.problems()
         rounds = result["rounds"]
-        print(f"  {backend} (seeded {args.patients} patients in {seeded} s; mix {result['mix']})")
+        speed = {"before": speed_before, "after": python_speed()}
+        print(
+            f"  {backend} (seeded {args.patients} patients in {seeded} s; mix {result['mix']}; "
+            f"sum(range(1000)) took {speed['before']} us before, {speed['after']} us after)"
+        )
         for i, r in enumerate(rounds, 1):
             print_round(f"round {i}", r)
         med = medians(rounds)
@@ -903,16 +978,21 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict
         print(
             f"    database: {check['inbound_messages']} inbound_messages rows for {sent} requests "
             f"sent ({check['linked_to_checkin']} linked to the check-in); kinds {check['kinds']}; "
-            f"flags {check['flags']}; staff alerts {check['staff_alerts']}",
+            f"flags {check['flags']}; staff alerts {check['staff_alerts']}, sent after "
+            f"(s) {check.get('staff_alert_delay_s')}",
             flush=True,
         )
+        if problems["count"]:
+            print(f"    server log: {problems['count']} error lines, e.g. {problems['samples']}")
         out: dict[str, Any] = {
             "median": med,
             "rounds": rounds,
             "mix": result["mix"],
             "requests_sent": sent,
             "database": check,
+            "server_log_errors": problems,
             "seed_seconds": seeded,
+            "python_speed_us": speed,
             "profile": None,
         }
         problems = []
@@ -1027,6 +1107,8 @@ def main() -> None:
             "warmup": args.warmup,
             "patients": args.patients,
             "mix_percent": dict(MIX),
+            "scores": "a patient's first score drawn 0..10 (weights "
+            f"{list(SCORE_WEIGHTS)}), then one less per reply, give or take one",
             "client": f"one process, asyncio streams on {client_loop}, raw HTTP/1.1 keep-alive, "
             "requests signed in advance",
             "percentiles": "nearest rank over the round's requests",
@@ -1035,6 +1117,7 @@ def main() -> None:
         "results": {},
         "target": TARGET,
         "met": {},
+        "warnings": [],
     }
     print(
         f"webhook: {args.clients} clients, {args.rounds} rounds of {args.requests} signed "
@@ -1058,6 +1141,15 @@ def main() -> None:
             + ("" if backend == TARGET["backend"] else " (for reference: the target is SQLite's)"),
             flush=True,
         )
+        alerts = r["database"]["staff_alerts"]
+        if alerts.get("pending"):
+            warning = (
+                f"{backend}: {alerts['pending']} of {sum(alerts.values())} staff alerts still "
+                f"pending when the server stopped (those sent waited "
+                f"{r['database'].get('staff_alert_delay_s')} s): the alert sender did not keep up"
+            )
+            results["warnings"].append(warning)
+            print(f"  WARNING {warning}", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
