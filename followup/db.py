@@ -8,6 +8,8 @@ a clinic's database are built by the same migrations.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -20,10 +22,90 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class WriteTurns:
+    """First come, first served turns for SQLite write transactions within one process.
+
+    SQLite has one writer at a time, and a connection that finds the database locked polls
+    for it with growing sleeps (the busy timeout). Between threads of one process that is
+    unfair: the web app's database thread commits and takes the lock again within
+    microseconds, so the alert sender, the planner or the dispatcher in the same process,
+    polling, could wait the whole 30-second busy timeout during a burst of webhooks
+    (bench/webhook.py measured staff alerts 17 s late at the median). With turns, each
+    write transaction of the process waits in arrival order instead; the busy timeout still
+    arbitrates between processes.
+
+    Re-entrant per thread (a thread that opens a second transaction while holding one would
+    block on SQLite anyway, but must not deadlock here).
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me or (self._owner is None and not self._waiting):
+                self._owner, self._depth = me, self._depth + 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append((me, turn))
+        turn.acquire()  # released by release() when it hands the turn to us
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("write turn released by a thread that does not hold it")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, turn = self._waiting.popleft()
+                self._depth = 1
+                turn.release()
+            else:
+                self._owner = None
+
+
+def _take_turns(engine: Engine) -> WriteTurns:
+    """Make every write transaction on ``engine`` take a :class:`WriteTurns` turn: taken just
+    before ``BEGIN IMMEDIATE``, given back after the COMMIT or ROLLBACK that ends it
+    (including the rollback the pool issues when a connection comes back)."""
+    turns = WriteTurns()
+    holding: set[int] = set()  # ids of the DBAPI connections in a turn
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "begin")
+    def _turn(conn) -> None:
+        turns.acquire()
+        holding.add(id(conn.connection.dbapi_connection))
+
+    def _ending(original):
+        def end(dbapi_conn) -> None:
+            try:
+                original(dbapi_conn)
+            finally:
+                raw = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)
+                if id(raw) in holding:
+                    holding.discard(id(raw))
+                    turns.release()
+
+        return end
+
+    dialect.do_commit = _ending(dialect.do_commit)  # type: ignore[method-assign]
+    dialect.do_rollback = _ending(dialect.do_rollback)  # type: ignore[method-assign]
+    return turns
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; on SQLite, set the pragmas every connection needs."""
+    """Create an engine; on SQLite, set the pragmas every connection needs and give write
+    transactions of this process their turns (:class:`WriteTurns`)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _take_turns(engine)  # its "begin" listener must run before the BEGIN below
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:

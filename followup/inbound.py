@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, bindparam, text, update
@@ -38,6 +38,7 @@ from followup.triage import Actions, TriageContext, decide
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 ACK_INTERVAL = timedelta(hours=24)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 CHECKIN_PREFIX = "checkin"
 
 
@@ -87,22 +88,30 @@ _CLINIC = text(
     "SELECT id, slug, name, phone, country, emergency_number, default_locale, oncall_phone,"
     " alert_urls FROM clinics WHERE id = :id"
 ).columns(alert_urls=JSON)
-_PATIENTS = text(
-    "SELECT id, clinic_id, first_name, locale FROM patients WHERE phone = :phone ORDER BY id"
+# Every record of the sender's number, each with its latest check-in sent by ``now`` and its
+# reply history: one statement, since nearly every reply comes from a known patient.
+_PATIENTS = (
+    text(
+        "SELECT p.id, p.clinic_id, p.first_name, p.locale,"
+        " c.id AS checkin_id, c.template_key, c.sent_at,"
+        " (SELECT i.score FROM inbound_messages i WHERE i.patient_id = p.id"
+        "  AND i.score IS NOT NULL ORDER BY i.received_at DESC, i.id DESC LIMIT 1) AS previous,"
+        " (SELECT 1 FROM inbound_messages i WHERE i.patient_id = p.id"
+        "  AND i.reply_key = 'reply_received' AND i.received_at > :since LIMIT 1) AS acked"
+        " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
+        "  SELECT m.id FROM outbound_messages m WHERE m.patient_id = p.id"
+        f"  AND m.template_key LIKE '{CHECKIN_PREFIX}%' AND m.sent_at <= :now"
+        "  ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)"
+        " WHERE p.phone = :phone ORDER BY p.id"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
+    .columns(sent_at=UTCDateTime)
 )
-_LATEST_CHECKIN = text(
-    "SELECT id, patient_id, template_key FROM outbound_messages"
-    " WHERE patient_id IN :ids AND template_key LIKE :prefix AND sent_at <= :now"
-    " ORDER BY sent_at DESC, id DESC LIMIT 1"
-).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UTCDateTime))
 _HISTORY = (
     "SELECT (SELECT score FROM inbound_messages WHERE {who} AND score IS NOT NULL"
     " ORDER BY received_at DESC, id DESC LIMIT 1),"
     " (SELECT 1 FROM inbound_messages WHERE {who} AND reply_key = 'reply_received'"
     " AND received_at > :since LIMIT 1)"
-)
-_HISTORY_OF_PATIENT = text(_HISTORY.format(who="patient_id = :who")).bindparams(
-    bindparam("since", type_=UTCDateTime)
 )
 _HISTORY_OF_NUMBER = text(_HISTORY.format(who="from_number = :who")).bindparams(
     bindparam("since", type_=UTCDateTime)
@@ -149,27 +158,17 @@ def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list
     )
 
 
-def _patients(conn: Connection, phone: str, clinic_ids: list[int]) -> list[Any]:
-    rows = conn.execute(_PATIENTS, {"phone": phone}).all()
-    return [r for r in rows if r.clinic_id in clinic_ids] if clinic_ids else list(rows)
+def _patients(conn: Connection, phone: str, clinic_ids: list[int], now: datetime) -> list[Any]:
+    """The records of ``phone`` at those clinics (any clinic when none), most recently
+    texted a check-in last."""
+    rows = conn.execute(_PATIENTS, {"phone": phone, "now": now, "since": now - ACK_INTERVAL})
+    found = [r for r in rows if not clinic_ids or r.clinic_id in clinic_ids]
+    return sorted(found, key=lambda r: (r.sent_at is not None, r.sent_at or _NEVER, r.id))
 
 
-def _latest_checkin(conn: Connection, patient_ids: list[int], now: datetime) -> Any:
-    return conn.execute(
-        _LATEST_CHECKIN, {"ids": patient_ids, "prefix": f"{CHECKIN_PREFIX}%", "now": now}
-    ).first()
-
-
-def _context(conn: Connection, sms: InboundSms, patient_id: int | None, now: datetime) -> dict:
-    """The patient's last score, and whether we told them "staff will read it" lately."""
-    if patient_id is not None:
-        row = conn.execute(_HISTORY_OF_PATIENT, {"who": patient_id, "since": now - ACK_INTERVAL})
-    else:
-        row = conn.execute(
-            _HISTORY_OF_NUMBER, {"who": sms.from_number, "since": now - ACK_INTERVAL}
-        )
-    previous, acked = row.one()
-    return {"previous_score": previous, "acknowledged_recently": acked is not None}
+def _unknown_sender_history(conn: Connection, sms: InboundSms, now: datetime) -> tuple:
+    row = conn.execute(_HISTORY_OF_NUMBER, {"who": sms.from_number, "since": now - ACK_INTERVAL})
+    return tuple(row.one())
 
 
 def _classify(sms: InboundSms, ctx: ReplyContext) -> Classification:
@@ -222,36 +221,30 @@ def receive(
     """File, read and act on one inbound text (see the module docstring). The caller owns
     the transaction; alerts are queued in it and sent by the alert sender after commit."""
     conn = db.connection() if isinstance(db, Session) else db
-    seen = conn.execute(_SEEN, {"sid": sms.sid}).first()
-    if seen is not None:
-        return InboundResult(seen.id, True, seen.reply_body)
-
     clinics = clinics_texted(conn, sms, senders)
-    patients = _patients(conn, sms.from_number, [c.id for c in clinics])
-    checkin = _latest_checkin(conn, [p.id for p in patients], now) if patients else None
-    patient = None
-    if patients:
-        patient = next(
-            (p for p in patients if checkin and p.id == checkin.patient_id), patients[-1]
-        )
+    patients = _patients(conn, sms.from_number, [c.id for c in clinics], now)
+    patient = patients[-1] if patients else None
     clinic = None
     if patient is not None:
         clinic = next((c for c in clinics if c.id == patient.clinic_id), None) or (
             conn.execute(_CLINIC, {"id": patient.clinic_id}).first()
         )
-    elif len(clinics) == 1:
-        clinic = clinics[0]
+        previous, acked = patient.previous, patient.acked
+    else:
+        if len(clinics) == 1:
+            clinic = clinics[0]
+        previous, acked = _unknown_sender_history(conn, sms, now)
     locale = (patient.locale if patient else None) or (clinic.default_locale if clinic else None)
 
-    last_step = checkin.template_key if checkin else None
+    last_step = patient.template_key if patient else None
     c = _classify(sms, ReplyContext(locale=locale, last_step=last_step))
-    extra = _context(conn, sms, patient.id if patient else None, now)
     actions: Actions = decide(
         c,
         TriageContext(
             last_step=last_step,
+            previous_score=previous,
+            acknowledged_recently=acked is not None,
             known_patient=patient is not None,
-            **extra,
         ),
     )
     reply = None
@@ -265,7 +258,7 @@ def receive(
             "provider_sid": sms.sid,
             "clinic_id": clinic.id if clinic else None,
             "patient_id": patient.id if patient else None,
-            "in_reply_to": checkin.id if checkin else None,
+            "in_reply_to": patient.checkin_id if patient else None,
             "from_number": sms.from_number,
             "to_number": sms.to_number,
             "messaging_service_sid": sms.messaging_service_sid,

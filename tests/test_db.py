@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from followup.db import bulk_insert, make_engine
 from followup.models import Base, Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
@@ -134,3 +136,55 @@ def test_migrations_go_down_and_up_again(tmp_path):
     upgrade(url)
     assert current_revision(engine) == head_revision(url)
     engine.dispose()
+
+
+def test_write_turns_are_first_come_first_served_and_reentrant():
+    from followup.db import WriteTurns
+
+    turns = WriteTurns()
+    order: list[int] = []
+    turns.acquire()
+    turns.acquire()  # re-entrant in the holding thread
+    threads = []
+    for i in range(5):
+        t = threading.Thread(target=lambda i=i: (turns.acquire(), order.append(i), turns.release()))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # queue them in a known order
+    turns.release()
+    assert order == []  # still held once
+    turns.release()
+    for t in threads:
+        t.join(5)
+    assert order == [0, 1, 2, 3, 4]
+    with pytest.raises(RuntimeError):
+        turns.release()
+
+
+def test_a_writer_gets_its_turn_while_another_thread_writes_without_pause(sqlite_url):
+    """The web app's database thread commits back to back; another thread of the process
+    (the alert sender) must still get the write lock soon, not after the busy timeout."""
+    engine = make_engine(sqlite_url)
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+                time.sleep(0.003)  # a webhook's few milliseconds of work under the lock
+
+    busy = threading.Thread(target=hammer)
+    busy.start()
+    try:
+        time.sleep(0.2)
+        waits = []
+        for _ in range(10):
+            started = time.monotonic()
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+            waits.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        busy.join()
+        engine.dispose()
+    assert max(waits) < 0.5, waits

@@ -448,3 +448,31 @@ def test_a_callback_that_outruns_the_sid_is_applied_once_the_sid_is_known(client
     assert _checkin(seeded).status == "delivered"
     with transaction(seeded.sessions) as db:
         assert reconcile(db, datetime.now(UTC)) == 0
+
+
+def test_a_shared_number_links_to_the_record_texted_a_check_in_most_recently(client, seeded):
+    """A parent and child on one phone: the reply answers the latest check-in sent."""
+    now = datetime.now(UTC)
+    seed_treated(
+        seeded.sessions,
+        [P0],
+        now - timedelta(hours=30),
+        first_id=9,
+        slug="harbor-2",
+        from_number="+12015550112",
+    )
+    harbor = one(seeded, Clinic, Clinic.slug == "harbor").id
+    with transaction(seeded.sessions) as db:
+        clinic_2 = db.scalar(select(Clinic.id).where(Clinic.slug == "harbor-2"))
+        db.execute(update(Patient).where(Patient.external_id == "P9").values(clinic_id=harbor))
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.clinic_id == clinic_2, OutboundMessage.step == "checkin_24h")
+            .values(status="sent", sent_at=now - timedelta(hours=10), provider_sid=new_sid())
+        )
+    text = answer(say(client, "4"))
+    row = one(seeded, InboundMessage)
+    # P9 is the newer record, but P0 got the latest check-in (5 h ago against 10 h)
+    answered = one(seeded, Patient, Patient.external_id == "P0")
+    assert row.patient_id == answered.id
+    assert text is not None and "Pat0" in text
