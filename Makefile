@@ -31,6 +31,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
