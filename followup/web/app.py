@@ -73,6 +73,7 @@ def create_app(
         gc.freeze()
         if own_alerts:
             alerts.start()
+            alerts.kick()  # alerts left pending by an earlier process go out now
         try:
             yield
         finally:
