@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apprise
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, case, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.dispatcher import backoff, sender_for
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: flag kinds that page staff; "review" flags only wait in the dashboard's inbox
 ALERTED_KINDS = frozenset({"emergency", "clinic_today", "callback"})
+#: delivery order of due alerts: emergencies, then clinic-today, then call-backs
+_URGENCY = case((Flag.kind == "emergency", 0), (Flag.kind == "clinic_today", 1), else_=2)
 #: how often the sender thread looks for due alerts when nobody kicks it (retries, leftovers)
 POLL_INTERVAL = 30.0
 #: longest error text kept on a row: enough to act on, short enough for a table cell
@@ -434,14 +436,16 @@ class AlertSender:
         free = or_(StaffAlert.lease_until.is_(None), StaffAlert.lease_until < now)
         lease_until = now + self.lease
         with self.factory() as db, db.begin():
+            # the most urgent first: an emergency never waits behind call-backs
             due = (
                 select(StaffAlert.id)
+                .join(Flag, Flag.id == StaffAlert.flag_id)
                 .where(StaffAlert.status == "pending", StaffAlert.next_attempt_at <= now, free)
-                .order_by(StaffAlert.next_attempt_at, StaffAlert.id)
+                .order_by(_URGENCY, StaffAlert.next_attempt_at, StaffAlert.id)
                 .limit(self.batch_size)
             )
             if db.bind.dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
+                due = due.with_for_update(skip_locked=True, of=StaffAlert)
             ids = list(
                 db.scalars(
                     update(StaffAlert)
@@ -462,7 +466,7 @@ class AlertSender:
             report.claimed += len(ids)
             rows = db.execute(
                 _CLAIMED_DATA.where(StaffAlert.id.in_(ids)).order_by(
-                    StaffAlert.next_attempt_at, StaffAlert.id
+                    _URGENCY, StaffAlert.next_attempt_at, StaffAlert.id
                 )
             ).all()
             claimed = []

@@ -489,6 +489,25 @@ def test_sms_goes_to_the_oncall_phone_from_the_clinic_sender(
     assert (row.status, row.provider_sid, row.attempts) == ("sent", f"SM{1:032d}", 1)
 
 
+def test_the_most_urgent_alert_goes_first(sessions: sessionmaker[Session]) -> None:
+    """Call-backs queued earlier do not hold up an emergency queued after them."""
+    seed_clinic(sessions)
+    raise_flag(sessions, "callback", now=T0 - timedelta(minutes=2))
+    raise_flag(sessions, "clinic_today", now=T0 - timedelta(minutes=1))
+    raise_flag(sessions, "emergency", now=T0)
+    gateway = RecordingGateway()
+
+    report = make_sender(sessions, gateway, batch_size=1).run_once(T0)
+
+    assert report.sent == 3
+    assert [sms.body.split(":")[0] for sms in gateway.sent] == [
+        "URGENT Harbor Physio",
+        "Harbor Physio",
+        "Harbor Physio",
+    ]
+    assert ["needs a call today" in sms.body for sms in gateway.sent] == [False, True, False]
+
+
 def test_sms_without_a_clinic_sender_uses_the_default_service(
     sessions: sessionmaker[Session],
 ) -> None:
