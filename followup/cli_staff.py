@@ -12,10 +12,9 @@ import os
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
 
 from followup.cli_support import fail, get_runtime
-from followup.models import FLAG_STATUSES, Clinic, Flag, InboundMessage, Patient, StaffAlert
+from followup.models import FLAG_STATUSES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -56,10 +55,6 @@ def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
         fail(f"cannot start: {exc}")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
 @click.group("flags", invoke_without_command=True)
 @click.option("--status", type=click.Choice(FLAG_STATUSES), default="open", show_default=True)
 @click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
@@ -70,38 +65,20 @@ def flags(ctx: click.Context, status: str, clinic_slug: str | None, as_json: boo
     open the reply with ``followup replies`` when you need it."""
     if ctx.invoked_subcommand:
         return
+    from followup.reports import flag_rows
+
     rt = get_runtime(ctx)
-    q = (
-        select(Flag, Clinic.slug, Patient.first_name, Patient.external_id)
-        .outerjoin(Clinic, Clinic.id == Flag.clinic_id)
-        .outerjoin(Patient, Patient.id == Flag.patient_id)
-        .where(Flag.status == status)
-        .order_by(Flag.created_at.desc(), Flag.id.desc())
-    )
-    if clinic_slug:
-        q = q.where(Clinic.slug == clinic_slug)
     with rt.sessions() as db:
-        for flag, slug, first_name, external_id in db.execute(q):
-            row = {
-                "id": flag.id,
-                "clinic": slug,
-                "patient": external_id,
-                "first_name": first_name,
-                "kind": flag.kind,
-                "reason": flag.reason,
-                "status": flag.status,
-                "created_at": _iso(flag.created_at),
-                "acknowledged_by": flag.acknowledged_by,
-                "acknowledged_at": _iso(flag.acknowledged_at),
-                "reply_id": flag.inbound_id,
-            }
-            if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                who = f"{slug or '?'}/{external_id or 'unknown number'}"
-                click.echo(
-                    f"#{flag.id:<6} {row['created_at'][:16]}Z  {flag.kind:12} {who}  {flag.reason}"
-                )
+        rows = flag_rows(db, status=status, clinic_slug=clinic_slug)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            who = f"{row['clinic'] or '?'}/{row['patient'] or 'unknown number'}"
+            click.echo(
+                f"#{row['id']:<6} {row['created_at'][:16]}Z  {row['kind']:12} {who}  "
+                f"{row['reason']}"
+            )
 
 
 @flags.command("ack")
@@ -127,33 +104,20 @@ def flags_ack(ctx: click.Context, flag_id: int, by: str) -> None:
 @click.pass_context
 def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Staff alerts and how their delivery went (failed ones keep their last error)."""
-    from followup.alerts import redact
+    from followup.reports import alert_rows
 
     rt = get_runtime(ctx)
-    q = select(StaffAlert).order_by(StaffAlert.created_at.desc(), StaffAlert.id.desc())
-    if status:
-        q = q.where(StaffAlert.status == status)
     with rt.sessions() as db:
-        for a in db.scalars(q):
-            row = {
-                "id": a.id,
-                "flag_id": a.flag_id,
-                "channel": a.channel,
-                "destination": a.destination if a.channel == "sms" else redact(a.destination),
-                "status": a.status,
-                "attempts": a.attempts,
-                "next_attempt_at": _iso(a.next_attempt_at),
-                "sent_at": _iso(a.sent_at),
-                "last_error": a.last_error,
-            }
-            if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                click.echo(
-                    f"#{a.id:<6} flag {a.flag_id:<6} {a.channel:7} {row['destination']:30} "
-                    f"{a.status:8} attempts={a.attempts}"
-                    + (f"  {a.last_error}" if a.last_error else "")
-                )
+        rows = alert_rows(db, status=status)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(
+                f"#{row['id']:<6} flag {row['flag_id']:<6} {row['channel']:7} "
+                f"{row['destination']:30} {row['status']:8} attempts={row['attempts']}"
+                + (f"  {row['last_error']}" if row["last_error"] else "")
+            )
 
 
 @click.command("replies")
@@ -163,36 +127,20 @@ def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def replies(ctx: click.Context, clinic_slug: str | None, limit: int, as_json: bool) -> None:
     """Texts patients sent, newest first, with how each was read and what we answered."""
+    from followup.reports import reply_rows
+
     rt = get_runtime(ctx)
-    q = (
-        select(InboundMessage, Clinic.slug, Patient.external_id)
-        .outerjoin(Clinic, Clinic.id == InboundMessage.clinic_id)
-        .outerjoin(Patient, Patient.id == InboundMessage.patient_id)
-        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
-        .limit(limit)
-    )
-    if clinic_slug:
-        q = q.where(Clinic.slug == clinic_slug)
     with rt.sessions() as db:
-        for m, slug, external_id in db.execute(q):
-            row = {
-                "id": m.id,
-                "received_at": _iso(m.received_at),
-                "clinic": slug,
-                "patient": external_id,
-                "from": m.from_number,
-                "body": m.body,
-                "kind": m.kind,
-                "urgency": m.urgency,
-                "score": m.score,
-                "matched": m.matched,
-                "reply": m.reply_body,
-            }
-            if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                who = f"{slug or '?'}/{external_id or m.from_number}"
-                click.echo(f"#{m.id:<6} {row['received_at'][:16]}Z  {m.kind:12} {who}: {m.body!r}")
+        rows = reply_rows(db, clinic_slug=clinic_slug, limit=limit)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            who = f"{row['clinic'] or '?'}/{row['patient'] or row['from']}"
+            click.echo(
+                f"#{row['id']:<6} {row['received_at'][:16]}Z  {row['kind']:12} {who}: "
+                f"{row['body']!r}"
+            )
 
 
 @click.command("set-alerts")
