@@ -77,28 +77,32 @@ class Senders:
 # a SQLAlchemy statement costs more CPU than running it (measured by bench/webhook.py: the
 # first version, statements built per call, spent 5 ms of CPU per reply in the database code;
 # these take about a third of that). Plain columns, no ORM objects.
+_CLINIC_COLUMNS = (
+    "id, slug, name, phone, country, emergency_number, default_locale, oncall_phone, alert_urls"
+)
 _CLINICS = text(
-    "SELECT id, slug, name, phone, country, emergency_number, default_locale, oncall_phone,"
-    " alert_urls FROM clinics"
+    f"SELECT {_CLINIC_COLUMNS} FROM clinics"
     " WHERE from_number = :to OR messaging_service_sid = :service"
     " OR (:uses_default AND from_number IS NULL AND messaging_service_sid IS NULL)"
     " ORDER BY id"
 ).columns(alert_urls=JSON)
-_CLINIC = text(
-    "SELECT id, slug, name, phone, country, emergency_number, default_locale, oncall_phone,"
-    " alert_urls FROM clinics WHERE id = :id"
-).columns(alert_urls=JSON)
+_CLINIC = text(f"SELECT {_CLINIC_COLUMNS} FROM clinics WHERE id = :id").columns(alert_urls=JSON)
+# A sender's reply history, for triage: their last score, and whether we told them "staff
+# will read it" since :since. {who} picks the sender's rows of inbound_messages i.
+_HISTORY = (
+    "(SELECT i.score FROM inbound_messages i WHERE {who} AND i.score IS NOT NULL"
+    " ORDER BY i.received_at DESC, i.id DESC LIMIT 1) AS previous,"
+    " (SELECT 1 FROM inbound_messages i WHERE {who} AND i.reply_key = 'reply_received'"
+    " AND i.received_at > :since LIMIT 1) AS acked"
+)
 # Every record of the sender's number, each with its latest check-in sent by ``now`` and its
 # reply history: one statement, since nearly every reply comes from a known patient.
 _PATIENTS = (
     text(
         "SELECT p.id, p.clinic_id, p.first_name, p.locale,"
-        " c.id AS checkin_id, c.template_key, c.sent_at,"
-        " (SELECT i.score FROM inbound_messages i WHERE i.patient_id = p.id"
-        "  AND i.score IS NOT NULL ORDER BY i.received_at DESC, i.id DESC LIMIT 1) AS previous,"
-        " (SELECT 1 FROM inbound_messages i WHERE i.patient_id = p.id"
-        "  AND i.reply_key = 'reply_received' AND i.received_at > :since LIMIT 1) AS acked"
-        " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
+        " c.id AS checkin_id, c.template_key, c.sent_at, "
+        + _HISTORY.format(who="i.patient_id = p.id")
+        + " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
         "  SELECT m.id FROM outbound_messages m WHERE m.patient_id = p.id"
         f"  AND m.template_key LIKE '{CHECKIN_PREFIX}%' AND m.sent_at <= :now"
         "  ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)"
@@ -107,13 +111,8 @@ _PATIENTS = (
     .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
     .columns(sent_at=UTCDateTime)
 )
-_HISTORY = (
-    "SELECT (SELECT score FROM inbound_messages WHERE {who} AND score IS NOT NULL"
-    " ORDER BY received_at DESC, id DESC LIMIT 1),"
-    " (SELECT 1 FROM inbound_messages WHERE {who} AND reply_key = 'reply_received'"
-    " AND received_at > :since LIMIT 1)"
-)
-_HISTORY_OF_NUMBER = text(_HISTORY.format(who="from_number = :who")).bindparams(
+# the same history for a number no patient has
+_HISTORY_OF_NUMBER = text("SELECT " + _HISTORY.format(who="i.from_number = :who")).bindparams(
     bindparam("since", type_=UTCDateTime)
 )
 _INSERT_INBOUND = text(
@@ -163,7 +162,7 @@ def _patients(conn: Connection, phone: str, clinic_ids: list[int], now: datetime
     texted a check-in last."""
     rows = conn.execute(_PATIENTS, {"phone": phone, "now": now, "since": now - ACK_INTERVAL})
     found = [r for r in rows if not clinic_ids or r.clinic_id in clinic_ids]
-    return sorted(found, key=lambda r: (r.sent_at is not None, r.sent_at or _NEVER, r.id))
+    return sorted(found, key=lambda r: (r.sent_at or _NEVER, r.id))
 
 
 def _unknown_sender_history(conn: Connection, sms: InboundSms, now: datetime) -> tuple:
@@ -172,7 +171,6 @@ def _unknown_sender_history(conn: Connection, sms: InboundSms, now: datetime) ->
 
 
 def _classify(sms: InboundSms, ctx: ReplyContext) -> Classification:
-    c = classify(sms.body, ctx)
     kind = OPT_OUT_TYPES.get((sms.opt_out_type or "").upper())
     if kind is not None:  # Twilio acted on it and answered; we record it the same way
         return Classification(
@@ -184,7 +182,7 @@ def _classify(sms: InboundSms, ctx: ReplyContext) -> Classification:
             negated=(),
             twilio_keyword=True,
         )
-    return c
+    return classify(sms.body, ctx)
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")

@@ -476,3 +476,11 @@ def test_a_shared_number_links_to_the_record_texted_a_check_in_most_recently(cli
     answered = one(seeded, Patient, Patient.external_id == "P0")
     assert row.patient_id == answered.id
     assert text is not None and "Pat0" in text
+
+
+def test_an_unknown_number_is_also_acknowledged_once_a_day(client, seeded):
+    first = answer(say(client, "who do I ask about parking?", sender="+12015550777"))
+    second = answer(say(client, "hello??", sender="+12015550777"))
+    assert first is not None and first.startswith("Thanks, Harbor Physio staff will read")
+    assert second is None
+    assert [f.kind for f in _all(seeded, Flag)] == ["review", "review"]
