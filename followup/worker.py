@@ -202,23 +202,17 @@ class Worker:
 
     def serve(self, host: str, port: int) -> None:
         """Serve the web app until SIGTERM/SIGINT, sharing this worker's alert sender."""
-        serve_app(self.runtime, host, port, alerts=self.alerts, gateway=self.gateway)
+        serve_app(self.runtime, host, port, alerts=self.alerts)
 
 
-def serve_app(
-    runtime: Runtime,
-    host: str,
-    port: int,
-    *,
-    alerts: AlertSender | None = None,
-    gateway: Gateway | None = None,
-) -> None:
-    """Run the web app on uvicorn in this thread until a signal stops it."""
+def serve_app(runtime: Runtime, host: str, port: int, *, alerts: AlertSender | None = None) -> None:
+    """Run the web app on uvicorn in this thread until a signal stops it. Without ``alerts``
+    the app runs an alert sender of its own."""
     import uvicorn
 
     from followup.web.app import create_app
 
-    app = create_app(runtime, alerts=alerts, gateway=gateway)
+    app = create_app(runtime, alerts=alerts)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, server_header=False
     )

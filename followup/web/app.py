@@ -11,7 +11,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from followup.alerts import AlertSender
 from followup.gateways.base import Gateway
 from followup.inbound import Senders
+from followup.models import utcnow
 from followup.runtime import Runtime
 from followup.templates import Catalogue
 from followup.web import twilio_hooks
@@ -84,7 +85,7 @@ def create_app(
     async def healthz(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
-    hooks = twilio_hooks.routes(state, clock or (lambda: datetime.now(UTC)))
+    hooks = twilio_hooks.routes(state, clock or utcnow)
     app = Starlette(routes=[Route("/healthz", healthz), *hooks], lifespan=lifespan)
     app.state.followup = state
     return app

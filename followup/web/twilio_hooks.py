@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
@@ -34,13 +34,16 @@ from twilio.request_validator import (
 from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.delivery import StatusCallback, record_status
+from followup.gateways.twilio import STATUS_CALLBACK_PATH
 from followup.inbound import InboundResult, InboundSms, receive
+from followup.models import utcnow
 from followup.web.state import AppState
 
 log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/twilio/inbound"
-STATUS_PATH = "/twilio/status"
+#: the route every text we send names as its StatusCallback
+STATUS_PATH = STATUS_CALLBACK_PATH
 TWIML = "application/xml"
 T = TypeVar("T")
 
@@ -76,10 +79,6 @@ def _forbidden(request: Request, why: Forbidden) -> Response:
     return Response("forbidden\n", status_code=403, media_type="text/plain")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _int(value: str | None) -> int:
     try:
         return max(0, int(value or 0))
@@ -87,7 +86,7 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = _now):
+def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
     async def inbound(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
@@ -124,7 +123,7 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = _now):
     return inbound
 
 
-def status_endpoint(state: AppState, clock: Callable[[], datetime] = _now):
+def status_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
     async def status(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
@@ -153,7 +152,7 @@ async def on_db_thread(state: AppState, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(state.db_threads, fn)
 
 
-def routes(state: AppState, clock: Callable[[], datetime] = _now) -> list[Route]:
+def routes(state: AppState, clock: Callable[[], datetime] = utcnow) -> list[Route]:
     return [
         Route(INBOUND_PATH, inbound_endpoint(state, clock), methods=["POST"]),
         Route(STATUS_PATH, status_endpoint(state, clock), methods=["POST"]),
