@@ -201,18 +201,26 @@ class Worker:
             log.info("worker stopped")
 
     def serve(self, host: str, port: int) -> None:
-        """Serve the web app until SIGTERM/SIGINT, sharing this worker's alert sender."""
-        serve_app(self.runtime, host, port, alerts=self.alerts)
+        """Serve the web app until SIGTERM/SIGINT, sharing this worker's alert sender and
+        template catalogue."""
+        serve_app(self.runtime, host, port, alerts=self.alerts, catalogue=self.catalogue)
 
 
-def serve_app(runtime: Runtime, host: str, port: int, *, alerts: AlertSender | None = None) -> None:
+def serve_app(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    *,
+    alerts: AlertSender | None = None,
+    catalogue: Catalogue | None = None,
+) -> None:
     """Run the web app on uvicorn in this thread until a signal stops it. Without ``alerts``
-    the app runs an alert sender of its own."""
+    the app runs an alert sender of its own; without ``catalogue`` it loads messages/."""
     import uvicorn
 
     from followup.web.app import create_app
 
-    app = create_app(runtime, alerts=alerts)
+    app = create_app(runtime, alerts=alerts, catalogue=catalogue)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, server_header=False
     )
