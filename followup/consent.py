@@ -19,6 +19,9 @@ from followup.outbox import transition
 #: the reason prefix an opt-out leaves on skipped texts; an opt-in revives exactly those
 OPTED_OUT = "opted out"
 UNUSABLE = "number cannot receive texts"
+#: Twilio's verdicts about a patient: they replied STOP to this sender; the number is a landline
+OPTED_OUT_ERROR = "21610"
+LANDLINE_ERROR = "30006"
 
 
 def _skip_pending(
@@ -95,3 +98,16 @@ def mark_phone_unusable(db: Session | Connection, patient_id: int, now: datetime
         .values(phone_unusable_at=now, phone_unusable_reason=why[:120], updated_at=now)
     )
     return _skip_pending(db, patient_id, now, f"{UNUSABLE}: {why}", "carrier")
+
+
+def record_carrier_error(
+    db: Session | Connection, patient_id: int, now: datetime, code: str, *, opted_out: bool = False
+) -> None:
+    """What a provider error says about the patient, whether it came with a send (the
+    dispatcher) or later in a status callback: an opt-out (21610, or a gateway that says so)
+    or a number that cannot get texts (30006). Other codes are about the text alone."""
+    how = f"provider error {code}"
+    if opted_out or code == OPTED_OUT_ERROR:
+        mark_opted_out(db, patient_id, now, how=how)
+    elif code == LANDLINE_ERROR:
+        mark_phone_unusable(db, patient_id, now, how)

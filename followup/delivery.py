@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from followup.consent import mark_opted_out, mark_phone_unusable
+from followup.consent import record_carrier_error
 from followup.models import DeliveryReceipt, OutboundMessage, StaffAlert
 from followup.outbox import ALLOWED, transition
 from followup.upsert import insert_ignore
@@ -34,8 +34,6 @@ OUR_STATUS = {
     "undelivered": "undelivered",
     "failed": "failed",
 }
-OPTED_OUT_CODE = "21610"
-LANDLINE_CODE = "30006"
 #: receipts older than this that never matched a text are left alone (a text sent by another
 #: system on the same account)
 RECONCILE_WINDOW = timedelta(days=2)
@@ -90,10 +88,8 @@ def _apply(db: Session | Connection, receipt_id: int, cb: StatusCallback, now: d
             **values,
         ):
             outcome = target
-    if cb.error_code == OPTED_OUT_CODE:
-        mark_opted_out(db, row.patient_id, now, how=f"provider error {cb.error_code}")
-    elif cb.error_code == LANDLINE_CODE:
-        mark_phone_unusable(db, row.patient_id, now, f"provider error {cb.error_code}")
+    if cb.error_code:
+        record_carrier_error(db, row.patient_id, now, cb.error_code)
     db.execute(
         update(DeliveryReceipt)
         .where(DeliveryReceipt.id == receipt_id)

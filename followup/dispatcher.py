@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.consent import OPTED_OUT, UNUSABLE, mark_opted_out, mark_phone_unusable
+from followup.consent import OPTED_OUT, UNUSABLE, record_carrier_error
 from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
 from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
 from followup.outbox import (
@@ -76,8 +76,6 @@ TEMPLATE_RETRY = timedelta(minutes=15)
 RECORD_WAIT = 0.5
 #: error codes after which the text may have reached the provider: look before sending again
 UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
-#: Twilio: the number is a landline; no text will ever reach it
-LANDLINE = "30006"
 
 
 def backoff(
@@ -430,10 +428,7 @@ class Dispatcher:
             if err.permanent:
                 self._fail(db, job.message_id, now, err.code, f"error {err.code}: {err.message}",
                            report, detail=err.message)  # fmt: skip
-                if err.opted_out:
-                    mark_opted_out(db, job.patient_id, now, how=f"provider error {err.code}")
-                elif err.code == LANDLINE:
-                    mark_phone_unusable(db, job.patient_id, now, f"provider error {err.code}")
+                record_carrier_error(db, job.patient_id, now, err.code, opted_out=err.opted_out)
                 return
             self._retry_or_fail(db, job, err, now, report, code=err.code, what=err.message)
         if err.pause:
