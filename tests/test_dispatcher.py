@@ -157,6 +157,21 @@ def test_provider_opt_out_marks_the_patient_and_skips_the_rest(seeded, runtime):
     assert gw.sent == []
 
 
+def test_a_landline_marks_the_number_unusable_and_skips_the_rest(seeded, runtime):
+    landline = SendResult(error=SendError("30006", "Landline or unreachable carrier", True))
+    now = T0 + timedelta(minutes=30)
+    dispatcher(seeded, runtime, ScriptedGateway(landline)).run_once(now)
+    with seeded() as db:
+        patient = db.scalars(select(Patient)).one()
+        assert (patient.phone_unusable_at, patient.opted_out_at) == (now, None)
+        statuses = dict(db.execute(select(OutboundMessage.step, OutboundMessage.status)).all())
+        reasons = set(
+            db.scalars(select(OutboundMessage.reason).where(OutboundMessage.status == "skipped"))
+        )
+    assert statuses == {"aftercare": "failed", "checkin_24h": "skipped", "checkin_72h": "skipped"}
+    assert reasons == {"number cannot receive texts: provider error 30006"}
+
+
 def test_a_text_past_its_window_is_skipped_not_sent(seeded, runtime):
     gw = ScriptedGateway()
     report = dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(days=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
@@ -122,3 +123,26 @@ def test_set_alerts_checks_the_phone_and_the_apprise_urls(clinic):  # noqa: F811
     )
     assert ok.exit_code == 0, ok.output
     assert "+12015550999" in ok.output and "1 Apprise URL(s)" in ok.output
+
+
+def test_a_reimport_with_a_new_number_clears_an_unusable_one(treated, tmp_path, sessions):
+    from sqlalchemy import select, update
+
+    from followup.models import Patient
+
+    with sessions() as db, db.begin():
+        db.execute(
+            update(Patient).values(
+                phone_unusable_at=datetime.now(UTC), phone_unusable_reason="provider error 30006"
+            )
+        )
+    assert run("import-sessions", str(treated)).exit_code == 0  # same numbers: still unusable
+    with sessions() as db:
+        assert all(db.scalars(select(Patient.phone_unusable_at)))
+    csv = write_csv(tmp_path, ["harbor,S1,P1,Ann,+12015550299,en,yes,2026-03-09T10:00:00-04:00,,"])
+    assert run("import-sessions", str(csv)).exit_code == 0
+    with sessions() as db:
+        unusable = dict(
+            db.execute(select(Patient.external_id, Patient.phone_unusable_reason)).all()
+        )
+    assert unusable == {"P1": None, "P2": "provider error 30006"}
