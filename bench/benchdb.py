@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from followup.db import upgrade  # noqa: E402
+from followup.store.engine import upgrade  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "FOLLOWUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

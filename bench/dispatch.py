@@ -31,8 +31,8 @@ ratio of CPU per text. ``--profile`` adds, per backend, the dispatcher's CPU per
 (claim and render, re-check, SDK call, recording the outcome; see :func:`profile_send`) and a
 cProfile of a run at concurrency 1.
 
-B. Due-query time. The outbox is filled directly (``followup.db.bulk_insert``) with each of
-``--due-sizes`` rows (default 10,000 and 1,000,000) in this distribution: 1 % due
+B. Due-query time. The outbox is filled directly (``followup.store.engine.bulk_insert``) with
+each of ``--due-sizes`` rows (default 10,000 and 1,000,000) in this distribution: 1 % due
 (``scheduled``, send_at spread over the last hour), 10 % ``scheduled`` up to 30 days ahead,
 89 % ``delivered`` (sent over the last 90 days, with SID and body). Rows share
 min(size, 10,000) sessions, the step varied (``s0``, ``s1``...) for the unique
@@ -79,20 +79,20 @@ from requests.adapters import HTTPAdapter  # noqa: E402
 from twilio.http.http_client import TwilioHttpClient  # noqa: E402
 from twilio.rest import Client  # noqa: E402
 
-from followup.db import bulk_insert, make_engine, make_sessionmaker  # noqa: E402
-from followup.dispatcher import Dispatcher  # noqa: E402
 from followup.gateways.twilio import TwilioGateway  # noqa: E402
-from followup.models import (  # noqa: E402
+from followup.outbound.dispatcher import Dispatcher  # noqa: E402
+from followup.outbound.planner import plan_pending  # noqa: E402
+from followup.phones import display_phone  # noqa: E402
+from followup.store.engine import bulk_insert, make_engine, make_sessionmaker  # noqa: E402
+from followup.store.models import (  # noqa: E402
     Clinic,
     OutboundMessage,
     Patient,
     TreatmentSession,
     UTCDateTime,
 )
-from followup.outbox import claim_due  # noqa: E402
-from followup.phones import display_phone  # noqa: E402
-from followup.planner import plan_pending  # noqa: E402
-from followup.templates import Catalogue  # noqa: E402
+from followup.store.outbox import claim_due  # noqa: E402
+from followup.texts.catalogue import Catalogue  # noqa: E402
 
 #: sessions completed at 10:00 in New York (EDT); their aftercare is due at 10:30
 COMPLETED = datetime(2026, 6, 10, 14, 0, tzinfo=UTC)

@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchdb import Database, machine  # noqa: E402
 
-from followup.db import make_engine, make_sessionmaker  # noqa: E402
-from followup.models import Clinic, Patient, TreatmentSession  # noqa: E402
-from followup.planner import plan_pending  # noqa: E402
+from followup.outbound.planner import plan_pending  # noqa: E402
+from followup.store.engine import make_engine, make_sessionmaker  # noqa: E402
+from followup.store.models import Clinic, Patient, TreatmentSession  # noqa: E402
 
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@
 What is measured: ``POST /twilio/inbound`` as Twilio sends it (form-encoded, the twenty fields
 of a real inbound SMS, a valid ``X-Twilio-Signature``), answered by the real server started as
 ``followup web`` in a process of its own (uvicorn, Starlette, the SDK's ``RequestValidator``,
-``followup.inbound.receive`` with its queries and its INSERT in one transaction, staff alerts
-queued and sent by the app's alert sender on the console gateway). Each reply links to a
+``followup.inbound.receive.receive`` with its queries and its INSERT in one transaction, staff
+alerts queued and sent by the app's alert sender on the console gateway). Each reply links to a
 seeded patient (one clinic, ``--patients`` patients, each with a ``checkin_24h`` text sent an
 hour ago) and has a MessageSid of its own, so every request writes an ``inbound_messages``
 row; after the run the rows are counted against the requests sent. The mix of texts: about
@@ -47,7 +47,7 @@ of this kind of shared virtual machine drifts by a third within minutes.
 
 - ``phases``: CPU (``time.thread_time``) and wall microseconds per request in the parts of a
   request: signature check, form parsing, TwiML, the rest of the event-loop thread (uvicorn,
-  Starlette, asyncio), each query function of ``followup.inbound``, the classifier, the
+  Starlette, asyncio), each query function of ``followup.inbound.receive``, the classifier, the
   transaction (BEGIN, COMMIT, session), the alert sender thread; and per SQL statement
   (cursor execution, from SQLAlchemy's engine events). Only counted between the end of the
   warm-up and the end of the round (the client signals both).
@@ -487,8 +487,8 @@ def seed(url: str, patients: int, now: datetime) -> list[str]:
     from dispatch import insert_treated, tidy
     from sqlalchemy import select, update
 
-    from followup.db import bulk_insert, make_engine
-    from followup.models import Clinic, OutboundMessage, Patient
+    from followup.store.engine import bulk_insert, make_engine
+    from followup.store.models import Clinic, OutboundMessage, Patient
 
     sent = now - timedelta(hours=1)
     engine = make_engine(url)
@@ -535,8 +535,8 @@ def db_check(url: str) -> dict[str, Any]:
     """What the run wrote: inbound rows (and by kind), flags by kind, staff alerts by status."""
     from sqlalchemy import func, select
 
-    from followup.db import make_engine
-    from followup.models import Flag, InboundMessage, StaffAlert
+    from followup.store.engine import make_engine
+    from followup.store.models import Flag, InboundMessage, StaffAlert
 
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -582,7 +582,7 @@ def vacuum(url: str) -> None:
     """Between rounds' servers: statistics for PostgreSQL's planner, the SQLite WAL folded."""
     from dispatch import tidy
 
-    from followup.db import make_engine
+    from followup.store.engine import make_engine
 
     engine = make_engine(url)
     tidy(engine, ("inbound_messages", "flags", "staff_alerts"))
@@ -651,7 +651,7 @@ def _statement_label(statement: str) -> str:
     return f"{verb} {table}".strip()
 
 
-#: the parts of followup.inbound.receive wrapped by --profile
+#: the parts of followup.inbound.receive.receive wrapped by --profile
 RECEIVE_PARTS = (
     ("clinics_texted", "db: receive: clinics_texted"),
     ("_patients", "db: receive: _patients (patients, check-in, history)"),
@@ -669,8 +669,8 @@ def instrument_phases(runtime: Any, phases: Phases) -> None:
     from sqlalchemy import event
     from twilio.request_validator import RequestValidator
 
-    import followup.inbound as inbound
-    from followup.alerts import AlertSender
+    import followup.inbound.receive as inbound
+    from followup.staff.alerts import AlertSender
     from followup.web import twilio_hooks
 
     phases.patch(RequestValidator, "validate", "loop: signature check (RequestValidator)")
@@ -778,7 +778,7 @@ class ThreadProfiles:
 
 
 def instrument_cprofile(profiles: ThreadProfiles) -> None:
-    from followup.alerts import AlertSender
+    from followup.staff.alerts import AlertSender
     from followup.web import twilio_hooks
 
     original = twilio_hooks.on_db_thread
@@ -796,7 +796,7 @@ def serve_main(mode: str, port: int, out: Path) -> None:
     import logging
 
     from followup.runtime import Runtime
-    from followup.worker import serve_app
+    from followup.web.server import serve_app
 
     logging.basicConfig(level=logging.WARNING)
     runtime = Runtime.from_env()

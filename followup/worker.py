@@ -10,68 +10,22 @@ stores are deliberately not used: they must not be shared between processes.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from followup.alerts import AlertReport, AlertSender
-from followup.config import ConfigError, Settings
-from followup.db import transaction
-from followup.delivery import reconcile
-from followup.dispatcher import Dispatcher, DispatchReport
 from followup.gateways.base import Gateway
-from followup.planner import PlanReport, plan_pending
-from followup.ratelimit import SenderPace
+from followup.inbound.status_callbacks import reconcile
+from followup.outbound.dispatcher import Dispatcher, DispatchReport
+from followup.outbound.pacing import SenderPace
+from followup.outbound.planner import PlanReport, plan_pending
 from followup.runtime import Runtime
-from followup.templates import Catalogue
+from followup.staff.alerts import AlertReport
+from followup.store.engine import transaction
 
 log = logging.getLogger(__name__)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def build_gateway(settings: Settings) -> Gateway:
-    """The gateway chosen by FOLLOWUP_SMS_BACKEND (credentials were validated at start)."""
-    if settings.sms_backend == "console":
-        from followup.gateways.console import ConsoleGateway
-
-        return ConsoleGateway()
-    if settings.sms_backend == "twilio":
-        from followup.gateways.twilio import STATUS_CALLBACK_PATH, TwilioGateway
-
-        if not (settings.twilio_account_sid and settings.twilio_auth_token):
-            raise ConfigError(
-                "FOLLOWUP_SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
-            )
-        return TwilioGateway(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            status_callback=(
-                settings.public_url + STATUS_CALLBACK_PATH if settings.public_url else None
-            ),
-            timeout=settings.twilio_timeout,
-            pool_size=settings.send_concurrency,
-            api_url=settings.twilio_api_url,
-        )
-    raise ConfigError(f"FOLLOWUP_SMS_BACKEND={settings.sms_backend}: unknown backend")
-
-
-def build_alert_sender(runtime: Runtime, gateway: Gateway, worker: str) -> AlertSender:
-    """Staff alerts go out through the same gateway as patients' texts."""
-    s = runtime.settings
-    return AlertSender(
-        runtime.sessions,
-        gateway,
-        public_url=s.public_url,
-        default_from=s.twilio_from_number,
-        default_service_sid=s.twilio_messaging_service_sid,
-        worker=worker,
-    )
 
 
 @dataclass
@@ -107,13 +61,13 @@ class Worker:
         #: set on SIGTERM/SIGINT: sends in flight finish, claimed texts not yet sent go back
         self.stop = threading.Event()
         # Load (and so validate) every template before anything is sent.
-        self.catalogue = Catalogue.load(settings.messages_dir)
-        self.gateway = gateway or build_gateway(settings)
+        self.catalogue = runtime.catalogue
+        self.gateway = gateway or runtime.gateway
         self.dispatcher = Dispatcher(
             runtime.sessions,
             self.gateway,
             self.catalogue,
-            worker=worker_id(),
+            worker=runtime.worker_id,
             default_from=settings.twilio_from_number,
             default_service_sid=settings.twilio_messaging_service_sid,
             batch_size=settings.worker_batch,
@@ -124,7 +78,7 @@ class Worker:
             pace=SenderPace(settings.sender_rate),
             stop=self.stop,
         )
-        self.alerts = build_alert_sender(runtime, self.gateway, self.dispatcher.worker)
+        self.alerts = runtime.alert_sender(self.gateway)
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """Plan, send what is due, apply early receipts, retry alerts: all with one clock."""
@@ -153,13 +107,14 @@ class Worker:
         self.alerts.close()
         self.dispatcher.close()
 
-    def run(self, serve: tuple[str, int] | None = None) -> None:
+    def run(self, serve: Callable[[], None] | None = None) -> None:
         """Tick every FOLLOWUP_TICK_SECONDS until SIGTERM or SIGINT, then stop cleanly:
         sends in flight finish and are recorded, texts claimed but not sent are released
         for the next worker, no new tick starts.
 
-        With ``serve`` (host, port) the web app runs in the main thread beside the ticks
-        (uvicorn handles the signal, finishes requests in flight, then the worker stops)."""
+        With ``serve`` (the web app's server, given by the CLI: the worker knows nothing of
+        the web) it runs in the main thread beside the ticks; uvicorn handles the signal,
+        finishes requests in flight, then the worker stops."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
         stop = self.stop
@@ -191,7 +146,7 @@ class Worker:
         self.alerts.start()
         try:
             if serve is not None:
-                self.serve(*serve)
+                serve()
                 stop.set()
             while not stop.wait(0.5):
                 pass
@@ -199,30 +154,3 @@ class Worker:
             scheduler.shutdown(wait=True)
             self.close()
             log.info("worker stopped")
-
-    def serve(self, host: str, port: int) -> None:
-        """Serve the web app until SIGTERM/SIGINT, sharing this worker's alert sender and
-        template catalogue."""
-        serve_app(self.runtime, host, port, alerts=self.alerts, catalogue=self.catalogue)
-
-
-def serve_app(
-    runtime: Runtime,
-    host: str,
-    port: int,
-    *,
-    alerts: AlertSender | None = None,
-    catalogue: Catalogue | None = None,
-) -> None:
-    """Run the web app on uvicorn in this thread until a signal stops it. Without ``alerts``
-    the app runs an alert sender of its own; without ``catalogue`` it loads messages/."""
-    import uvicorn
-
-    from followup.web.app import create_app
-
-    app = create_app(runtime, alerts=alerts, catalogue=catalogue)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, server_header=False
-    )
-    log.info("web app on http://%s:%s (webhooks at /twilio/inbound, /twilio/status)", host, port)
-    uvicorn.Server(config).run()

@@ -1,13 +1,14 @@
 """Alembic environment: runs the migrations in migrations/versions against the configured URL.
 
-The URL comes from the Alembic config (set by ``followup.db.alembic_config``) or, when Alembic is
-run by hand, from FOLLOWUP_DATABASE_URL through the same settings loader the service uses.
+The URL comes from the Alembic config (set by ``followup.store.engine.alembic_config``) or,
+when Alembic is run by hand, from FOLLOWUP_DATABASE_URL through the same settings loader the
+service uses.
 """
 
 from alembic import context
 
-from followup.db import make_engine
-from followup.models import Base
+from followup.store.engine import make_engine
+from followup.store.models import Base
 
 target_metadata = Base.metadata
 

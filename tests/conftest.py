@@ -19,9 +19,9 @@ from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from followup.config import load_settings
-from followup.db import make_engine, make_sessionmaker, upgrade
-from followup.models import Base
 from followup.runtime import Runtime
+from followup.store.engine import make_engine, make_sessionmaker, upgrade
+from followup.store.models import Base
 
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 _TEMPLATE_SQLITE: dict[str, Path] = {}

@@ -1,4 +1,4 @@
-"""Measure :func:`followup.replies.classify` against the labelled corpus.
+"""Measure :func:`followup.inbound.reading.classify` against the labelled corpus.
 
 The corpus (``tests/replies_corpus.tsv``) holds real-looking replies with the label a careful
 clinician would give: ``text<TAB>locale<TAB>last_step<TAB>kind<TAB>score``, "-" for none,
@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `followup` importable from the repo
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from followup.replies import KINDS, Classification, ReplyContext, classify
+from followup.inbound.reading import KINDS, Classification, ReplyContext, classify
 
 CORPUS = Path(__file__).resolve().parent / "replies_corpus.tsv"
 #: written blind, after the rules: how the reader does on wording it was not tuned for

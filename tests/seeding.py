@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.planner import plan_pending
+from followup.outbound.planner import plan_pending
+from followup.store.models import Clinic, OutboundMessage, Patient, TreatmentSession
 
 HARBOR: dict[str, Any] = {
     "slug": "harbor",

@@ -23,7 +23,9 @@ from seeding import HARBOR, seed_treated
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.alerts import (
+from followup.gateways.base import OutgoingSms, SendError, SendResult
+from followup.gateways.twilio import TwilioGateway
+from followup.staff.alerts import (
     ALERTED_KINDS,
     AlertSender,
     alert_text,
@@ -32,11 +34,9 @@ from followup.alerts import (
     redact,
     with_timeouts,
 )
-from followup.db import make_engine, make_sessionmaker
-from followup.gateways.base import OutgoingSms, SendError, SendResult
-from followup.gateways.twilio import TwilioGateway
-from followup.models import Clinic, Flag, InboundMessage, Patient, StaffAlert
-from followup.segments import analyze
+from followup.store.engine import make_engine, make_sessionmaker
+from followup.store.models import Clinic, Flag, InboundMessage, Patient, StaffAlert
+from followup.texts.segments import analyze
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 PUBLIC_URL = "https://followup.example"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from followup.careplan import (
+from followup.outbound.careplan import (
     DEFAULT_PLAN,
     CarePlanError,
     load_plan_file,

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from followup.cli_messages import segments, templates
+from followup.cli.messages import segments, templates
 
 SHIPPED = Path(__file__).resolve().parent.parent / "messages"
 

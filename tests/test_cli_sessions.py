@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from followup import cli_sessions
-from followup.cli_sessions import clinics_add, clinics_list, import_sessions
-from followup.models import Clinic, TreatmentSession
+from followup.cli import sessions as cli_sessions
+from followup.cli.sessions import clinics_add, clinics_list, import_sessions
+from followup.store.models import Clinic, TreatmentSession
 
 HEADER = (
     "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from followup.clinics import ClinicError, add_clinic
-from followup.db import transaction
-from followup.models import Clinic
+from followup.intake.clinics import ClinicError, add_clinic
+from followup.store.engine import transaction
+from followup.store.models import Clinic
 
 BASE = {
     "slug": "downtown",

@@ -19,9 +19,9 @@ from fake_twilio import FakeTwilio
 from seeding import seed_treated
 from sqlalchemy import select
 
-from followup.db import make_engine, make_sessionmaker
-from followup.demo import daytime_zone
-from followup.models import OutboundMessage, Patient
+from followup.intake.demo import daytime_zone
+from followup.store.engine import make_engine, make_sessionmaker
+from followup.store.models import OutboundMessage, Patient
 
 FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 CLINIC_FROM = "+12015550111"

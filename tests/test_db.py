@@ -11,8 +11,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
 
-from followup.db import bulk_insert, make_engine
-from followup.models import Base, Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
+from followup.store.engine import bulk_insert, make_engine
+from followup.store.models import (
+    Base,
+    Clinic,
+    MessageEvent,
+    OutboundMessage,
+    Patient,
+    TreatmentSession,
+)
 
 T = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
 
@@ -126,7 +133,7 @@ def test_sqlite_connections_have_wal_foreign_keys_and_a_busy_timeout(sqlite_url)
 def test_migrations_go_down_and_up_again(tmp_path):
     from alembic import command
 
-    from followup.db import alembic_config, current_revision, head_revision, upgrade
+    from followup.store.engine import alembic_config, current_revision, head_revision, upgrade
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
@@ -139,7 +146,7 @@ def test_migrations_go_down_and_up_again(tmp_path):
 
 
 def test_write_turns_are_first_come_first_served_and_reentrant():
-    from followup.db import WriteTurns
+    from followup.store.engine import WriteTurns
 
     turns = WriteTurns()
     order: list[int] = []

@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 from webhook_support import PUBLIC_URL, TOKEN, RecordingGateway, post_signed
 
 from followup.config import load_settings
-from followup.dispatcher import Dispatcher
 from followup.gateways.twilio import STATUS_CALLBACK_PATH, TwilioGateway
+from followup.outbound.dispatcher import Dispatcher
 from followup.runtime import Runtime
-from followup.templates import Catalogue
+from followup.texts.catalogue import Catalogue
 from followup.web.app import create_app
 
 PHONES = ["+12015550301", "+12015550302", "+12015550303"]
@@ -27,7 +27,8 @@ def test_sent_texts_follow_their_signed_status_callbacks(env):
     rt = Runtime(
         load_settings({**env, "TWILIO_AUTH_TOKEN": TOKEN, "FOLLOWUP_PUBLIC_URL": PUBLIC_URL})
     )
-    done = datetime.now(UTC) - timedelta(hours=1)
+    # a weekday morning in New York, inside the clinic's send window whatever the wall clock
+    done = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
     seed_treated(rt.sessions, PHONES, done)
     try:
         with FakeTwilio() as fake:
@@ -39,7 +40,9 @@ def test_sent_texts_follow_their_signed_status_callbacks(env):
                 status_callback=PUBLIC_URL + STATUS_CALLBACK_PATH,
             )
             catalogue = Catalogue.load(rt.settings.messages_dir)
-            Dispatcher(rt.sessions, gateway, catalogue, worker="loop").run_once()
+            Dispatcher(rt.sessions, gateway, catalogue, worker="loop").run_once(
+                done + timedelta(hours=1)
+            )
             callbacks = fake.status_callbacks
         assert len(callbacks) == 3
         assert set(callbacks.values()) == {PUBLIC_URL + STATUS_CALLBACK_PATH}

@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from test_dispatcher import T0, ScriptedGateway, dispatcher
 
 from followup.gateways.base import OutgoingSms, SendError, SendResult
-from followup.models import MessageEvent, OutboundMessage, Patient
-from followup.ratelimit import SenderPace
+from followup.outbound.pacing import SenderPace
+from followup.store.models import MessageEvent, OutboundMessage, Patient
 
 NOW = T0 + timedelta(minutes=30)  # the aftercare texts are due
 PAUSING = SendResult(error=SendError("20429", "Too Many Requests", permanent=False, pause=True))

@@ -9,11 +9,12 @@ import pytest
 from seeding import seed_treated
 from sqlalchemy import select
 
-from followup.dispatcher import Dispatcher, backoff, sender_for
 from followup.gateways.base import OutgoingSms, SendError, SendResult
-from followup.models import MessageEvent, OutboundMessage, Patient
-from followup.outbox import TransitionError, transition
-from followup.templates import Catalogue
+from followup.gateways.policy import backoff, sender_for
+from followup.outbound.dispatcher import Dispatcher
+from followup.store.models import MessageEvent, OutboundMessage, Patient
+from followup.store.outbox import TransitionError, transition
+from followup.texts.catalogue import Catalogue
 
 T0 = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 in New York
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from followup.clinics import add_clinic
-from followup.db import transaction
-from followup.importer import CsvFormatError, RowError, import_csv
-from followup.models import Patient, TreatmentSession
+from followup.intake.clinics import add_clinic
+from followup.intake.csv_import import CsvFormatError, RowError, import_csv
+from followup.store.engine import transaction
+from followup.store.models import Patient, TreatmentSession
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HEADER = (

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from followup.cli import main
-from followup.models import MessageEvent, OutboundMessage, Patient
+from followup.store.models import MessageEvent, OutboundMessage, Patient
 
 NY = ZoneInfo("America/New_York")
 HEADER = (

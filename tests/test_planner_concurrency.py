@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from followup.db import make_engine, make_sessionmaker
-from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.planner import plan_pending
+from followup.outbound.planner import plan_pending
+from followup.store.engine import make_engine, make_sessionmaker
+from followup.store.models import Clinic, OutboundMessage, Patient, TreatmentSession
 
 NOW = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from followup.ratelimit import SenderPace
+from followup.outbound.pacing import SenderPace
 
 
 class Clock:

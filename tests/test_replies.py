@@ -1,4 +1,4 @@
-"""``followup.replies``: the reply reader, its corpus, and ``followup classify``.
+"""``followup.inbound.reading``: the reply reader, its corpus, and ``followup classify``.
 
 The table tests pin each documented rule; the corpus test checks the whole reader against
 labels a clinician would give (100% recall for red flags is a hard requirement: a missed
@@ -16,9 +16,9 @@ from corpus_metrics import HOLDOUT, corpus_report, load_corpus
 from hypothesis import given
 from hypothesis import strategies as st
 
-from followup import replies
-from followup.cli_replies import classify_command
-from followup.replies import (
+from followup.cli.replies import classify_command
+from followup.inbound import reading as replies
+from followup.inbound.reading import (
     KINDS,
     URGENCY,
     Classification,

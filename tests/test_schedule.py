@@ -1,4 +1,4 @@
-"""The pure planning rules for one patient (followup.schedule)."""
+"""The pure planning rules for one patient (followup.outbound.schedule)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followup.careplan import DEFAULT_PLAN
-from followup.schedule import (
+from followup.outbound.careplan import DEFAULT_PLAN
+from followup.outbound.schedule import (
     Decision,
     ExistingMessage,
     PatientFacts,
     SessionFacts,
     plan_patient,
 )
-from followup.timing import SendWindow
+from followup.outbound.timing import SendWindow
 
 NY = ZoneInfo("America/New_York")
 WINDOW = SendWindow()

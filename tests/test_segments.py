@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from followup.segments import GSM7_BASIC, GSM7_EXTENSION, SegmentInfo, analyze
+from followup.texts.segments import GSM7_BASIC, GSM7_EXTENSION, SegmentInfo, analyze
 
 BASIC = sorted(GSM7_BASIC)
 EXTENSION = sorted(GSM7_EXTENSION)

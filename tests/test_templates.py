@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followup.config import load_settings
-from followup.segments import analyze
-from followup.templates import (
+from followup.texts.catalogue import (
     ALLOWED_PLACEHOLDERS,
     LONG_SAMPLE,
     TEMPLATE_KEYS,
@@ -23,6 +22,7 @@ from followup.templates import (
     lint,
     longest_appointment,
 )
+from followup.texts.segments import analyze
 
 SHIPPED = Path(__file__).resolve().parent.parent / "messages"
 CONTEXT = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followup.timing import (
+from followup.outbound.timing import (
     CapCounter,
     Caps,
     SendWindow,

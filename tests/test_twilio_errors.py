@@ -141,7 +141,7 @@ def test_the_worker_gateway_asks_twilio_for_status_callbacks_at_the_public_url()
     from fake_twilio import FakeTwilio
 
     from followup.config import load_settings
-    from followup.worker import build_gateway
+    from followup.runtime import build_gateway
 
     with FakeTwilio() as fake:
         base = {

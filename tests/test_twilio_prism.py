@@ -25,13 +25,13 @@ import pytest
 from prism import PrismClient, running_prism
 from seeding import aftercares, seed_treated
 
-from followup.db import make_engine, make_sessionmaker
-from followup.dispatcher import Dispatcher
 from followup.gateways.base import OutgoingSms
 from followup.gateways.twilio import TwilioGateway
-from followup.models import OutboundMessage
-from followup.planner import plan_pending
-from followup.templates import Catalogue
+from followup.outbound.dispatcher import Dispatcher
+from followup.outbound.planner import plan_pending
+from followup.store.engine import make_engine, make_sessionmaker
+from followup.store.models import OutboundMessage
+from followup.texts.catalogue import Catalogue
 
 pytestmark = pytest.mark.slow
 

@@ -128,7 +128,7 @@ def test_set_alerts_checks_the_phone_and_the_apprise_urls(clinic):  # noqa: F811
 def test_a_reimport_with_a_new_number_clears_an_unusable_one(treated, tmp_path, sessions):
     from sqlalchemy import select, update
 
-    from followup.models import Patient
+    from followup.store.models import Patient
 
     with sessions() as db, db.begin():
         db.execute(

@@ -25,9 +25,10 @@ from webhook_support import (
 )
 
 from followup.config import load_settings
-from followup.db import transaction
-from followup.delivery import reconcile
-from followup.models import (
+from followup.inbound.status_callbacks import reconcile
+from followup.runtime import Runtime
+from followup.store.engine import transaction
+from followup.store.models import (
     Clinic,
     DeliveryReceipt,
     Flag,
@@ -37,7 +38,6 @@ from followup.models import (
     Patient,
     StaffAlert,
 )
-from followup.runtime import Runtime
 from followup.web.app import create_app
 
 P0, P1, P2 = "+12015550201", "+12015550202", "+12015550203"

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from followup.gateways.base import OutgoingSms, SendResult
 from followup.phones import mask_phone
-from followup.segments import analyze
+from followup.texts.segments import analyze
 
 
 class ConsoleGateway:

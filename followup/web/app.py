@@ -19,12 +19,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from followup.alerts import AlertSender
 from followup.gateways.base import Gateway
-from followup.inbound import Senders
-from followup.models import utcnow
+from followup.inbound.receive import Senders
 from followup.runtime import Runtime
-from followup.templates import Catalogue
+from followup.staff.alerts import AlertSender
+from followup.store.models import utcnow
+from followup.texts.catalogue import Catalogue
 from followup.web import twilio_hooks
 from followup.web.state import AppState
 
@@ -41,12 +41,10 @@ def create_app(
 ) -> Starlette:
     """The app. Without ``alerts`` it builds its own sender (on ``gateway``, default: the
     configured one) and runs it for the app's lifetime; a given sender belongs to the caller."""
-    from followup.worker import build_alert_sender, build_gateway, worker_id
-
     settings = runtime.settings
     own_alerts = alerts is None
     if alerts is None:
-        alerts = build_alert_sender(runtime, gateway or build_gateway(settings), worker_id())
+        alerts = runtime.alert_sender(gateway)
     token = settings.twilio_auth_token
     if not token:
         log.warning("TWILIO_AUTH_TOKEN is not set: every webhook request will be refused (403)")
@@ -57,7 +55,7 @@ def create_app(
         )
     state = AppState(
         engine=runtime.engine,
-        catalogue=catalogue or Catalogue.load(settings.messages_dir),
+        catalogue=catalogue or runtime.catalogue,
         validator=RequestValidator(token) if token else None,
         public_url=settings.public_url,
         senders=Senders(settings.twilio_from_number, settings.twilio_messaging_service_sid),

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from twilio.request_validator import RequestValidator
 
-from followup.alerts import AlertSender
-from followup.inbound import Senders
-from followup.templates import Catalogue
+from followup.inbound.receive import Senders
+from followup.staff.alerts import AlertSender
+from followup.texts.catalogue import Catalogue
 
 
 @dataclass

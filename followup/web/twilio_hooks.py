@@ -33,10 +33,10 @@ from twilio.request_validator import (
 )
 from twilio.twiml.messaging_response import MessagingResponse
 
-from followup.delivery import StatusCallback, record_status
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
-from followup.inbound import InboundResult, InboundSms, receive
-from followup.models import utcnow
+from followup.inbound.receive import InboundResult, InboundSms, receive
+from followup.inbound.status_callbacks import StatusCallback, record_status
+from followup.store.models import utcnow
 from followup.web.state import AppState
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,10 +50,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.consent import OPTED_OUT, UNUSABLE, record_carrier_error
 from followup.gateways.base import Gateway, OutgoingSms, SendError, SendResult
-from followup.models import Clinic, OutboundMessage, Patient, TreatmentSession
-from followup.outbox import (
+from followup.gateways.policy import backoff, sender_for
+from followup.inbound.consent import OPTED_OUT, UNUSABLE, record_carrier_error
+from followup.outbound.pacing import SenderPace
+from followup.phones import display_phone
+from followup.store.models import Clinic, OutboundMessage, Patient, TreatmentSession
+from followup.store.outbox import (
     Accepted,
     claim_due,
     mark_sent,
@@ -63,9 +65,7 @@ from followup.outbox import (
     set_bodies,
     transition,
 )
-from followup.phones import display_phone
-from followup.ratelimit import SenderPace
-from followup.templates import Catalogue, TemplateError, format_appointment
+from followup.texts.catalogue import Catalogue, TemplateError, format_appointment
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +76,6 @@ TEMPLATE_RETRY = timedelta(minutes=15)
 RECORD_WAIT = 0.5
 #: error codes after which the text may have reached the provider: look before sending again
 UNCERTAIN = frozenset({"timeout", "connection lost", "interrupted"})
-
-
-def backoff(
-    attempts: int, *, base: float = 30.0, cap: float = 3600.0, rng: random.Random | None = None
-) -> timedelta:
-    """Delay before retry number ``attempts`` (1-based): exponential, capped, with jitter.
-
-    "Equal jitter": half the exponential delay is fixed, half random, so retries spread out
-    (no thundering herd after a provider outage) yet never come back immediately.
-    """
-    exp = min(cap, base * (2 ** max(0, attempts - 1)))
-    r = (rng or random).random()
-    return timedelta(seconds=exp / 2 + r * exp / 2)
 
 
 @dataclass
@@ -673,21 +660,3 @@ def skip_reason(
     if now > expires_at:
         return f"too late: window ended {expires_at:%Y-%m-%d %H:%M} UTC"
     return None
-
-
-def sender_for(
-    clinic_from: str | None,
-    clinic_service: str | None,
-    default_from: str | None,
-    default_service: str | None,
-) -> tuple[str | None, str | None]:
-    """``(from_number, messaging_service_sid)`` for a clinic's texts, exactly one of them set
-    when any sender is configured: the clinic's own sender wins (a messaging service over a
-    number), else the process-wide default (likewise)."""
-    if clinic_service:
-        return None, clinic_service
-    if clinic_from:
-        return clinic_from, None
-    if default_service:
-        return None, default_service
-    return default_from, None

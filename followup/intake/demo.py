@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.models import Clinic, Patient, TreatmentSession
+from followup.store.models import Clinic, Patient, TreatmentSession
 
 DEMO_SLUG = "demo"
 DAYTIME_ZONES = (

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from followup.cli_support import json_string_lines
-from followup.segments import analyze
-from followup.templates import count_templates, lint
+from followup.cli.support import json_string_lines
+from followup.texts.catalogue import count_templates, lint
+from followup.texts.segments import analyze
 
 
 def _default_dir() -> Path:

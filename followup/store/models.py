@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
 SESSION_STATUSES = ("completed", "cancelled")
-#: what a patient's reply was read as (followup.replies.KINDS)
+#: what a patient's reply was read as (followup.inbound.reading.KINDS)
 REPLY_KINDS = ("opt_out", "opt_in", "help", "emergency", "clinic_today", "score", "text")
 #: why staff must look: an emergency, the clinic should call today, a call-back, or a reply
 #: the rules could not settle (free text, a negated red flag)

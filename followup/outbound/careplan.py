@@ -31,7 +31,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from followup.timing import Caps
+from followup.outbound.timing import Caps
 
 ANCHORS = ("completed", "next_appointment")
 CLOCKS = ("local", "elapsed")

@@ -2,27 +2,26 @@
 2 usage error (click's own).
 
 Commands are thin: they parse options, build a :class:`~followup.runtime.Runtime` and call
-the module that does the work. Commands for one area live beside it (``cli_*.py``) and are
-registered at the bottom of this file; what they share is in ``cli_support.py``.
+the package that does the work. Commands for one area live beside this file and are
+registered at the bottom of it; what they share is in ``support.py``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from followup.cli_messages import segments, templates
-from followup.cli_replies import classify_command
-from followup.cli_sessions import clinics_add, clinics_list, import_sessions
-from followup.cli_staff import alerts, clinics_set_alerts, flags, replies, web, web_options
-from followup.cli_support import fail, get_runtime
+from followup.cli.messages import segments, templates
+from followup.cli.replies import classify_command
+from followup.cli.sessions import clinics_add, clinics_list, import_sessions
+from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, web_options
+from followup.cli.support import fail, get_runtime, parse_now, setup_logging
 from followup.config import ConfigError
-from followup.models import MESSAGE_STATUSES
+from followup.store.models import MESSAGE_STATUSES
 
 
 @click.group()
@@ -41,7 +40,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply the migrations in migrations/ to FOLLOWUP_DATABASE_URL."""
-    from followup.db import upgrade
+    from followup.store.engine import upgrade
 
     rt = get_runtime(ctx, need_schema=False)
     upgrade(rt.settings.database_url, revision)
@@ -51,35 +50,6 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @main.group()
 def clinics() -> None:
     """Clinics: add them, list them, set their care plan."""
-
-
-def parse_now(value: str | None) -> datetime | None:
-    """``--now``: ISO 8601; without an offset it means UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        # every tick and every schema check would otherwise fill the log; a tick that runs
-        # longer than the interval is normal here (the next one is skipped, by design)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
-        # the SDK logs every request's URL and headers at INFO
-        logging.getLogger("twilio").setLevel(logging.WARNING)
-        # Apprise logs every notification it sends
-        logging.getLogger("apprise").setLevel(logging.WARNING)
 
 
 @main.command("send-due")
@@ -93,7 +63,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
     checks, quiet hours, caps, sent_at, events) and runs on from it. SIGTERM or Ctrl-C stops
     the run cleanly: sends in flight finish, texts claimed but not sent are released.
     """
-    from followup.templates import TemplateError
+    from followup.texts.catalogue import TemplateError
     from followup.worker import Worker
 
     now = parse_now(now_text) or datetime.now(UTC)
@@ -120,7 +90,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
     """Run the worker (plan and send every few seconds) and serve the web app beside it,
     until SIGTERM or Ctrl-C."""
-    from followup.templates import TemplateError
+    from followup.texts.catalogue import TemplateError
     from followup.worker import Worker
 
     setup_logging(verbose)
@@ -129,7 +99,13 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
         worker = Worker(rt)
     except (ConfigError, TemplateError) as exc:
         fail(f"cannot start: {exc}")
-    worker.run(serve=None if no_web else (host, port))
+    if no_web:
+        worker.run()
+        return
+    from followup.web.server import serve_app
+
+    # the web app shares this worker's alert sender and template catalogue
+    worker.run(serve=lambda: serve_app(rt, host, port, alerts=worker.alerts))
 
 
 @main.command("outbox")
@@ -146,7 +122,7 @@ def outbox(
     limit: int | None,
 ) -> None:
     """List texts in the outbox with their state, and why they were skipped or failed."""
-    from followup.reports import outbox_rows
+    from followup.staff.reports import outbox_rows
 
     rt = get_runtime(ctx)
     with rt.sessions() as db:
@@ -167,7 +143,7 @@ def outbox(
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Create a demo clinic, patients and today's sessions (idempotent)."""
-    from followup.demo import create_demo
+    from followup.intake.demo import create_demo
 
     rt = get_runtime(ctx)
     for line in create_demo(rt.sessions, datetime.now(UTC)):
@@ -182,9 +158,9 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
     from sqlalchemy import select, update
 
-    from followup.careplan import CarePlanError, load_plan_file, plan_to_data
-    from followup.models import Clinic, OutboundMessage, TreatmentSession
-    from followup.templates import Catalogue, TemplateError
+    from followup.outbound.careplan import CarePlanError, load_plan_file, plan_to_data
+    from followup.store.models import Clinic, OutboundMessage, TreatmentSession
+    from followup.texts.catalogue import Catalogue, TemplateError
 
     rt = get_runtime(ctx)
     data = None

@@ -1,15 +1,17 @@
-"""What every command shares: the runtime, the schema check, failing with exit code 1, and
-reading JSON-lines input.
+"""What every command shares: the runtime, the schema check, failing with exit code 1,
+logging, the ``--now`` clock and reading JSON-lines input.
 
-Kept apart from ``cli.py`` so the command modules (``cli_*.py``) can use it without importing
+Kept apart from ``main.py`` so the command modules beside it can use it without importing
 the command group that registers them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import click
@@ -40,7 +42,7 @@ def get_runtime(ctx: click.Context, *, need_schema: bool = True) -> Runtime:
         root.call_on_close(root.obj.close)
     runtime: Runtime = root.obj
     if need_schema and not root.meta.get("followup.schema_checked"):
-        from followup.db import current_revision, head_revision
+        from followup.store.engine import current_revision, head_revision
 
         current = current_revision(runtime.engine)
         head = head_revision(runtime.settings.database_url)
@@ -69,3 +71,32 @@ def json_string_lines(stream: Iterable[str]) -> Iterator[tuple[int, str | None, 
             yield number, value, ""
         else:
             yield number, None, f"expected a JSON string, got {type(value).__name__}"
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """``--now``: ISO 8601; without an offset it means UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected ISO 8601 such as 2026-03-09T14:00:00-05:00, got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        # every tick and every schema check would otherwise fill the log; a tick that runs
+        # longer than the interval is normal here (the next one is skipped, by design)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        # the SDK logs every request's URL and headers at INFO
+        logging.getLogger("twilio").setLevel(logging.WARNING)
+        # Apprise logs every notification it sends
+        logging.getLogger("apprise").setLevel(logging.WARNING)

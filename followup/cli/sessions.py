@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from followup.cli_support import fail, get_runtime
-from followup.clinics import ClinicError, add_clinic, format_hhmm
-from followup.importer import CsvFormatError, ImportReport, import_csv
-from followup.models import Clinic
+from followup.cli.support import fail, get_runtime
+from followup.intake.clinics import ClinicError, add_clinic, format_hhmm
+from followup.intake.csv_import import CsvFormatError, ImportReport, import_csv
+from followup.store.models import Clinic
 
 
 def _send_window(value: str) -> tuple[str, str]:
@@ -46,7 +46,7 @@ def _send_window(value: str) -> tuple[str, str]:
 @click.pass_context
 def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> None:
     """Add a clinic."""
-    from followup.db import transaction
+    from followup.store.engine import transaction
 
     window = _send_window(send_window)
     rt = get_runtime(ctx)
@@ -70,7 +70,7 @@ def _template_warnings(messages_dir: Path, clinic: Clinic) -> list[str]:
     """Texts that would need a second segment with this clinic's own name, phone and
     emergency number (the catalogue is only checked with sample values)."""
     from followup.phones import display_phone
-    from followup.templates import Catalogue, TemplateError, oversized
+    from followup.texts.catalogue import Catalogue, TemplateError, oversized
 
     try:
         catalogue = Catalogue.load(messages_dir)

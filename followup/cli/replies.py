@@ -2,7 +2,7 @@
 
 Why here: clinic staff and developers need to check a wording ("does 'me cuesta respirar'
 escalate?") or replay a batch of real replies before trusting a change to
-:mod:`followup.replies`. Registered in ``followup/cli.py``.
+:mod:`followup.inbound.reading`. Registered in ``followup/cli.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from followup.cli_support import json_string_lines
-from followup.replies import ReplyContext, classify
+from followup.cli.support import json_string_lines
+from followup.inbound.reading import ReplyContext, classify
 
 
 def _result_json(text: str, context: ReplyContext) -> str:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import click
 
-from followup.cli_support import fail, get_runtime
-from followup.models import FLAG_STATUSES
+from followup.cli.support import fail, get_runtime, setup_logging
+from followup.store.models import FLAG_STATUSES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -42,10 +42,9 @@ def web_options(fn):
 @click.pass_context
 def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
     """Serve the web app alone (Twilio webhooks); staff alerts are sent from here too."""
-    from followup.cli import setup_logging
     from followup.config import ConfigError
-    from followup.templates import TemplateError
-    from followup.worker import serve_app
+    from followup.texts.catalogue import TemplateError
+    from followup.web.server import serve_app
 
     setup_logging(verbose)
     rt = get_runtime(ctx)
@@ -65,7 +64,7 @@ def flags(ctx: click.Context, status: str, clinic_slug: str | None, as_json: boo
     open the reply with ``followup replies`` when you need it."""
     if ctx.invoked_subcommand:
         return
-    from followup.reports import flag_rows
+    from followup.staff.reports import flag_rows
 
     rt = get_runtime(ctx)
     with rt.sessions() as db:
@@ -87,8 +86,8 @@ def flags(ctx: click.Context, status: str, clinic_slug: str | None, as_json: boo
 @click.pass_context
 def flags_ack(ctx: click.Context, flag_id: int, by: str) -> None:
     """Acknowledge an open flag: someone has it in hand."""
-    from followup.db import transaction
-    from followup.inbound import acknowledge_flag
+    from followup.inbound.receive import acknowledge_flag
+    from followup.store.engine import transaction
 
     rt = get_runtime(ctx)
     with transaction(rt.sessions) as db:
@@ -104,7 +103,7 @@ def flags_ack(ctx: click.Context, flag_id: int, by: str) -> None:
 @click.pass_context
 def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """Staff alerts and how their delivery went (failed ones keep their last error)."""
-    from followup.reports import alert_rows
+    from followup.staff.reports import alert_rows
 
     rt = get_runtime(ctx)
     with rt.sessions() as db:
@@ -127,7 +126,7 @@ def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:
 @click.pass_context
 def replies(ctx: click.Context, clinic_slug: str | None, limit: int, as_json: bool) -> None:
     """Texts patients sent, newest first, with how each was read and what we answered."""
-    from followup.reports import reply_rows
+    from followup.staff.reports import reply_rows
 
     rt = get_runtime(ctx)
     with rt.sessions() as db:
@@ -158,8 +157,8 @@ def clinics_set_alerts(
 ) -> None:
     """Set where a clinic's staff alerts go (replaces the current destinations; none given
     turns alerts off: flags still show in ``followup flags``)."""
-    from followup.clinics import ClinicError, set_alert_destinations
-    from followup.db import transaction
+    from followup.intake.clinics import ClinicError, set_alert_destinations
+    from followup.store.engine import transaction
 
     rt = get_runtime(ctx)
     try:

@@ -1,6 +1,6 @@
 """What to do about a reply: a pure function from its classification and context to actions.
 
-:func:`followup.replies.classify` says what a reply *is*; this module decides what followup
+:func:`followup.inbound.reading.classify` says what a reply *is*; this module decides what followup
 *does* (clinical.md section 3): which flag staff get, which template answers the patient,
 and whether the patient opts out or in. No I/O here, so every rule is a table test.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from followup.replies import Classification
+from followup.inbound.reading import Classification
 
 HIGH_SCORE = 7
 #: at 72 h soreness should be easing; this much still is worth a call (clinical.md section 3)

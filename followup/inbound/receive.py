@@ -5,8 +5,8 @@ The edge between the webhook and the pure rules. One call, one transaction:
 1. Who wrote to whom: the clinic by the number or messaging service texted (``To``), the
    patient by ``From`` within those clinics, and the check-in being answered (the patient's
    latest check-in sent before the reply).
-2. :func:`followup.replies.classify` reads the text; :func:`followup.triage.decide` picks
-   the actions.
+2. :func:`followup.inbound.reading.classify` reads the text;
+   :func:`followup.inbound.triage.decide` picks the actions.
 3. The reply is stored, unique on Twilio's MessageSid: a webhook Twilio retries is not
    processed again (the stored answer is returned again instead, since Twilio only retries
    when our first answer did not reach it).
@@ -27,13 +27,13 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Connection, bindparam, text, update
 from sqlalchemy.orm import Session
 
-from followup.alerts import queue_alerts
-from followup.consent import mark_opted_in, mark_opted_out
-from followup.models import Flag, UTCDateTime
+from followup.inbound.consent import mark_opted_in, mark_opted_out
+from followup.inbound.reading import Classification, ReplyContext, classify
+from followup.inbound.triage import Actions, TriageContext, decide
 from followup.phones import display_phone
-from followup.replies import Classification, ReplyContext, classify
-from followup.templates import Catalogue
-from followup.triage import Actions, TriageContext, decide
+from followup.staff.alerts import queue_alerts
+from followup.store.models import Flag, UTCDateTime
+from followup.texts.catalogue import Catalogue
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}

@@ -53,9 +53,9 @@ from sqlalchemy import Boolean, case, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.clinics import LOCALE
-from followup.models import SESSION_STATUSES, Clinic, Patient, TreatmentSession, utcnow
+from followup.intake.clinics import LOCALE
 from followup.phones import PhoneError, normalize_phone
+from followup.store.models import SESSION_STATUSES, Clinic, Patient, TreatmentSession, utcnow
 
 REQUIRED = ("clinic", "session_id", "patient_id", "first_name", "phone", "consent", "completed_at")
 OPTIONAL = ("locale", "regions", "next_appointment_at", "status")

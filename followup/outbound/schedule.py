@@ -35,8 +35,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from followup.careplan import CarePlan, Step
-from followup.timing import CapCounter, SendWindow, find_slot, shift_local
+from followup.outbound.careplan import CarePlan, Step
+from followup.outbound.timing import CapCounter, SendWindow, find_slot, shift_local
 
 #: skip reasons that a later planning run may undo (consent given, opt-in, session restored...)
 REVIVABLE_REASONS = ("no consent", "opted out", "session cancelled", "cap", "no appointment")

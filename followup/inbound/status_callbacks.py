@@ -3,7 +3,7 @@
 Twilio posts a callback per status change, may post one twice, and posts them in any order
 (``delivered`` can arrive before ``sent``). So each callback is first kept as a receipt,
 unique on (MessageSid, status), which makes a repeat a no-op; then applied to its text only
-if the outbox's state machine allows the move (:data:`followup.outbox.ALLOWED` never goes
+if the outbox's state machine allows the move (:data:`followup.store.outbox.ALLOWED` never goes
 from delivered back to sent). A callback can also outrun the dispatcher, which records the
 SID a moment after Twilio accepted the text: such receipts stay unapplied, and
 :func:`reconcile` (every worker tick) applies them once the SID is known.
@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from followup.consent import record_carrier_error
-from followup.models import DeliveryReceipt, OutboundMessage, StaffAlert
-from followup.outbox import ALLOWED, transition
-from followup.upsert import insert_ignore
+from followup.inbound.consent import record_carrier_error
+from followup.store.models import DeliveryReceipt, OutboundMessage, StaffAlert
+from followup.store.outbox import ALLOWED, transition
+from followup.store.upsert import insert_ignore
 
 #: Twilio's MessageStatus -> our message status; others (queued, accepting, sending, canceled,
 #: scheduled) are kept as receipts and in provider_status but move nothing

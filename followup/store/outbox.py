@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from followup.models import MessageEvent, OutboundMessage
+from followup.store.models import MessageEvent, OutboundMessage
 
 ALLOWED: dict[str, frozenset[str]] = {
     "scheduled": frozenset({"sending", "skipped", "scheduled"}),

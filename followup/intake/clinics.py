@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from followup.models import Clinic
 from followup.phones import PhoneError, emergency_number_for, normalize_phone
-from followup.segments import analyze
+from followup.store.models import Clinic
+from followup.texts.segments import analyze
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")

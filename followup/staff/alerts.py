@@ -40,10 +40,10 @@ import apprise
 from sqlalchemy import Connection, case, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.dispatcher import backoff, sender_for
 from followup.gateways.base import Gateway, OutgoingSms
-from followup.models import Clinic, Flag, Patient, StaffAlert
-from followup.segments import analyze, is_gsm7
+from followup.gateways.policy import backoff, sender_for
+from followup.store.models import Clinic, Flag, Patient, StaffAlert
+from followup.texts.segments import analyze, is_gsm7
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from followup.alerts import redact
-from followup.models import (
+from followup.staff.alerts import redact
+from followup.store.models import (
     Clinic,
     Flag,
     InboundMessage,

@@ -29,7 +29,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from followup.segments import analyze, is_gsm7
+from followup.texts.segments import analyze, is_gsm7
 
 ALLOWED_PLACEHOLDERS = frozenset(
     {"first_name", "clinic_name", "clinic_phone", "emergency_number", "appointment_time"}

@@ -1,9 +1,9 @@
-"""Planner: completed sessions -> outbox rows (the I/O around :mod:`followup.schedule`).
+"""Planner: completed sessions -> outbox rows (the I/O around :mod:`followup.outbound.schedule`).
 
 Each run takes the sessions marked ``plan_pending`` in batches. For every patient in a batch it
 loads what the rules need (the patient, their clinic's plan and send window, their recent
-sessions and outbox rows), asks :func:`followup.schedule.plan_patient` for the wanted state,
-and writes only the differences, with one event per status change, in one transaction.
+sessions and outbox rows), asks :func:`followup.outbound.schedule.plan_patient` for the wanted
+state, and writes only the differences, with one event per status change, in one transaction.
 
 Concurrency. The patient is the unit of planning. On PostgreSQL a planner locks the patients
 of a batch first (``FOR UPDATE SKIP LOCKED``, in id order), then their waiting sessions: two
@@ -28,17 +28,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.careplan import CarePlan, plan_for
-from followup.db import bulk_insert
-from followup.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
-from followup.schedule import (
+from followup.outbound.careplan import CarePlan, plan_for
+from followup.outbound.schedule import (
     Decision,
     ExistingMessage,
     PatientFacts,
     SessionFacts,
     plan_patient,
 )
-from followup.timing import SendWindow
+from followup.outbound.timing import SendWindow
+from followup.store.engine import bulk_insert
+from followup.store.models import Clinic, MessageEvent, OutboundMessage, Patient, TreatmentSession
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from followup.models import OutboundMessage, Patient
-from followup.outbox import transition
+from followup.store.models import OutboundMessage, Patient
+from followup.store.outbox import transition
 
 #: the reason prefix an opt-out leaves on skipped texts; an opt-in revives exactly those
 OPTED_OUT = "opted out"
