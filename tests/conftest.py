@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from sqlalchemy import create_engine, text
+from support.cli_run import run
 
 from followup.config import load_settings
 from followup.runtime import Runtime
@@ -119,6 +120,25 @@ def runtime(env: dict[str, str]) -> Iterator[Runtime]:
 @pytest.fixture
 def sessions(runtime: Runtime):
     return make_sessionmaker(runtime.engine)
+
+
+@pytest.fixture
+def clinic(env):
+    """The Harbor Physio clinic (New York), added through ``followup clinics add``."""
+    result = run(
+        "clinics",
+        "add",
+        "--slug",
+        "harbor",
+        "--name",
+        "Harbor Physio",
+        "--timezone",
+        "America/New_York",
+        "--phone",
+        "+12015550100",
+    )
+    assert result.exit_code == 0, result.output
+    return "harbor"
 
 
 # Property tests check behaviour, not speed: a loaded CI machine must not fail them on time.

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_twilio import FakeTwilio
-from seeding import seed_treated
 from sqlalchemy import select
+from support.fake_twilio import FakeTwilio
+from support.seeding import seed_treated
 
 from followup.intake.demo import daytime_zone
 from followup.store.engine import make_engine, make_sessionmaker

@@ -2,64 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from support.cli_run import HEADER, ny, outbox, run, write_csv
 
 from followup.cli import main
 from followup.store.models import MessageEvent, OutboundMessage, Patient
-
-NY = ZoneInfo("America/New_York")
-HEADER = (
-    "clinic,session_id,patient_id,first_name,phone,locale,consent,completed_at,regions,"
-    "next_appointment_at\n"
-)
-
-
-def run(*args: str, input: str | None = None):
-    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-    return result
-
-
-def outbox(*extra: str) -> list[dict]:
-    result = run("outbox", "--json", *extra)
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
-
-
-def ny(iso: str) -> str:
-    return (
-        datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(NY).strftime("%Y-%m-%d %H:%M")
-    )
-
-
-@pytest.fixture
-def clinic(env):
-    result = run(
-        "clinics",
-        "add",
-        "--slug",
-        "harbor",
-        "--name",
-        "Harbor Physio",
-        "--timezone",
-        "America/New_York",
-        "--phone",
-        "+12015550100",
-    )
-    assert result.exit_code == 0, result.output
-    return "harbor"
-
-
-def write_csv(tmp_path: Path, rows: list[str]) -> Path:
-    path = tmp_path / "sessions.csv"
-    path.write_text(HEADER + "".join(r + "\n" for r in rows))
-    return path
 
 
 def test_a_csv_imported_at_10_local_is_texted_at_the_right_local_times_across_dst(clinic, tmp_path):

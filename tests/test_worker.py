@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import httpx2 as httpx
 import pytest
-from webhook_support import TOKEN, inbound_params, sign
+from support.webhooks import TOKEN, inbound_params, sign
 
 FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 

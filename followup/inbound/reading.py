@@ -3,7 +3,7 @@
 Pure: no I/O, no database, no clock; standard library only. The caller decides what to do
 with a :class:`Classification` (reply, flag to staff, record an opt-out); this module only
 reads. It follows docs in ``shared/clinical.md`` sections 3 (reading replies) and 4 (opt-out
-words). The labelled corpus in ``tests/replies_corpus.tsv`` is the yardstick.
+words). The labelled corpus in ``tests/inbound/data/replies_corpus.tsv`` is the yardstick.
 
 Order of the decision, and why
 ------------------------------
@@ -767,7 +767,7 @@ _SPECS: tuple[_Spec, ...] = (
 
 
 # Every red-flag match contains a word that starts with one of its spec's trigger prefixes
-# (tests/test_replies.py checks this on the corpus and on random word soup). A dictionary
+# (tests/inbound/test_reading.py checks this on the corpus and on random word soup). A dictionary
 # lookup per word prefix is much cheaper than running every pattern: a message without any
 # trigger skips the red-flag scan, and a clause runs only the specs its words trigger.
 def _trigger_table() -> dict[str, frozenset[int]]:

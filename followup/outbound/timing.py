@@ -1,7 +1,7 @@
 """Pure timing rules: time zones, the daily send window (quiet hours) and per-patient caps.
 
 Everything takes and returns timezone-aware UTC datetimes; local time exists only inside these
-functions. Rules, each property-tested in tests/test_timing.py:
+functions. Rules, each property-tested in tests/outbound/test_timing.py:
 
 - A text is only sent inside the recipient's send window, ``[start, end)`` local time
   (default 08:00-20:00). A text due outside it moves to the next allowed minute; it is never

@@ -1,11 +1,11 @@
 """Measure :func:`followup.inbound.reading.classify` against the labelled corpus.
 
-The corpus (``tests/replies_corpus.tsv``) holds real-looking replies with the label a careful
-clinician would give: ``text<TAB>locale<TAB>last_step<TAB>kind<TAB>score``, "-" for none,
-lines starting with "#" are comments. ``tests/test_replies.py`` asserts on these numbers;
-run this file to print them as a markdown table::
+The corpus (``tests/inbound/data/replies_corpus.tsv``) holds real-looking replies with the
+label a careful clinician would give: ``text<TAB>locale<TAB>last_step<TAB>kind<TAB>score``,
+"-" for none, lines starting with "#" are comments. ``tests/inbound/test_reading.py`` asserts
+on these numbers; run this file to print them as a markdown table::
 
-    .venv/bin/python tests/corpus_metrics.py
+    .venv/bin/python tests/support/corpus.py
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `followup` importable from the repo
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from followup.inbound.reading import KINDS, Classification, ReplyContext, classify
 
-CORPUS = Path(__file__).resolve().parent / "replies_corpus.tsv"
+DATA = Path(__file__).resolve().parents[1] / "inbound" / "data"
+CORPUS = DATA / "replies_corpus.tsv"
 #: written blind, after the rules: how the reader does on wording it was not tuned for
-HOLDOUT = Path(__file__).resolve().parent / "replies_holdout.tsv"
+HOLDOUT = DATA / "replies_holdout.tsv"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from fake_twilio import FakeTwilio
+from support.fake_twilio import FakeTwilio
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 

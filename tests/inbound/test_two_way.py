@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
-from test_pipeline import clinic, outbox, run, write_csv  # noqa: F401 (fixture)
-from webhook_support import PUBLIC_URL, TOKEN, RecordingGateway, inbound_params, post_signed
+from support.cli_run import outbox, run, write_csv
+from support.webhooks import PUBLIC_URL, TOKEN, RecordingGateway, inbound_params, post_signed
 
 from followup.config import load_settings
 from followup.runtime import Runtime
@@ -32,7 +32,7 @@ def webhook(env, monkeypatch):
 
 
 @pytest.fixture
-def treated(clinic, tmp_path):  # noqa: F811
+def treated(clinic, tmp_path):
     assert run("clinics", "set-alerts", "harbor", "--oncall-phone", "201-555-0999").exit_code == 0
     csv = write_csv(
         tmp_path,
@@ -107,7 +107,7 @@ def test_replies_lists_what_patients_wrote_and_what_we_answered(treated, webhook
     assert rows[0]["reply"].startswith("Thanks Ann")
 
 
-def test_set_alerts_checks_the_phone_and_the_apprise_urls(clinic):  # noqa: F811
+def test_set_alerts_checks_the_phone_and_the_apprise_urls(clinic):
     bad_url = run("clinics", "set-alerts", "harbor", "--alert-url", "nonsense://x")
     assert bad_url.exit_code == 1 and "alert_urls[0]" in bad_url.output
     bad_phone = run("clinics", "set-alerts", "harbor", "--oncall-phone", "12")

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from fake_twilio import FakeTwilio
-from seeding import aftercares, seed_treated
 from starlette.testclient import TestClient
-from webhook_support import PUBLIC_URL, TOKEN, RecordingGateway, post_signed
+from support.fake_twilio import FakeTwilio
+from support.seeding import aftercares, seed_treated
+from support.webhooks import PUBLIC_URL, TOKEN, RecordingGateway, post_signed
 
 from followup.config import load_settings
 from followup.gateways.twilio import STATUS_CALLBACK_PATH, TwilioGateway

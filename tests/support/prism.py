@@ -1,7 +1,7 @@
 """Prism, the mock server for Twilio's published OpenAPI spec, for tests.
 
 :func:`running_prism` starts one Prism (static mode: Twilio's own examples as answers) through
-the shared ``prism.sh`` and stops it at the end. A test module turns it into a session fixture
+the vendored ``prism.sh`` and stops it at the end. A test module turns it into a session fixture
 (defined there, not imported: ruff reads an imported fixture used as an argument as a
 redefinition)::
 
@@ -13,7 +13,7 @@ redefinition)::
 Prism validates every request against the spec and answers an invalid one with HTTP 422, so a
 test that gets a 2xx knows the SDK's request is one Twilio documents.
 
-Where ``prism.sh`` lives: ``FOLLOWUP_TWILIO_MOCK_DIR``, else ``<repo>/../shared/twilio``.
+Where ``prism.sh`` lives: ``FOLLOWUP_TWILIO_MOCK_DIR``, else ``tests/support/twilio`` (vendored).
 Without it, or without node (or npm while Prism is not installed yet), the tests are skipped,
 unless ``FOLLOWUP_REQUIRE_PRISM=1`` (CI), which fails them instead.
 
@@ -40,7 +40,8 @@ import pytest
 
 from followup.gateways.twilio import ApiHttpClient
 
-REPO = Path(__file__).resolve().parent.parent
+#: the project's own copy of Twilio's spec and the launcher (tests/support/twilio/README.md)
+VENDORED = Path(__file__).resolve().parent / "twilio"
 START_TIMEOUT = 120.0
 INSTALL_TIMEOUT = 600.0
 
@@ -53,7 +54,7 @@ def _unavailable(reason: str) -> NoReturn:
 
 def mock_dir() -> Path:
     configured = os.environ.get("FOLLOWUP_TWILIO_MOCK_DIR")
-    return Path(configured) if configured else REPO.parent / "shared" / "twilio"
+    return Path(configured) if configured else VENDORED
 
 
 def _prism_installed() -> bool:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from followup.cli.messages import segments, templates
 
-SHIPPED = Path(__file__).resolve().parent.parent / "messages"
+SHIPPED = Path(__file__).resolve().parents[2] / "messages"
 
 
 @pytest.fixture

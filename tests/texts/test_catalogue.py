@@ -24,7 +24,7 @@ from followup.texts.catalogue import (
 )
 from followup.texts.segments import analyze
 
-SHIPPED = Path(__file__).resolve().parent.parent / "messages"
+SHIPPED = Path(__file__).resolve().parents[2] / "messages"
 CONTEXT = {
     "first_name": "Ana",
     "clinic_name": "Harbor Physio",

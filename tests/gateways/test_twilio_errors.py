@@ -126,7 +126,7 @@ def test_a_refused_lookup_keeps_twilios_code_and_pauses():
     # the SDK reports a refused list page differently from a refused create; same meaning here
     from datetime import UTC, datetime
 
-    from fake_twilio import FakeTwilio
+    from support.fake_twilio import FakeTwilio
 
     with FakeTwilio() as fake:
         wrong = TwilioGateway(fake.account_sid, "not-the-token", api_url=fake.url, timeout=2)
@@ -138,7 +138,7 @@ def test_a_refused_lookup_keeps_twilios_code_and_pauses():
 
 
 def test_the_worker_gateway_asks_twilio_for_status_callbacks_at_the_public_url():
-    from fake_twilio import FakeTwilio
+    from support.fake_twilio import FakeTwilio
 
     from followup.config import load_settings
     from followup.runtime import build_gateway

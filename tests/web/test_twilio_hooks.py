@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from seeding import seed_treated
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
-from webhook_support import (
+from support.seeding import seed_treated
+from support.webhooks import (
     PUBLIC_URL,
     TOKEN,
     RecordingGateway,

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prism import PrismClient, running_prism
-from seeding import aftercares, seed_treated
+from support.prism import PrismClient, running_prism
+from support.seeding import aftercares, seed_treated
 
 from followup.gateways.base import OutgoingSms
 from followup.gateways.twilio import TwilioGateway

@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from fake_twilio import FakeTwilio
-from seeding import HARBOR, seed_treated
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from support.fake_twilio import FakeTwilio
+from support.seeding import HARBOR, seed_treated
 
 from followup.gateways.base import OutgoingSms, SendError, SendResult
 from followup.gateways.twilio import TwilioGateway

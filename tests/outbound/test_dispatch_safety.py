@@ -8,9 +8,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from seeding import aftercares, seed_treated
 from sqlalchemy import func, select, update
-from test_dispatcher import T0, ScriptedGateway, dispatcher
+from support.scripted import T0, ScriptedGateway, dispatcher
+from support.seeding import aftercares, seed_treated
 
 from followup.gateways.base import OutgoingSms, SendError, SendResult
 from followup.outbound.pacing import SenderPace

@@ -12,9 +12,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from corpus_metrics import HOLDOUT, corpus_report, load_corpus
 from hypothesis import given
 from hypothesis import strategies as st
+from support.corpus import HOLDOUT, corpus_report, load_corpus
 
 from followup.cli.replies import classify_command
 from followup.inbound import reading as replies
@@ -700,9 +700,9 @@ def test_corpus():
 
 
 def test_holdout():
-    """tests/replies_holdout.tsv: 160 replies written blind (without reading the rules or the
-    corpus); first run 158/160, both misses fixed since (see the README). Held to the same
-    bar as the corpus."""
+    """tests/inbound/data/replies_holdout.tsv: 160 replies written blind (without reading the
+    rules or the corpus); first run 158/160, both misses fixed since (see the README). Held to
+    the same bar as the corpus."""
     report = corpus_report(load_corpus(HOLDOUT))
     assert report.rows >= 160
     for kind in ("emergency", "clinic_today"):
