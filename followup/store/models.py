@@ -33,16 +33,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
-SESSION_STATUSES = ("completed", "cancelled")
-#: what a patient's reply was read as (followup.inbound.reading.KINDS)
-REPLY_KINDS = ("opt_out", "opt_in", "help", "emergency", "clinic_today", "score", "text")
-#: why staff must look: an emergency, the clinic should call today, a call-back, or a reply
-#: the rules could not settle (free text, a negated red flag)
-FLAG_KINDS = ("emergency", "clinic_today", "callback", "review")
-FLAG_STATUSES = ("open", "acknowledged")
-ALERT_CHANNELS = ("sms", "apprise")
-ALERT_STATUSES = ("pending", "sent", "failed")
+from followup.store.statuses import (
+    AlertChannel,
+    AlertStatus,
+    FlagKind,
+    FlagStatus,
+    MessageStatus,
+    ReplyKind,
+    SessionStatus,
+    values,
+)
+
+MESSAGE_STATUSES = values(MessageStatus)
+SESSION_STATUSES = values(SessionStatus)
+REPLY_KINDS = values(ReplyKind)
+FLAG_KINDS = values(FlagKind)
+FLAG_STATUSES = values(FlagStatus)
+ALERT_CHANNELS = values(AlertChannel)
+ALERT_STATUSES = values(AlertStatus)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

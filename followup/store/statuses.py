@@ -1,0 +1,70 @@
+"""Every state and kind the tables know, as enums: the one spelling of each, checked by the
+schema (CHECK constraints are built from these) and by the type checker in the code.
+
+They are ``StrEnum``: a member is the string the database stores, so rows read back as plain
+strings still compare equal, and values bind as text on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    """Where a text in the outbox is (the state machine of :mod:`followup.store.outbox`)."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SessionStatus(StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ReplyKind(StrEnum):
+    """What a patient's reply was read as (:mod:`followup.inbound.reading`)."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    EMERGENCY = "emergency"
+    CLINIC_TODAY = "clinic_today"
+    SCORE = "score"
+    TEXT = "text"
+
+
+class FlagKind(StrEnum):
+    """Why staff must look: an emergency, the clinic should call today, a call-back, or a
+    reply the rules could not settle (free text, a negated red flag)."""
+
+    EMERGENCY = "emergency"
+    CLINIC_TODAY = "clinic_today"
+    CALLBACK = "callback"
+    REVIEW = "review"
+
+
+class FlagStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class AlertChannel(StrEnum):
+    SMS = "sms"
+    APPRISE = "apprise"
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The stored strings of ``enum``, in order (for CHECK constraints and CLI choices)."""
+    return tuple(member.value for member in enum)
