@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from followup.cli.support import json_string_lines
-from followup.texts.catalogue import count_templates, lint
+from followup.texts.check import count_templates, lint
 from followup.texts.segments import analyze
 
 

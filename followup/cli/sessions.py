@@ -70,7 +70,8 @@ def _template_warnings(messages_dir: Path, clinic: Clinic) -> list[str]:
     """Texts that would need a second segment with this clinic's own name, phone and
     emergency number (the catalogue is only checked with sample values)."""
     from followup.phones import display_phone
-    from followup.texts.catalogue import Catalogue, TemplateError, oversized
+    from followup.texts.catalogue import Catalogue, TemplateError
+    from followup.texts.check import oversized
 
     try:
         catalogue = Catalogue.load(messages_dir)

@@ -13,15 +13,14 @@ import pytest
 from followup.config import load_settings
 from followup.texts.catalogue import (
     ALLOWED_PLACEHOLDERS,
-    LONG_SAMPLE,
     TEMPLATE_KEYS,
     Catalogue,
     LocaleInfo,
     TemplateError,
     format_appointment,
-    lint,
-    longest_appointment,
 )
+from followup.texts.check import LONG_SAMPLE, lint
+from followup.texts.locales import longest_appointment
 from followup.texts.segments import analyze
 
 SHIPPED = Path(__file__).resolve().parents[2] / "messages"

@@ -1,0 +1,185 @@
+"""``followup templates check``: every problem in a catalogue, and the policy texts follow.
+
+:meth:`~followup.texts.catalogue.Catalogue.load` refuses what cannot work at all and stops at
+the first error; :func:`lint` reports every such problem plus the policy rules (one GSM-7
+segment with long sample values, STOP/HELP in the first text, the clinic named, no forbidden
+words, same keys as ``en``), so a clinic sees all of them at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from followup.texts.catalogue import (
+    DEFAULT_LOCALE,
+    FIRST_MESSAGE_KEY,
+    LOCALE_FILE,
+    PLAN_KEYS,
+    TEMPLATE_KEYS,
+    Catalogue,
+    Template,
+    TemplateError,
+    compile_template,
+    environment,
+    scan,
+)
+from followup.texts.locales import LocaleInfo, longest_appointment, parse_locale_file
+from followup.texts.segments import analyze, is_gsm7
+
+# Long but realistic values: a text that fits one segment with these fits with real ones.
+# 20-character first name, 30-character clinic name, a US phone number, 3-digit emergency number.
+LONG_SAMPLE: Mapping[str, str] = {
+    "first_name": "Maximiliana Fernanda",
+    "clinic_name": "Harbor Physio and Sports Rehab",
+    "clinic_phone": "(555) 555-0100",
+    "emergency_number": "911",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of :func:`lint`."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+# Words no template may contain (case-insensitive, whole words), with the reason shown.
+# Absolute claims and treatment names come from clinical.md sections 1 and 4; "water" because
+# there is no good evidence for drinking extra water; "yes" because a lone YES re-subscribes
+# at Twilio, so patients are asked for numbers instead.
+_ABSOLUTE = "an absolute claim; say what usually happens"
+_TREATMENT = "names the treatment (PHI); say nothing about what was done"
+_WATER = "no good evidence for drinking extra water; do not advise it"
+FORBIDDEN_WORDS: Mapping[str, str] = {
+    **dict.fromkeys(
+        ["guarantee", "guaranteed", "guarantees", "cure", "cures", "cured", "proven",
+         "safe for everyone", "will go away", "100%", "garantizado", "garantizada",
+         "garantizamos", "cura", "curar", "comprobado", "probado", "seguro para todos"],
+        _ABSOLUTE,
+    ),
+    **dict.fromkeys(
+        ["dry needling", "needling", "needle", "needles", "acupuncture", "puncion", "punción",
+         "aguja", "agujas", "acupuntura"],
+        _TREATMENT,
+    ),
+    **dict.fromkeys(["water", "hydrate", "hydration", "agua", "hidratarse", "hidratar"], _WATER),
+    "yes": "asks for a yes/no answer (YES is an opt-in keyword at Twilio); ask for a number",
+}  # fmt: skip
+# Upper-case answer words (case-sensitive, so Spanish "no" and "si" stay usable in sentences).
+ANSWER_WORDS = ("NO", "SI", "SÍ")
+
+
+def _position(source: str, index: int) -> str:
+    line = source.count("\n", 0, index) + 1
+    column = index - (source.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _has_word(text: str, word: str, *, ignore_case: bool = True) -> bool:
+    flags = re.IGNORECASE if ignore_case else 0
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags) is not None
+
+
+def long_context(info: LocaleInfo, values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Long values to fill a template with: :data:`LONG_SAMPLE` and the longest appointment
+    time of the locale, or ``values`` where given (a clinic's own name and phone)."""
+    return {**LONG_SAMPLE, "appointment_time": longest_appointment(info), **(values or {})}
+
+
+def oversized(catalogue: Catalogue, values: Mapping[str, str]) -> list[str]:
+    """The templates that no longer fit one segment with ``values`` (a clinic's real name,
+    phone and emergency number), as ``locale/key: why`` lines."""
+    found = []
+    for locale in catalogue.locales:
+        info = catalogue.locale_info(locale)
+        for key in sorted(catalogue.keys(locale)):
+            seg = analyze(catalogue.template(key, locale).render(long_context(info, values)))
+            if seg.segments > 1 or seg.encoding != "GSM-7":
+                found.append(
+                    f"{locale}/{key}: {seg.segments} {seg.encoding} segment(s), "
+                    f"{seg.characters} characters"
+                )
+    return found
+
+
+def _policy(t: Template, info: LocaleInfo) -> Iterator[str]:
+    """The rules a loadable template must still follow (see messages/README.md)."""
+    for char in dict.fromkeys(c for c in t.source if not is_gsm7(c)):
+        where = _position(t.source, t.source.index(char))
+        yield f"not GSM-7 because of {char!r} (U+{ord(char):04X}) at {where}"
+    text = t.render(long_context(info))
+    seg = analyze(text)
+    if seg.segments > 1:
+        yield (
+            f"{seg.segments} {seg.encoding} segments ({seg.characters} characters) with long "
+            f"sample values; the limit is 1 segment of 160 GSM-7 characters"
+        )
+    if "clinic_name" not in t.placeholders:
+        yield "does not name the clinic: add {{ clinic_name }}"
+    if t.key == FIRST_MESSAGE_KEY:
+        missing = [w for w in ("STOP", "HELP") if not _has_word(t.source, w, ignore_case=False)]
+        if missing:
+            words = " and ".join(missing)
+            yield f"the first message must say how to opt out and get help: add {words}"
+    for word, reason in FORBIDDEN_WORDS.items():
+        if _has_word(text, word):
+            yield f"contains {word!r}: {reason}"
+    for word in ANSWER_WORDS:
+        if _has_word(text, word, ignore_case=False):
+            yield f"contains {word!r}: asks for a yes/no answer; ask for a number"
+
+
+def lint(directory: Path) -> list[Problem]:
+    """Every problem in the catalogue at ``directory``: load errors and policy, sorted by file."""
+    directory = Path(directory)
+    entries, errors = scan(directory)
+    problems = [Problem(e.path, e.reason) for e in errors]
+    env = environment()
+    templates: dict[str, dict[str, Template]] = {}
+    infos: dict[str, LocaleInfo] = {}
+    present: dict[str, set[str]] = {}  # keys with a file, broken or not
+    for locale, key, path in entries:
+        templates.setdefault(locale, {})
+        present.setdefault(locale, set())
+        if key is not None:
+            present[locale].add(key)
+        try:
+            if key is None and path.name == LOCALE_FILE:
+                infos[locale] = parse_locale_file(path)
+            elif key is not None:
+                templates[locale][key] = compile_template(env, key, locale, path)
+        except TemplateError as exc:
+            problems.append(Problem(exc.path, exc.reason))
+    for locale, by_key in templates.items():
+        folder = directory / locale
+        if not (folder / LOCALE_FILE).exists():
+            problems.append(Problem(folder / LOCALE_FILE, "missing (sets appointment_format)"))
+        info = infos.get(locale) or infos.get(DEFAULT_LOCALE) or LocaleInfo()
+        for t in by_key.values():
+            problems += [Problem(t.path, reason) for reason in _policy(t, info)]
+    if DEFAULT_LOCALE not in templates:
+        problems.append(Problem(directory / DEFAULT_LOCALE, "missing: en is the last fallback"))
+    else:
+        for key in TEMPLATE_KEYS:
+            if key not in present[DEFAULT_LOCALE]:
+                path = directory / DEFAULT_LOCALE / f"{key}.txt"
+                why = "the default care plan sends it" if key in PLAN_KEYS else "answers replies"
+                problems.append(Problem(path, f"missing: {why}"))
+        for locale, keys in present.items():
+            for key in sorted(present[DEFAULT_LOCALE] - keys):
+                path = directory / locale / f"{key}.txt"
+                problems.append(Problem(path, "missing: en has it (patients would get English)"))
+    return sorted(problems, key=lambda p: (str(p.path), p.reason))
+
+
+def count_templates(directory: Path) -> tuple[int, int]:
+    """(templates, locales) in a catalogue that loads; for the ``check`` summary line."""
+    catalogue = Catalogue.load(directory)
+    return sum(len(catalogue.keys(loc)) for loc in catalogue.locales), len(catalogue.locales)
