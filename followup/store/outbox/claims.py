@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from followup.store.models import OutboundMessage
 from followup.store.outbox.machine import add_events, transition
+from followup.store.statuses import MessageStatus
+
+S = MessageStatus
 
 
 def claim_due(
@@ -31,7 +34,7 @@ def claim_due(
     """
     due = (
         select(OutboundMessage.id)
-        .where(OutboundMessage.status == "scheduled", OutboundMessage.send_at <= now)
+        .where(OutboundMessage.status == S.SCHEDULED, OutboundMessage.send_at <= now)
         .order_by(OutboundMessage.send_at, OutboundMessage.id)
         .limit(limit)
     )
@@ -39,9 +42,9 @@ def claim_due(
         due = due.with_for_update(skip_locked=True)
     rows = db.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == "scheduled")
+        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == S.SCHEDULED)
         .values(
-            status="sending",
+            status=S.SENDING,
             updated_at=now,
             reason=None,
             claimed_by=worker,
@@ -54,7 +57,7 @@ def claim_due(
     ).all()
     ids = [message_id for message_id, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
     add_events(
-        db.connection(), [(i, now, "claimed") for i in ids], "scheduled", "sending", actor=worker
+        db.connection(), [(i, now, "claimed") for i in ids], S.SCHEDULED, S.SENDING, actor=worker
     )
     return ids
 
@@ -72,7 +75,7 @@ def reclaim_expired(
     q = (
         select(OutboundMessage.id, OutboundMessage.claimed_by, OutboundMessage.attempts)
         .where(
-            OutboundMessage.status == "sending",
+            OutboundMessage.status == S.SENDING,
             or_(OutboundMessage.lease_until < now, OutboundMessage.lease_until.is_(None)),
         )
         .order_by(OutboundMessage.lease_until, OutboundMessage.id)
@@ -85,8 +88,8 @@ def reclaim_expired(
         if transition(
             db,
             message_id,
-            "sending",
-            "sending",
+            S.SENDING,
+            S.SENDING,
             at=now,
             reason=f"lease of {previous or 'unknown worker'} expired: recovering",
             actor=worker,
@@ -100,16 +103,27 @@ def reclaim_expired(
     return taken
 
 
-def release(db: Session, ids: Sequence[int], *, now: datetime, worker: str, reason: str) -> int:
+def release(
+    db: Session,
+    ids: Sequence[int],
+    *,
+    now: datetime,
+    worker: str,
+    reason: str,
+    not_before: datetime | None = None,
+) -> int:
     """Give claimed texts back unsent (worker stopping, batch paused): ``scheduled`` again,
-    the attempt not counted, due as they were. Only rows still claimed by ``worker``."""
+    the attempt not counted, due as they were. Only rows still claimed by ``worker``.
+
+    ``not_before`` (a paused batch): none of ``ids`` that is scheduled may be due before it,
+    so nobody sends them again while the pause lasts."""
     released = 0
     for message_id in ids:
         if transition(
             db,
             message_id,
-            "sending",
-            "scheduled",
+            S.SENDING,
+            S.SCHEDULED,
             at=now,
             reason=reason,
             actor=worker,
@@ -118,6 +132,8 @@ def release(db: Session, ids: Sequence[int], *, now: datetime, worker: str, reas
             attempts=OutboundMessage.attempts - 1,
         ):
             released += 1
+    if not_before is not None:
+        db.execute(_HOLD, {"ids": list(ids), "until": not_before})
     return released
 
 
@@ -163,7 +179,7 @@ def mark_sent(conn: Connection, accepted: Sequence[Accepted], *, worker: str) ->
             conn.scalars(
                 select(t.c.id).where(
                     t.c.id.in_([a.message_id for a in accepted]),
-                    t.c.status == "sending",
+                    t.c.status == S.SENDING,
                     t.c.claimed_by == worker,
                 )
             )
@@ -185,8 +201,8 @@ def mark_sent(conn: Connection, accepted: Sequence[Accepted], *, worker: str) ->
     add_events(
         conn,
         [(a.message_id, a.at, a.reason) for a in moved],
-        "sending",
-        "sent",
+        S.SENDING,
+        S.SENT,
         actor=worker,
     )
     return [a.message_id for a in moved]
@@ -208,7 +224,7 @@ _MARK_SENT = (
     update(OutboundMessage.__table__)
     .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
     .values(
-        status="sent",
+        status=S.SENT,
         provider_sid=bindparam("b_sid"),
         provider_status=bindparam("b_status"),
         sent_at=bindparam("b_at"),
@@ -219,18 +235,27 @@ _MARK_SENT = (
         error_message=None,
     )
 )
+_HOLD = (
+    update(OutboundMessage.__table__)
+    .where(
+        OutboundMessage.__table__.c.id.in_(bindparam("ids", expanding=True)),
+        OutboundMessage.__table__.c.status == S.SCHEDULED,
+        OutboundMessage.__table__.c.send_at < bindparam("until"),
+    )
+    .values(send_at=bindparam("until"))
+)
 _SET_BODY = (
     update(OutboundMessage.__table__)
     .where(OutboundMessage.__table__.c.id == bindparam("b_id"))
     .values(body=bindparam("b_body"))
 )
 _PG_MARK_SENT = text(
-    "UPDATE outbound_messages AS m SET status = 'sent', provider_sid = v.sid,"
+    f"UPDATE outbound_messages AS m SET status = '{S.SENT}', provider_sid = v.sid,"
     " provider_status = v.st, sent_at = v.at, updated_at = v.at, lease_until = NULL,"
     " reason = NULL, error_code = NULL, error_message = NULL"
     " FROM unnest(CAST(:ids AS bigint[]), CAST(:sids AS text[]), CAST(:sts AS text[]),"
     " CAST(:ats AS timestamptz[])) AS v(id, sid, st, at)"
-    " WHERE m.id = v.id AND m.status = 'sending' AND m.claimed_by = :worker"
+    f" WHERE m.id = v.id AND m.status = '{S.SENDING}' AND m.claimed_by = :worker"
     " RETURNING m.id"
 )
 _PG_SET_BODIES = text(

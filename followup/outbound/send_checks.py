@@ -1,0 +1,69 @@
+"""Whether a claimed text may still go out: checked when it is claimed, and again right
+before the send (a STOP may have arrived a second ago).
+
+:func:`skip_reason` is the rule, on plain values; :class:`SendChecks` applies it to the row,
+patient and session as they are at the last moment
+(:class:`~followup.store.outbox.LastLookReader`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from followup.inbound.consent import OPTED_OUT, UNUSABLE
+from followup.outbound.batch import Job
+from followup.store.outbox import LastLookReader
+from followup.store.statuses import MessageStatus, SessionStatus
+
+#: what :meth:`SendChecks.recheck` answers for a text that is no longer this worker's
+GONE = "gone"
+
+
+def skip_reason(
+    *,
+    opted_out: bool,
+    consent: bool,
+    session_status: str,
+    expires_at: datetime,
+    now: datetime,
+    phone_unusable: bool = False,
+) -> str | None:
+    """Why a claimed text must not go out now, or None. Checked at claim and right before the
+    send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in)."""
+    if opted_out:
+        return OPTED_OUT
+    if not consent:
+        return "no consent"
+    if phone_unusable:
+        return UNUSABLE
+    if session_status != SessionStatus.COMPLETED:
+        return "session cancelled"
+    if now > expires_at:
+        return f"too late: window ended {expires_at:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+class SendChecks:
+    """The check right before each send, for one worker's texts."""
+
+    def __init__(self, reader: LastLookReader, worker: str) -> None:
+        self.reader = reader
+        self.worker = worker
+
+    def recheck(self, job: Job, now: datetime) -> str | None:
+        """None to send; :data:`GONE` when the text was moved by someone else (an opt-out,
+        another worker: theirs now); else why it must be skipped."""
+        seen = self.reader.read(job.message_id)
+        if seen is None or seen.status != MessageStatus.SENDING or seen.claimed_by != self.worker:
+            return GONE
+        return skip_reason(
+            opted_out=seen.opted_out,
+            consent=seen.consent,
+            phone_unusable=seen.phone_unusable,
+            session_status=seen.session_status,
+            expires_at=job.expires_at,
+            now=now,
+        )
+
+    def close(self) -> None:
+        self.reader.close()
