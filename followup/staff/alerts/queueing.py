@@ -1,0 +1,50 @@
+"""Queueing a flag's alerts: which flags page staff, and where each alert goes.
+
+Called by the webhook that raised the flag, in its transaction, so the flag and its alerts
+are committed together or not at all; the sender delivers them after the commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from followup.staff.alerts.wording import ALERTED_KINDS
+from followup.store import alerts as store
+from followup.store.statuses import AlertChannel
+
+
+def destinations(clinic: Any) -> list[tuple[AlertChannel, str]]:
+    """``(channel, destination)`` of each place ``clinic``'s alerts go: its on-call phone
+    first, then each Apprise URL once (blanks and repeats are ignored)."""
+    found: list[tuple[AlertChannel, str]] = []
+    if clinic.oncall_phone and clinic.oncall_phone.strip():
+        found.append((AlertChannel.SMS, clinic.oncall_phone.strip()))
+    for url in clinic.alert_urls or []:
+        if not isinstance(url, str) or not url.strip():
+            continue
+        destination = (AlertChannel.APPRISE, url.strip())
+        if destination not in found:
+            found.append(destination)
+    return found
+
+
+def queue_alerts(
+    db: Session | Connection, *, flag_id: int, flag_kind: str, clinic: Any, now: datetime
+) -> int:
+    """Queue one ``pending`` alert per destination of ``clinic`` for the flag: a text to its
+    on-call phone, a notification to each of its Apprise URLs, all due ``now``.
+
+    Nothing for a kind outside :data:`ALERTED_KINDS` (review flags wait in the inbox), for a
+    flag without a clinic, or for a clinic without destinations. Runs in the caller's
+    transaction, so the flag and its alerts are committed together or not at all. Returns
+    the number of rows added.
+    """
+    if flag_kind not in ALERTED_KINDS or clinic is None:
+        return 0
+    return store.queue_pending(
+        db, flag_id=flag_id, clinic_id=clinic.id, destinations=destinations(clinic), now=now
+    )

@@ -1,0 +1,153 @@
+"""What a staff alert says: its title and body for a flag, and the link to the flag. Pure.
+
+An alert names the clinic, says what the patient needs and links to the flag; it carries the
+patient's first name and nothing else about them (no words, symptoms, score or number):
+alerts go to phones and chat rooms staff do not control. The text for the on-call phone is
+one GSM-7 segment, so a page is never split or re-encoded by a carrier.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from followup.store.statuses import FlagKind
+from followup.texts.segments import analyze, is_gsm7
+
+#: flag kinds that page staff; review flags only wait in the dashboard's inbox
+ALERTED_KINDS = frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY, FlagKind.CALLBACK})
+
+_TITLES = {
+    FlagKind.EMERGENCY: "URGENT: {clinic} patient reply",
+    FlagKind.CLINIC_TODAY: "Call today: {clinic} patient reply",
+    FlagKind.CALLBACK: "Call-back: {clinic} patient reply",
+}
+#: the SMS names the clinic first: one on-call phone may serve several clinics
+_PREFIXES = {
+    FlagKind.EMERGENCY: "URGENT {clinic}: ",
+    FlagKind.CLINIC_TODAY: "{clinic}: ",
+    FlagKind.CALLBACK: "{clinic}: ",
+}
+#: the longest names alert_text must still fit in one segment, with the link dropped
+FIT_FIRST_NAME, FIT_CLINIC_NAME = 20, 30
+
+
+@dataclass(frozen=True)
+class _Names:
+    who: str
+    clinic: str
+    emergency_number: str | None
+
+
+def _sentence(kind: str, names: _Names) -> str:
+    who = names.who
+    if kind == FlagKind.EMERGENCY:
+        told = (
+            f" They were told to call {names.emergency_number}." if names.emergency_number else ""
+        )
+        return f"Emergency reply from {who}.{told}"
+    subject = who[:1].upper() + who[1:]  # "An unknown number needs...", a name unchanged
+    if kind == FlagKind.CLINIC_TODAY:
+        return f"{subject} needs a call today."
+    return f"{subject} asks for a call-back."
+
+
+def _one_line(value: str) -> str:
+    """Names come from clinics' systems: no newlines or runs of spaces in a text."""
+    return " ".join(value.split())
+
+
+def _gsm_fold(value: str) -> str:
+    """``value`` in GSM-7: accents dropped where that is all that is missing ("Zoë" ->
+    "Zoe"), anything else as "?". One such character would make the whole text UCS-2 and
+    cut a segment from 160 characters to 70."""
+    out = []
+    for char in value:
+        if is_gsm7(char):
+            out.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        out.append(base if base and all(is_gsm7(c) for c in base) else "?")
+    return "".join(out)
+
+
+def _cut(value: str, size: int) -> str:
+    return value if len(value) <= size else value[: size - 3].rstrip() + "..."
+
+
+def _fits(text: str) -> bool:
+    info = analyze(text)
+    return info.encoding == "GSM-7" and info.segments == 1
+
+
+def alert_text(
+    *,
+    kind: str,
+    first_name: str | None,
+    clinic_name: str,
+    link: str | None,
+    emergency_number: str | None = None,
+    fit_sms: bool = True,
+) -> tuple[str, str]:
+    """``(title, body)`` of the alert for a flag of ``kind``. Pure.
+
+    The body names the clinic, says what the patient needs and links to the flag, e.g.
+    ``"URGENT Harbor Physio: Emergency reply from Maria. They were told to call 911. Open:
+    <link>"``. It carries the patient's first name and nothing else about them (no words,
+    symptoms, score or number): alerts go to phones and chat rooms staff do not control.
+    An unknown sender (``first_name`` None) is "an unknown number".
+
+    With ``fit_sms`` (the default; what is texted to the on-call phone) the body is one GSM-7
+    segment, 160 characters, so a page is never split or re-encoded by a carrier. When the
+    whole text does not fit, in this order: names are folded to GSM-7 ("Zoë" -> "Zoe"), the
+    link is dropped (staff find the flag in the dashboard), names are cut to 20 / 30
+    characters. Without ``fit_sms`` (Apprise: chat and email have room) nothing is dropped.
+    """
+    if kind not in ALERTED_KINDS:
+        raise ValueError(f"no alert for flag kind {kind!r}")
+    clinic = _one_line(clinic_name)
+    who = _one_line(first_name) if first_name and first_name.strip() else "an unknown number"
+    number = _one_line(emergency_number) if emergency_number else None
+    title = _TITLES[kind].format(clinic=clinic)
+
+    def body(names: _Names, with_link: bool) -> str:
+        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names)
+        return f"{text} Open: {link}" if with_link and link else text
+
+    names = _Names(who, clinic, number)
+    if not fit_sms:
+        return title, body(names, True)
+    folded = _Names(
+        _gsm_fold(who), _gsm_fold(clinic), _gsm_fold(number) if number is not None else None
+    )
+    for candidate in (
+        body(names, True),
+        body(folded, True),
+        body(names, False),
+        body(folded, False),
+    ):
+        if _fits(candidate):
+            return title, candidate
+    # Names longer than any real one (or full of 2-septet characters such as "{"): cut them.
+    # The second sizes fit whatever the characters (every one of them counting 2).
+    text = ""
+    for name_size, clinic_size in ((FIT_FIRST_NAME, FIT_CLINIC_NAME), (12, 20)):
+        cut = _Names(
+            _cut(folded.who, name_size),
+            _cut(folded.clinic, clinic_size),
+            _cut(folded.emergency_number, 16) if folded.emergency_number else None,
+        )
+        text = body(cut, False)
+        if _fits(text):
+            break
+    return title, text
+
+
+def flag_link(public_url: str | None, clinic_slug: str | None, flag_id: int) -> str | None:
+    """The flag's page in the dashboard, or None when there is no public URL (or no clinic):
+    an alert without a link still says everything staff need to start."""
+    if not public_url or not clinic_slug:
+        return None
+    return f"{public_url.rstrip('/')}/clinics/{clinic_slug}/flags/{flag_id}"

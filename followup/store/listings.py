@@ -1,0 +1,90 @@
+"""The read-only listings staff see (``followup outbox``, ``flags``, ``alerts``,
+``replies``; the dashboard later), across tables: each joins a table to the clinic's and
+patient's own ids, so a row says whose it is without another query.
+
+Rows come back as the database has them; :mod:`followup.staff.reports` turns them into what
+staff read (times in ISO 8601, Apprise URLs redacted). The base queries are built once; a
+filter or a limit is added per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from followup.store.models import (
+    Clinic,
+    Flag,
+    InboundMessage,
+    OutboundMessage,
+    Patient,
+    StaffAlert,
+    TreatmentSession,
+)
+
+_OUTBOX = (
+    select(OutboundMessage, Clinic.slug, TreatmentSession.external_id, Patient.external_id)
+    .join(Clinic, Clinic.id == OutboundMessage.clinic_id)
+    .join(TreatmentSession, TreatmentSession.id == OutboundMessage.session_id)
+    .join(Patient, Patient.id == OutboundMessage.patient_id)
+    .order_by(OutboundMessage.send_at, OutboundMessage.id)
+)
+_FLAGS = (
+    select(Flag, Clinic.slug, Patient.first_name, Patient.external_id)
+    .outerjoin(Clinic, Clinic.id == Flag.clinic_id)
+    .outerjoin(Patient, Patient.id == Flag.patient_id)
+    .order_by(Flag.created_at.desc(), Flag.id.desc())
+)
+_ALERTS = select(StaffAlert).order_by(StaffAlert.created_at.desc(), StaffAlert.id.desc())
+_REPLIES = (
+    select(InboundMessage, Clinic.slug, Patient.external_id)
+    .outerjoin(Clinic, Clinic.id == InboundMessage.clinic_id)
+    .outerjoin(Patient, Patient.id == InboundMessage.patient_id)
+    .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+)
+
+
+def outbox(
+    db: Session,
+    *,
+    status: str | None = None,
+    clinic_slug: str | None = None,
+    limit: int | None = None,
+) -> Sequence[Row[Any]]:
+    """``(message, clinic slug, session's external id, patient's external id)`` for texts in
+    the outbox, soonest first; all of them unless filtered."""
+    q = _OUTBOX
+    if status:
+        q = q.where(OutboundMessage.status == status)
+    if clinic_slug:
+        q = q.where(Clinic.slug == clinic_slug)
+    if limit:
+        q = q.limit(limit)
+    return db.execute(q).all()
+
+
+def flags(db: Session, *, status: str, clinic_slug: str | None = None) -> Sequence[Row[Any]]:
+    """``(flag, clinic slug, patient's first name, patient's external id)`` for flags in
+    ``status``, newest first; the clinic and patient are None when the sender was unknown."""
+    q = _FLAGS.where(Flag.status == status)
+    if clinic_slug:
+        q = q.where(Clinic.slug == clinic_slug)
+    return db.execute(q).all()
+
+
+def alerts(db: Session, *, status: str | None = None) -> Sequence[StaffAlert]:
+    """Staff alerts, newest first; all of them unless ``status`` is given."""
+    q = _ALERTS.where(StaffAlert.status == status) if status else _ALERTS
+    return db.scalars(q).all()
+
+
+def replies(db: Session, *, clinic_slug: str | None = None, limit: int = 50) -> Sequence[Row[Any]]:
+    """``(reply, clinic slug, patient's external id)`` for the latest ``limit`` texts
+    received, newest first."""
+    q = _REPLIES.limit(limit)
+    if clinic_slug:
+        q = q.where(Clinic.slug == clinic_slug)
+    return db.execute(q).all()
