@@ -277,8 +277,6 @@ SQL_NOT_YET_IN_STORE = frozenset(
         "followup.intake.clinics",
         "followup.intake.csv_import",
         "followup.intake.demo",
-        "followup.staff.alerts",
-        "followup.staff.reports",
     }
 )
 #: edge modules that still import models (for enum tuples or the clock); same rule
