@@ -15,6 +15,13 @@ The edge between the webhook and the pure rules. One call, one transaction:
    answer rendered from messages/ in the patient's language.
 
 Unknown numbers are kept and flagged for review, never dropped.
+
+The SQL is the store's (:mod:`followup.store.replies`, :mod:`followup.store.flags`); this
+module keeps the decisions between the statements. Each step of :func:`receive` is a public
+function called through its module at call time (``replies.records_of_number``,
+``triage.decide``, :func:`read_reply`, :func:`render_reply`, ``alerts.queue_alerts`` ...),
+so a profiler can wrap a step where it is defined and see every call: that is how
+``bench/webhook.py --profile`` breaks a request down.
 """
 
 from __future__ import annotations
@@ -24,22 +31,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, bindparam, text, update
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from followup.inbound.consent import mark_opted_in, mark_opted_out
+from followup.inbound import consent, triage
 from followup.inbound.reading import Classification, ReplyContext, classify
-from followup.inbound.triage import Actions, TriageContext, decide
 from followup.phones import display_phone
-from followup.staff.alerts import queue_alerts
-from followup.store.models import Flag, UTCDateTime
+from followup.staff import alerts
+from followup.store import flags, replies
+from followup.store.flags import acknowledge_flag as acknowledge_flag
+from followup.store.statuses import ReplyKind
 from followup.texts.catalogue import Catalogue
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
-OPT_OUT_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+OPT_OUT_TYPES = {"STOP": ReplyKind.OPT_OUT, "START": ReplyKind.OPT_IN, "HELP": ReplyKind.HELP}
+#: "staff will read your message" goes to a sender at most once in this long
 ACK_INTERVAL = timedelta(hours=24)
 _NEVER = datetime.min.replace(tzinfo=UTC)
-CHECKIN_PREFIX = "checkin"
 
 
 @dataclass(frozen=True)
@@ -73,68 +81,6 @@ class Senders:
     messaging_service_sid: str | None = None
 
 
-# The queries of a reply, built once: a webhook runs all of them for every text, and building
-# a SQLAlchemy statement costs more CPU than running it (measured by bench/webhook.py: the
-# first version, statements built per call, spent 5 ms of CPU per reply in the database code;
-# these take about a third of that). Plain columns, no ORM objects.
-_CLINIC_COLUMNS = (
-    "id, slug, name, phone, country, emergency_number, default_locale, oncall_phone, alert_urls"
-)
-_CLINICS = text(
-    f"SELECT {_CLINIC_COLUMNS} FROM clinics"
-    " WHERE from_number = :to OR messaging_service_sid = :service"
-    " OR (:uses_default AND from_number IS NULL AND messaging_service_sid IS NULL)"
-    " ORDER BY id"
-).columns(alert_urls=JSON)
-_CLINIC = text(f"SELECT {_CLINIC_COLUMNS} FROM clinics WHERE id = :id").columns(alert_urls=JSON)
-# A sender's reply history, for triage: their last score, and whether we told them "staff
-# will read it" since :since. {who} picks the sender's rows of inbound_messages i.
-_HISTORY = (
-    "(SELECT i.score FROM inbound_messages i WHERE {who} AND i.score IS NOT NULL"
-    " ORDER BY i.received_at DESC, i.id DESC LIMIT 1) AS previous,"
-    " (SELECT 1 FROM inbound_messages i WHERE {who} AND i.reply_key = 'reply_received'"
-    " AND i.received_at > :since LIMIT 1) AS acked"
-)
-# Every record of the sender's number, each with its latest check-in sent by ``now`` and its
-# reply history: one statement, since nearly every reply comes from a known patient.
-_PATIENTS = (
-    text(
-        "SELECT p.id, p.clinic_id, p.first_name, p.locale,"
-        " c.id AS checkin_id, c.template_key, c.sent_at, "
-        + _HISTORY.format(who="i.patient_id = p.id")
-        + " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
-        "  SELECT m.id FROM outbound_messages m WHERE m.patient_id = p.id"
-        f"  AND m.template_key LIKE '{CHECKIN_PREFIX}%' AND m.sent_at <= :now"
-        "  ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)"
-        " WHERE p.phone = :phone ORDER BY p.id"
-    )
-    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
-    .columns(sent_at=UTCDateTime)
-)
-# the same history for a number no patient has
-_HISTORY_OF_NUMBER = text("SELECT " + _HISTORY.format(who="i.from_number = :who")).bindparams(
-    bindparam("since", type_=UTCDateTime)
-)
-_INSERT_INBOUND = text(
-    "INSERT INTO inbound_messages (provider_sid, clinic_id, patient_id, in_reply_to,"
-    " from_number, to_number, messaging_service_sid, body, num_media, received_at, kind,"
-    " urgency, score, worry, matched, reply_key, reply_body)"
-    " VALUES (:provider_sid, :clinic_id, :patient_id, :in_reply_to, :from_number, :to_number,"
-    " :messaging_service_sid, :body, :num_media, :received_at, :kind, :urgency, :score,"
-    " :worry, :matched, :reply_key, :reply_body)"
-    " ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
-).bindparams(
-    bindparam("received_at", type_=UTCDateTime),
-    bindparam("worry", type_=Boolean),
-    bindparam("matched", type_=JSON),
-)
-_SEEN = text("SELECT id, reply_body FROM inbound_messages WHERE provider_sid = :sid")
-_INSERT_FLAG = text(
-    "INSERT INTO flags (clinic_id, patient_id, inbound_id, kind, reason, status, created_at)"
-    " VALUES (:clinic_id, :patient_id, :inbound_id, :kind, :reason, 'open', :now) RETURNING id"
-).bindparams(bindparam("now", type_=UTCDateTime))
-
-
 def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list[Any]:
     """The clinics that send from the number or service the patient wrote to: their own
     sender, or the process-wide one for clinics without a sender of their own."""
@@ -145,32 +91,26 @@ def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list
             and sms.messaging_service_sid == defaults.messaging_service_sid
         )
     )
-    return list(
-        conn.execute(
-            _CLINICS,
-            {
-                "to": sms.to_number,
-                "service": sms.messaging_service_sid,
-                "uses_default": uses_default,
-            },
-        )
+    return replies.clinics_texted(
+        conn,
+        to_number=sms.to_number,
+        messaging_service_sid=sms.messaging_service_sid,
+        uses_default=uses_default,
     )
 
 
-def _patients(conn: Connection, phone: str, clinic_ids: list[int], now: datetime) -> list[Any]:
+def records_answering(
+    conn: Connection, phone: str, clinic_ids: list[int], now: datetime
+) -> list[Any]:
     """The records of ``phone`` at those clinics (any clinic when none), most recently
-    texted a check-in last."""
-    rows = conn.execute(_PATIENTS, {"phone": phone, "now": now, "since": now - ACK_INTERVAL})
+    texted a check-in last: the last one is the patient who is answering."""
+    rows = replies.records_of_number(conn, phone, now=now, acknowledged_since=now - ACK_INTERVAL)
     found = [r for r in rows if not clinic_ids or r.clinic_id in clinic_ids]
     return sorted(found, key=lambda r: (r.sent_at or _NEVER, r.id))
 
 
-def _unknown_sender_history(conn: Connection, sms: InboundSms, now: datetime) -> tuple:
-    row = conn.execute(_HISTORY_OF_NUMBER, {"who": sms.from_number, "since": now - ACK_INTERVAL})
-    return tuple(row.one())
-
-
-def _classify(sms: InboundSms, ctx: ReplyContext) -> Classification:
+def read_reply(sms: InboundSms, ctx: ReplyContext) -> Classification:
+    """What the text is: Twilio's verdict when it acted on a keyword, else :func:`classify`."""
     kind = OPT_OUT_TYPES.get((sms.opt_out_type or "").upper())
     if kind is not None:  # Twilio acted on it and answered; we record it the same way
         return Classification(
@@ -220,25 +160,28 @@ def receive(
     the transaction; alerts are queued in it and sent by the alert sender after commit."""
     conn = db.connection() if isinstance(db, Session) else db
     clinics = clinics_texted(conn, sms, senders)
-    patients = _patients(conn, sms.from_number, [c.id for c in clinics], now)
+    patients = records_answering(conn, sms.from_number, [c.id for c in clinics], now)
     patient = patients[-1] if patients else None
     clinic = None
     if patient is not None:
         clinic = next((c for c in clinics if c.id == patient.clinic_id), None) or (
-            conn.execute(_CLINIC, {"id": patient.clinic_id}).first()
+            replies.clinic_by_id(conn, patient.clinic_id)
         )
         previous, acked = patient.previous, patient.acked
     else:
         if len(clinics) == 1:
             clinic = clinics[0]
-        previous, acked = _unknown_sender_history(conn, sms, now)
+        history = replies.history_of_number(
+            conn, sms.from_number, acknowledged_since=now - ACK_INTERVAL
+        )
+        previous, acked = history.previous, history.acked
     locale = (patient.locale if patient else None) or (clinic.default_locale if clinic else None)
 
     last_step = patient.template_key if patient else None
-    c = _classify(sms, ReplyContext(locale=locale, last_step=last_step))
-    actions: Actions = decide(
+    c = read_reply(sms, ReplyContext(locale=locale, last_step=last_step))
+    actions = triage.decide(
         c,
-        TriageContext(
+        triage.TriageContext(
             last_step=last_step,
             previous_score=previous,
             acknowledged_recently=acked is not None,
@@ -250,65 +193,49 @@ def receive(
         reply = render_reply(
             catalogue, actions.reply_key, locale, clinic, patient.first_name if patient else None
         )
-    inbound_id = conn.execute(
-        _INSERT_INBOUND,
-        {
-            "provider_sid": sms.sid,
-            "clinic_id": clinic.id if clinic else None,
-            "patient_id": patient.id if patient else None,
-            "in_reply_to": patient.checkin_id if patient else None,
-            "from_number": sms.from_number,
-            "to_number": sms.to_number,
-            "messaging_service_sid": sms.messaging_service_sid,
-            "body": sms.body,
-            "num_media": sms.num_media,
-            "received_at": now,
-            "kind": c.kind,
-            "urgency": c.urgency,
-            "score": c.score,
-            "worry": c.worry,
-            "matched": list(c.matched),
-            "reply_key": actions.reply_key if reply else None,
-            "reply_body": reply,
-        },
-    ).scalar()
+    inbound_id = replies.file_reply(
+        conn,
+        provider_sid=sms.sid,
+        clinic_id=clinic.id if clinic else None,
+        patient_id=patient.id if patient else None,
+        in_reply_to=patient.checkin_id if patient else None,
+        from_number=sms.from_number,
+        to_number=sms.to_number,
+        messaging_service_sid=sms.messaging_service_sid,
+        body=sms.body,
+        num_media=sms.num_media,
+        received_at=now,
+        kind=c.kind,
+        urgency=c.urgency,
+        score=c.score,
+        worry=c.worry,
+        matched=c.matched,
+        reply_key=actions.reply_key if reply else None,
+        reply_body=reply,
+    )
     if inbound_id is None:  # the same MessageSid committed by a concurrent request
-        seen = conn.execute(_SEEN, {"sid": sms.sid}).one()
+        seen = replies.stored_answer(conn, sms.sid)
         return InboundResult(seen.id, True, seen.reply_body)
 
     if actions.consent:
         how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
-        mark = mark_opted_out if actions.consent == "out" else mark_opted_in
-        for p in patients or []:
+        mark = consent.mark_opted_out if actions.consent == "out" else consent.mark_opted_in
+        for p in patients:
             mark(conn, p.id, now, how)
 
     flag_id = None
-    alerts = 0
+    queued = 0
     if actions.flag:
-        flag_id = conn.execute(
-            _INSERT_FLAG,
-            {
-                "clinic_id": clinic.id if clinic else None,
-                "patient_id": patient.id if patient else None,
-                "inbound_id": inbound_id,
-                "kind": actions.flag,
-                "reason": actions.flag_reason or actions.flag,
-                "now": now,
-            },
-        ).scalar_one()
-        alerts = queue_alerts(conn, flag_id=flag_id, flag_kind=actions.flag, clinic=clinic, now=now)
-    return InboundResult(inbound_id, False, reply, flag_id, actions.flag, alerts, c)
-
-
-def acknowledge_flag(
-    db: Session, flag_id: int, *, by: str, now: datetime, clinic_id: int | None = None
-) -> bool:
-    """Mark an open flag acknowledged by a named person. False when it is not open (or not
-    this clinic's). Used by the CLI now and the dashboard later."""
-    q = update(Flag).where(Flag.id == flag_id, Flag.status == "open")
-    if clinic_id is not None:
-        q = q.where(Flag.clinic_id == clinic_id)
-    result = db.execute(
-        q.values(status="acknowledged", acknowledged_by=by[:120], acknowledged_at=now)
-    )
-    return result.rowcount == 1
+        flag_id = flags.open_flag(
+            conn,
+            clinic_id=clinic.id if clinic else None,
+            patient_id=patient.id if patient else None,
+            inbound_id=inbound_id,
+            kind=actions.flag,
+            reason=actions.flag_reason or actions.flag,
+            now=now,
+        )
+        queued = alerts.queue_alerts(
+            conn, flag_id=flag_id, flag_kind=actions.flag, clinic=clinic, now=now
+        )
+    return InboundResult(inbound_id, False, reply, flag_id, actions.flag, queued, c)

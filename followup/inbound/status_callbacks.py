@@ -17,22 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from followup.inbound.consent import record_carrier_error
-from followup.store.models import DeliveryReceipt, OutboundMessage, StaffAlert
+from followup.store import receipts
 from followup.store.outbox import ALLOWED, transition
-from followup.store.upsert import insert_ignore
+from followup.store.statuses import MessageStatus
 
 #: Twilio's MessageStatus -> our message status; others (queued, accepting, sending, canceled,
 #: scheduled) are kept as receipts and in provider_status but move nothing
 OUR_STATUS = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
 }
 #: receipts older than this that never matched a text are left alone (a text sent by another
 #: system on the same account)
@@ -46,7 +46,7 @@ class StatusCallback:
     error_code: str | None = None
 
 
-def next_status(current: str, reported: str) -> str | None:
+def next_status(current: str, reported: str) -> MessageStatus | None:
     """Pure: the status a text moves to when the carrier reports ``reported`` (Twilio's word)
     while we hold ``current``; None when the report is stale or says nothing new."""
     target = OUR_STATUS.get(reported)
@@ -56,19 +56,12 @@ def next_status(current: str, reported: str) -> str | None:
 
 
 def _apply(db: Session | Connection, receipt_id: int, cb: StatusCallback, now: datetime) -> str:
-    row = db.execute(
-        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.patient_id).where(
-            OutboundMessage.provider_sid == cb.sid
-        )
-    ).first()
+    row = receipts.text_with_sid(db, cb.sid)
     if row is None:
         # texts to the on-call phone carry the same callback; they are not in the outbox
-        alert = db.scalar(select(StaffAlert.id).where(StaffAlert.provider_sid == cb.sid))
-        if alert is None:
+        if receipts.staff_alert_with_sid(db, cb.sid) is None:
             return "unmatched"
-        db.execute(
-            update(DeliveryReceipt).where(DeliveryReceipt.id == receipt_id).values(applied_at=now)
-        )
+        receipts.mark_applied(db, receipt_id, now)
         return "staff alert"
     target = next_status(row.status, cb.status)
     outcome = "stale"
@@ -90,27 +83,15 @@ def _apply(db: Session | Connection, receipt_id: int, cb: StatusCallback, now: d
             outcome = target
     if cb.error_code:
         record_carrier_error(db, row.patient_id, now, cb.error_code)
-    db.execute(
-        update(DeliveryReceipt)
-        .where(DeliveryReceipt.id == receipt_id)
-        .values(applied_at=now, message_id=row.id)
-    )
+    receipts.mark_applied(db, receipt_id, now, message_id=row.id)
     return outcome
 
 
 def record_status(db: Session | Connection, cb: StatusCallback, now: datetime) -> str:
     """Keep and apply one callback. Returns what happened: "duplicate", "unmatched" (kept for
     :func:`reconcile`), "stale" (out of order, nothing moved) or the new status."""
-    receipt_id = insert_ignore(
-        db,
-        DeliveryReceipt,
-        {
-            "provider_sid": cb.sid,
-            "status": cb.status,
-            "error_code": cb.error_code,
-            "received_at": now,
-        },
-        ("provider_sid", "status"),
+    receipt_id = receipts.keep_receipt(
+        db, provider_sid=cb.sid, status=cb.status, error_code=cb.error_code, received_at=now
     )
     if receipt_id is None:
         return "duplicate"
@@ -119,20 +100,7 @@ def record_status(db: Session | Connection, cb: StatusCallback, now: datetime) -
 
 def reconcile(db: Session, now: datetime) -> int:
     """Apply receipts that arrived before their text's SID was recorded. Returns applied."""
-    pending = db.execute(
-        select(
-            DeliveryReceipt.id,
-            DeliveryReceipt.provider_sid,
-            DeliveryReceipt.status,
-            DeliveryReceipt.error_code,
-        )
-        .join(OutboundMessage, OutboundMessage.provider_sid == DeliveryReceipt.provider_sid)
-        .where(
-            DeliveryReceipt.applied_at.is_(None),
-            DeliveryReceipt.received_at > now - RECONCILE_WINDOW,
-        )
-        .order_by(DeliveryReceipt.received_at, DeliveryReceipt.id)
-    ).all()
+    pending = receipts.unapplied_receipts(db, now=now, window=RECONCILE_WINDOW)
     for r in pending:
         _apply(db, r.id, StatusCallback(r.provider_sid, r.status, r.error_code), now)
     return len(pending)

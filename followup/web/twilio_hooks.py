@@ -11,6 +11,11 @@ Database work runs on a small pool of threads of the app's own (SQLAlchemy is sy
 one on SQLite, whose single writer would otherwise make concurrent requests poll for its lock
 with growing sleeps, and a few on PostgreSQL, within the connection pool. Requests queue for
 them in arrival order.
+
+The parts of a request are public functions called through their modules at call time
+(:func:`verified_form`, :func:`parse_form`, :func:`twiml`, :func:`on_db_thread`,
+``receive.receive``), so a profiler can wrap each where it is defined
+(``bench/webhook.py --profile``).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from twilio.request_validator import (
 from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
-from followup.inbound.receive import InboundResult, InboundSms, receive
+from followup.inbound import receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
 from followup.store.models import utcnow
 from followup.web.state import AppState
@@ -65,13 +70,25 @@ async def verified_form(request: Request, state: AppState) -> MultiDict:
     signature = request.headers.get(SIGNATURE_HEADER)
     if state.validator is None or not signature:
         raise Forbidden("missing signature" if state.validator else "no TWILIO_AUTH_TOKEN")
-    body = (await request.body()).decode("utf-8", "replace")
-    form = MultiDict(parse_qsl(body, keep_blank_values=True))
+    form = parse_form(await request.body())
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     url = signed_url(state.public_url, request)
     if not state.validator.validate(url, form, signature, algorithm):
         raise Forbidden(f"signature does not match {url}")
     return form
+
+
+def parse_form(body: bytes) -> MultiDict:
+    """The fields of a form-encoded body, blank ones kept (Twilio posts ``Body=`` empty)."""
+    return MultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def twiml(reply: str | None) -> str:
+    """The TwiML answer: one ``<Message>`` with ``reply``, or an empty ``<Response/>``."""
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return str(response)
 
 
 def _forbidden(request: Request, why: Forbidden) -> Response:
@@ -96,7 +113,7 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
         sender = form.get("From")
         if not sid or not sender:
             return Response("MessageSid and From are required\n", 400, media_type="text/plain")
-        sms = InboundSms(
+        sms = receive.InboundSms(
             sid=sid,
             from_number=sender,
             to_number=form.get("To") or None,
@@ -106,19 +123,16 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
             opt_out_type=form.get("OptOutType") or None,
         )
 
-        def work() -> InboundResult:
+        def work() -> receive.InboundResult:
             with state.engine.begin() as conn:
-                return receive(
+                return receive.receive(
                     conn, sms, catalogue=state.catalogue, now=clock(), senders=state.senders
                 )
 
         result = await on_db_thread(state, work)
         if result.alerts and state.alerts is not None:
             state.alerts.kick()  # after commit: the sender thread reads what we wrote
-        twiml = MessagingResponse()
-        if result.reply:
-            twiml.message(result.reply)
-        return Response(str(twiml), media_type=TWIML)
+        return Response(twiml(result.reply), media_type=TWIML)
 
     return inbound
 
