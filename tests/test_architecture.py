@@ -271,9 +271,6 @@ SQL_NOT_YET_IN_STORE = frozenset(
     {
         "followup.cli.main",
         "followup.cli.sessions",
-        "followup.inbound.consent",
-        "followup.inbound.receive",
-        "followup.inbound.status_callbacks",
         "followup.intake.clinics",
         "followup.intake.csv_import",
         "followup.intake.demo",
