@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from followup.store.models import OutboundMessage
@@ -24,24 +24,11 @@ def skip_pending(
 ) -> int:
     """Skip every text of the patient still ``scheduled``, with ``reason``. Returns how many
     moved."""
-    pending = db.scalars(
-        select(OutboundMessage.id).where(
-            OutboundMessage.patient_id == patient_id,
-            OutboundMessage.status == MessageStatus.SCHEDULED,
-        )
-    ).all()
-    return sum(
-        transition(
-            db,
-            message_id,
-            MessageStatus.SCHEDULED,
-            MessageStatus.SKIPPED,
-            at=now,
-            reason=reason,
-            actor=actor,
-        )
-        for message_id in pending
+    pending = select(OutboundMessage.id).where(
+        OutboundMessage.patient_id == patient_id,
+        OutboundMessage.status == MessageStatus.SCHEDULED,
     )
+    return _move(db, pending, MessageStatus.SCHEDULED, MessageStatus.SKIPPED, now, reason, actor)
 
 
 def reschedule_skipped(
@@ -55,23 +42,26 @@ def reschedule_skipped(
 ) -> int:
     """Schedule again the patient's texts skipped with a reason starting ``skipped_because``
     whose window is still open (``expires_at`` after ``now``). Returns how many moved."""
-    revivable = db.scalars(
-        select(OutboundMessage.id).where(
-            OutboundMessage.patient_id == patient_id,
-            OutboundMessage.status == MessageStatus.SKIPPED,
-            OutboundMessage.reason.startswith(skipped_because, autoescape=True),
-            OutboundMessage.expires_at > now,
-        )
-    ).all()
+    revivable = select(OutboundMessage.id).where(
+        OutboundMessage.patient_id == patient_id,
+        OutboundMessage.status == MessageStatus.SKIPPED,
+        OutboundMessage.reason.startswith(skipped_because, autoescape=True),
+        OutboundMessage.expires_at > now,
+    )
+    return _move(db, revivable, MessageStatus.SKIPPED, MessageStatus.SCHEDULED, now, reason, actor)
+
+
+def _move(
+    db: Session | Connection,
+    ids: Select[tuple[int]],
+    from_status: MessageStatus,
+    to_status: MessageStatus,
+    now: datetime,
+    reason: str,
+    actor: str,
+) -> int:
+    """Move each text ``ids`` selects, one transition (and event) each; how many moved."""
     return sum(
-        transition(
-            db,
-            message_id,
-            MessageStatus.SKIPPED,
-            MessageStatus.SCHEDULED,
-            at=now,
-            reason=reason,
-            actor=actor,
-        )
-        for message_id in revivable
+        transition(db, message_id, from_status, to_status, at=now, reason=reason, actor=actor)
+        for message_id in db.scalars(ids).all()
     )
