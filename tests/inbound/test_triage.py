@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from followup.inbound.reading import Classification
+from followup.inbound.reading import URGENCY, Classification
 from followup.inbound.triage import Actions, TriageContext, decide
 from followup.store.statuses import FlagKind, ReplyKind
 
@@ -28,7 +28,7 @@ def reply(
     negated: tuple[str, ...] = (),
     twilio: bool = False,
 ) -> Classification:
-    urgency = {K.EMERGENCY: "emergency", K.CLINIC_TODAY: "clinic_today"}.get(kind, "none")
+    urgency = URGENCY.get(kind, "none")  # what the reader itself sets
     return Classification(kind, urgency, score, worry, matched, negated, twilio)
 
 
