@@ -1,9 +1,10 @@
 """The composition root: the one place that turns settings into a running process's parts.
 
-Settings, engine, session factory, template catalogue, SMS gateway, staff-alert sender and
-this process's worker id are built here, lazily (so ``followup segments`` needs no
-database), and nowhere else. The worker and the web app both take a :class:`Runtime` and
-never import each other; the CLI builds one per command, tests build one per database.
+Settings, engine, session factory, template catalogue, reply lexicon, SMS gateway,
+staff-alert sender and this process's worker id are built here, lazily (so ``followup
+segments`` needs no database), and nowhere else. The worker and the web app both take a
+:class:`Runtime` and never import each other; the CLI builds one per command, tests build
+one per database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.config import ConfigError, Settings, load_settings
 from followup.gateways.base import Gateway
+from followup.inbound.reading import Lexicon
+from followup.inbound.reading import default as default_lexicon
 from followup.staff.alerts import AlertSender
 from followup.store.engine import make_engine, make_sessionmaker
 from followup.texts.catalogue import Catalogue
@@ -74,6 +77,13 @@ class Runtime:
     def catalogue(self) -> Catalogue:
         """Every template of messages/, loaded (and so validated) once per process."""
         return Catalogue.load(self.settings.messages_dir)
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        """The reply reader's words (inbound/reading/lexicon/*.toml), loaded and checked once
+        per process: a mistake in a file stops the process at start, naming file and entry,
+        instead of at the first patient's reply."""
+        return default_lexicon()
 
     @cached_property
     def gateway(self) -> Gateway:

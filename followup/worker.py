@@ -60,8 +60,10 @@ class Worker:
         self.runtime = runtime
         #: set on SIGTERM/SIGINT: sends in flight finish, claimed texts not yet sent go back
         self.stop = threading.Event()
-        # Load (and so validate) every template before anything is sent.
+        # Load (and so validate) every template before anything is sent, and the reply
+        # lexicon before any reply is read.
         self.catalogue = runtime.catalogue
+        runtime.lexicon  # noqa: B018 - loading is the check
         self.gateway = gateway or runtime.gateway
         self.dispatcher = Dispatcher(
             runtime.sessions,

@@ -63,6 +63,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
     checks, quiet hours, caps, sent_at, events) and runs on from it. SIGTERM or Ctrl-C stops
     the run cleanly: sends in flight finish, texts claimed but not sent are released.
     """
+    from followup.inbound.reading import LexiconError
     from followup.texts.catalogue import TemplateError
     from followup.worker import Worker
 
@@ -70,7 +71,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
     rt = get_runtime(ctx)
     try:
         worker = Worker(rt)
-    except (ConfigError, TemplateError) as exc:
+    except (ConfigError, TemplateError, LexiconError) as exc:
         fail(f"cannot start: {exc}")
     worker.stop_on_signals()
     try:
@@ -90,6 +91,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
     """Run the worker (plan and send every few seconds) and serve the web app beside it,
     until SIGTERM or Ctrl-C."""
+    from followup.inbound.reading import LexiconError
     from followup.texts.catalogue import TemplateError
     from followup.worker import Worker
 
@@ -97,7 +99,7 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
     rt = get_runtime(ctx)
     try:
         worker = Worker(rt)
-    except (ConfigError, TemplateError) as exc:
+    except (ConfigError, TemplateError, LexiconError) as exc:
         fail(f"cannot start: {exc}")
     if no_web:
         worker.run()

@@ -43,6 +43,7 @@ def web_options(fn):
 def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
     """Serve the web app alone (Twilio webhooks); staff alerts are sent from here too."""
     from followup.config import ConfigError
+    from followup.inbound.reading import LexiconError
     from followup.texts.catalogue import TemplateError
     from followup.web.server import serve_app
 
@@ -50,7 +51,7 @@ def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
     rt = get_runtime(ctx)
     try:
         serve_app(rt, host, port)
-    except (ConfigError, TemplateError) as exc:
+    except (ConfigError, TemplateError, LexiconError) as exc:
         fail(f"cannot start: {exc}")
 
 

@@ -42,6 +42,7 @@ def create_app(
     """The app. Without ``alerts`` it builds its own sender (on ``gateway``, default: the
     configured one) and runs it for the app's lifetime; a given sender belongs to the caller."""
     settings = runtime.settings
+    runtime.lexicon  # noqa: B018 - replies are read here: a lexicon mistake stops the start
     own_alerts = alerts is None
     if alerts is None:
         alerts = runtime.alert_sender(gateway)

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from support.corpus import HOLDOUT, corpus_report, load_corpus
 
 from followup.cli.replies import classify_command
-from followup.inbound import reading as replies
 from followup.inbound.reading import (
     KINDS,
     URGENCY,
@@ -26,6 +25,9 @@ from followup.inbound.reading import (
     classify,
     normalize,
 )
+from followup.inbound.reading import flags as red_flags
+from followup.inbound.reading.lexicon import default as default_lexicon
+from followup.inbound.reading.normalise import fold
 
 AT_24H = ReplyContext(last_step="checkin_24h")
 AT_72H = ReplyContext(last_step="checkin_72h")
@@ -613,12 +615,13 @@ def _flag_vocabulary() -> list[str]:
 
 def _assert_triggers_keep_every_hit(text: str) -> None:
     message = normalize(text)
-    for words, _ in replies._clauses(replies._fold(text), message):
-        fast = replies._find_hits(words, message)
-        full = replies._find_hits(words, message, triggers=False)
+    lex = default_lexicon()
+    for words, _ in red_flags.clauses(lex, fold(text), message):
+        fast = red_flags.find_hits(lex, words, message)
+        full = red_flags.find_hits(lex, words, message, triggers=False)
         assert fast == full, (text, words)
-    if replies._OPT_OUT_ANY_PREFILTER.search(message):
-        assert replies._OPT_OUT_TRIGGER.search(message), text
+    if lex.opt_out_any.search(message):
+        assert lex.opt_out_prefilter.search(message), text
 
 
 def test_shortcuts_keep_every_match_on_the_corpus():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from followup.inbound.reading import URGENCY, Classification
+from followup.inbound.reading import Classification, make
 from followup.inbound.triage import Actions, TriageContext, decide
 from followup.store.statuses import FlagKind, ReplyKind
 
@@ -28,8 +28,8 @@ def reply(
     negated: tuple[str, ...] = (),
     twilio: bool = False,
 ) -> Classification:
-    urgency = URGENCY.get(kind, "none")  # what the reader itself sets
-    return Classification(kind, urgency, score, worry, matched, negated, twilio)
+    """A reading as the reader builds it (its own urgency for each kind)."""
+    return make(kind, score, worry, matched, negated, twilio)
 
 
 def ctx(

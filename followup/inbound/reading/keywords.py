@@ -1,0 +1,73 @@
+"""Keywords: Twilio's own, other opt-out wording, and whole-message opt-in and help.
+
+Twilio's default keywords are Twilio's behaviour, not wording we choose, so they are here in
+code; everything a clinic might reword is in the lexicon. See :mod:`.classify` for where
+each check sits in the order of the decision, and docs/replies.md for the reasons.
+"""
+
+from __future__ import annotations
+
+from followup.inbound.reading.lexicon import Lexicon
+from followup.inbound.reading.normalise import words_of
+
+#: Twilio's default keywords, which Twilio answers itself when one is the whole message
+TWILIO = {
+    **dict.fromkeys(
+        ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"),
+        "opt_out",
+    ),
+    **dict.fromkeys(("start", "yes", "unstop"), "opt_in"),
+    **dict.fromkeys(("help", "info"), "help"),
+}
+
+
+def strip_polite(lex: Lexicon, norm: str) -> str:
+    """The message without greetings and thanks at its ends ("ok stop thanks" -> "stop")."""
+    return lex.polite.sub("", norm).strip()
+
+
+def first_clause(lex: Lexicon, folded: str) -> str:
+    """The words of the message up to its first clause break."""
+    return words_of(lex.clause_split.split(folded.strip(), maxsplit=1)[0])
+
+
+def opt_out_wording(lex: Lexicon, norm: str, folded: str) -> str | None:
+    """The reported name of opt-out wording in the message, if any.
+
+    "stop" counts only as the first word of a short request, as a clause of its own, or at
+    the very end ("you can stop now"), so "the bleeding won't stop" never opts out."""
+    if lex.opt_out_prefilter.search(norm) and lex.opt_out_any.search(norm):
+        for name, pattern in lex.opt_out_anywhere:
+            if pattern.search(norm):
+                return name
+    stripped = strip_polite(lex, norm)
+    if stripped in lex.opt_out_whole:
+        return lex.opt_out_whole[stripped]
+    if TWILIO.get(stripped) == "opt_out":
+        return stripped  # "Please stop", "cancel thanks": Twilio wants the word alone
+    words = norm.split()
+    fillers = lex.stop_fillers
+    if words and words[0] in lex.leading_opt_out and all(w in fillers for w in words[1:]):
+        return words[0]  # "STOP please", "stop texting me now", "end texts"
+    if (
+        words
+        and words[0] in lex.leading_stop
+        and all(w in fillers for w in first_clause(lex, folded).split()[1:])
+    ):
+        return words[0]  # "Stop. My pain is 2", "Stop please, I'm fine": a request of its own
+    return None
+
+
+def opt_in_wording(lex: Lexicon, stripped: str) -> str | None:
+    """Opt-in wording that makes up the whole message ("start again", "reanudar").
+
+    `stripped` is the message after :func:`strip_polite`."""
+    return stripped if stripped in lex.opt_in_whole else None
+
+
+def help_wording(lex: Lexicon, stripped: str, folded: str) -> str | None:
+    """A request for help as the whole message, or "who is this?" as its first clause."""
+    if stripped in lex.help_whole:
+        return stripped
+    first = strip_polite(lex, first_clause(lex, folded))
+    return first if first in lex.help_first_clause else None
