@@ -277,8 +277,7 @@ SQL_NOT_YET_IN_STORE = frozenset(
     }
 )
 #: edge modules that still import models (for enum tuples or the clock); same rule
-EDGES_STILL_ON_MODELS = frozenset({"followup.cli.main", "followup.cli.staff", "followup.web.app",
-                                   "followup.web.twilio_hooks"})  # fmt: skip
+EDGES_STILL_ON_MODELS = frozenset({"followup.cli.main"})
 
 
 def sql_built() -> list[tuple[str, str]]:

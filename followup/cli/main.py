@@ -21,7 +21,7 @@ from followup.cli.sessions import clinics_add, clinics_list, import_sessions
 from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, web_options
 from followup.cli.support import fail, get_runtime, parse_now, setup_logging
 from followup.config import ConfigError
-from followup.store.models import MESSAGE_STATUSES
+from followup.store.statuses import MessageStatus, values
 
 
 @click.group()
@@ -110,7 +110,9 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
 
 @main.command("outbox")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only texts in this state.")
+@click.option(
+    "--status", type=click.Choice(values(MessageStatus)), help="Only texts in this state."
+)
 @click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.pass_context
