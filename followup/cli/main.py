@@ -158,10 +158,9 @@ def demo(ctx: click.Context) -> None:
 @click.pass_context
 def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
-    from sqlalchemy import select, update
-
+    from followup.intake.clinics import ClinicError, set_care_plan
     from followup.outbound.careplan import CarePlanError, load_plan_file, plan_to_data
-    from followup.store.models import Clinic, OutboundMessage, TreatmentSession
+    from followup.store.engine import transaction
     from followup.texts.catalogue import Catalogue, TemplateError
 
     rt = get_runtime(ctx)
@@ -180,22 +179,11 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
                         f"in {rt.settings.messages_dir}"
                     )
         data = plan_to_data(plan)
-    with rt.sessions() as db, db.begin():
-        clinic = db.query(Clinic).filter_by(slug=slug).one_or_none()
-        if clinic is None:
-            fail(f"no clinic with slug {slug!r}")
-        clinic.care_plan = data
-        # texts still waiting follow the new plan at the next tick
-        db.execute(
-            update(TreatmentSession)
-            .where(
-                TreatmentSession.clinic_id == clinic.id,
-                TreatmentSession.id.in_(
-                    select(OutboundMessage.session_id).where(OutboundMessage.status == "scheduled")
-                ),
-            )
-            .values(plan_pending=True)
-        )
+    try:
+        with transaction(rt.sessions) as db:
+            set_care_plan(db, slug, data)
+    except ClinicError:
+        fail(f"no clinic with slug {slug!r}")
     click.echo(
         f"{slug}: care plan {'reset to default' if data is None else f'set from {plan_file}'}"
     )
