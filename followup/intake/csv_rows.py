@@ -1,9 +1,11 @@
 """Reading an import file: its lines, its header and each row into checked values.
 
-Pure: no database. A row names its clinic by slug; the caller passes a lookup that tells
-the clinic's id, country and time zone, so rows can be checked and times read in the
-clinic's zone without this module knowing where clinics are kept. Writing the rows is
-:mod:`followup.intake.csv_import`, whose docstring lists the rules a row must follow.
+No database, network or thread: it reads the file it is given and nothing else (one of the
+pure modules of ``tests/test_architecture.py``). A row names its clinic by slug; the caller
+passes a lookup that tells the clinic's id, country and time zone, so rows can be checked
+and times read in the clinic's zone without this module knowing where clinics are kept.
+Writing the rows is :mod:`followup.intake.csv_import`, whose docstring lists the rules a
+row must follow.
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ _REGION_SEPARATORS = re.compile(r"[\W_]+")
 
 @dataclass(frozen=True)
 class RowError:
+    """A row skipped: its physical line (header = line 1) and every problem found in it."""
+
     line: int
     reason: str
 
 
 @dataclass
 class ImportReport:
+    """What an import did: rows read (blank ones not counted), sessions created and updated,
+    rows rejected."""
+
     rows: int = 0
     created: int = 0
     updated: int = 0
