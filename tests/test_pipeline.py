@@ -219,6 +219,12 @@ def test_a_clinic_plan_from_a_file_replaces_the_default(clinic, tmp_path):
     assert {r["step"]: ny(r["send_at"]) for r in outbox()}["aftercare"] == "2026-03-09 10:30"
 
 
+def test_a_plan_for_an_unknown_clinic_is_refused(clinic):
+    result = run("clinics", "set-plan", "uptown", "default")
+    assert result.exit_code == 1
+    assert "no clinic with slug 'uptown'" in result.output
+
+
 def test_fall_back_keeps_local_times_and_sends_nothing_in_quiet_hours(clinic, tmp_path):
     # New York falls back on Sunday 1 November 2026 (02:00 EDT -> 01:00 EST)
     csv = write_csv(

@@ -21,7 +21,7 @@ from followup.cli.sessions import clinics_add, clinics_list, import_sessions
 from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, web_options
 from followup.cli.support import fail, get_runtime, parse_now, setup_logging
 from followup.config import ConfigError
-from followup.store.models import MESSAGE_STATUSES
+from followup.store.statuses import MessageStatus, values
 
 
 @click.group()
@@ -112,7 +112,9 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
 
 @main.command("outbox")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only texts in this state.")
+@click.option(
+    "--status", type=click.Choice(values(MessageStatus)), help="Only texts in this state."
+)
 @click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.pass_context
@@ -158,10 +160,9 @@ def demo(ctx: click.Context) -> None:
 @click.pass_context
 def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
-    from sqlalchemy import select, update
-
+    from followup.intake.clinics import ClinicError, set_care_plan
     from followup.outbound.careplan import CarePlanError, load_plan_file, plan_to_data
-    from followup.store.models import Clinic, OutboundMessage, TreatmentSession
+    from followup.store.engine import transaction
     from followup.texts.catalogue import Catalogue, TemplateError
 
     rt = get_runtime(ctx)
@@ -180,22 +181,11 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
                         f"in {rt.settings.messages_dir}"
                     )
         data = plan_to_data(plan)
-    with rt.sessions() as db, db.begin():
-        clinic = db.query(Clinic).filter_by(slug=slug).one_or_none()
-        if clinic is None:
-            fail(f"no clinic with slug {slug!r}")
-        clinic.care_plan = data
-        # texts still waiting follow the new plan at the next tick
-        db.execute(
-            update(TreatmentSession)
-            .where(
-                TreatmentSession.clinic_id == clinic.id,
-                TreatmentSession.id.in_(
-                    select(OutboundMessage.session_id).where(OutboundMessage.status == "scheduled")
-                ),
-            )
-            .values(plan_pending=True)
-        )
+    try:
+        with transaction(rt.sessions) as db:
+            set_care_plan(db, slug, data)
+    except ClinicError:
+        fail(f"no clinic with slug {slug!r}")
     click.echo(
         f"{slug}: care plan {'reset to default' if data is None else f'set from {plan_file}'}"
     )

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from followup.cli.support import fail, get_runtime
-from followup.intake.clinics import ClinicError, add_clinic, format_hhmm
+from followup.intake.clinic_fields import format_hhmm
+from followup.intake.clinics import ClinicError, add_clinic
 from followup.intake.csv_import import CsvFormatError, ImportReport, import_csv
-from followup.store.models import Clinic
+from followup.store import clinics as stored_clinics
 
 
 def _send_window(value: str) -> tuple[str, str]:
@@ -56,7 +56,9 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
     except ClinicError as exc:
         fail(f"clinics add: {exc}")
         return
-    warnings += _template_warnings(rt.settings.messages_dir, clinic)
+    warnings += _template_warnings(
+        rt.settings.messages_dir, clinic.name, clinic.phone, clinic.country, clinic.emergency_number
+    )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
@@ -66,7 +68,9 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
     )
 
 
-def _template_warnings(messages_dir: Path, clinic: Clinic) -> list[str]:
+def _template_warnings(
+    messages_dir: Path, name: str, phone: str, country: str, emergency_number: str
+) -> list[str]:
     """Texts that would need a second segment with this clinic's own name, phone and
     emergency number (the catalogue is only checked with sample values)."""
     from followup.phones import display_phone
@@ -78,9 +82,9 @@ def _template_warnings(messages_dir: Path, clinic: Clinic) -> list[str]:
     except TemplateError as exc:
         return [f"templates: {exc} (run `followup templates check`)"]
     values = {
-        "clinic_name": clinic.name,
-        "clinic_phone": display_phone(clinic.phone, clinic.country),
-        "emergency_number": clinic.emergency_number,
+        "clinic_name": name,
+        "clinic_phone": display_phone(phone, country),
+        "emergency_number": emergency_number,
     }
     return [
         f"template {line} with this clinic's name and phone; shorten the name or the text"
@@ -95,7 +99,7 @@ def clinics_list(ctx: click.Context, as_json: bool) -> None:
     """List clinics: slug, name, time zone, phone."""
     rt = get_runtime(ctx)
     with rt.sessions() as session:
-        clinics = session.scalars(select(Clinic).order_by(Clinic.slug)).all()
+        clinics = stored_clinics.listed(session)
     if as_json:
         for c in clinics:
             click.echo(

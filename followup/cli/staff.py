@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import click
 
 from followup.cli.support import fail, get_runtime, setup_logging
-from followup.store.models import FLAG_STATUSES
+from followup.store.statuses import AlertStatus, FlagStatus, values
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -56,7 +56,12 @@ def web(ctx: click.Context, host: str, port: int, verbose: bool) -> None:
 
 
 @click.group("flags", invoke_without_command=True)
-@click.option("--status", type=click.Choice(FLAG_STATUSES), default="open", show_default=True)
+@click.option(
+    "--status",
+    type=click.Choice(values(FlagStatus)),
+    default=FlagStatus.OPEN.value,
+    show_default=True,
+)
 @click.option("--clinic", "clinic_slug", help="Only this clinic (slug).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
@@ -99,7 +104,7 @@ def flags_ack(ctx: click.Context, flag_id: int, by: str) -> None:
 
 
 @click.command("alerts")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.option("--status", type=click.Choice(values(AlertStatus)))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def alerts(ctx: click.Context, status: str | None, as_json: bool) -> None:

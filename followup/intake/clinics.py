@@ -1,84 +1,21 @@
-"""Adding a clinic: everything every later text depends on is checked once, here.
+"""Adding a clinic and changing its settings: alert destinations and the care plan.
 
-A clinic's time zone decides when each text goes out, its country how patients' numbers are
-read, its name appears in every message. A mistake in any of them shows up days later as a
-text at 3 a.m. or a doubled SMS bill, so they are validated when the clinic is added, and
-costly-but-legal choices (a long name, a character outside GSM-7) come back as warnings.
+What each field may hold is :mod:`followup.intake.clinic_fields` (pure); this module adds
+the checks that need the database (is the slug free, does the clinic exist) and hands the
+values to :mod:`followup.store.clinics`. Every function works inside the caller's
+transaction and raises :class:`ClinicError` with nothing written.
 """
 
 from __future__ import annotations
 
-import re
-import zoneinfo
-from functools import lru_cache
-
-import phonenumbers
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from followup.phones import PhoneError, emergency_number_for, normalize_phone
+from followup.intake.clinic_fields import ClinicError, validate_clinic
+from followup.phones import PhoneError, normalize_phone
+from followup.store import clinics
 from followup.store.models import Clinic
-from followup.texts.segments import analyze
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-_EMERGENCY = re.compile(r"^[0-9]{2,15}$")
-_HHMM = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
-#: templates are written so that a clinic name of this length still fits one segment
-NAME_BUDGET = 30
-#: US rules (TCPA) allow such texts between 08:00 and 21:00 at the recipient's location
-QUIET_START, QUIET_END = 8 * 60, 21 * 60
-
-
-class ClinicError(ValueError):
-    """A clinic setting that cannot be stored; the message names the field and what is expected."""
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def check_timezone(name: str) -> str:
-    """``name`` if it is an IANA zone this system knows (exact spelling), else ClinicError."""
-    if name in _zones():
-        return name
-    near = [z for z in _zones() if z.lower() == name.strip().lower()]
-    hint = f"; did you mean {near[0]!r}?" if near else " such as 'America/New_York'"
-    raise ClinicError(f"timezone: {name!r} is not an IANA time zone name{hint}")
-
-
-def parse_hhmm(value: str, field: str) -> int:
-    """``"08:30"`` -> 510 minutes after midnight; ``"24:00"`` is allowed as an end."""
-    m = _HHMM.match(value.strip())
-    minutes = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
-    if not m or minutes > 24 * 60:
-        raise ClinicError(f"{field}: {value!r} is not a time of day as HH:MM (e.g. 08:00)")
-    return minutes
-
-
-def format_hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def name_warnings(name: str) -> list[str]:
-    """Why a clinic name may make every text cost more (it appears in all of them)."""
-    warnings = []
-    non_gsm = analyze(name).non_gsm
-    if non_gsm:
-        chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in non_gsm)
-        warnings.append(
-            f"name: {chars} not in the GSM-7 alphabet: every text naming this clinic is sent "
-            "as UCS-2 (70 characters a segment instead of 160), which can double its cost"
-        )
-    if len(name) > NAME_BUDGET:
-        warnings.append(
-            f"name: {len(name)} characters; templates are budgeted for {NAME_BUDGET}, so "
-            "some texts may need a second segment"
-        )
-    return warnings
+__all__ = ["ClinicError", "add_clinic", "set_alert_destinations", "set_care_plan"]
 
 
 def add_clinic(
@@ -97,75 +34,23 @@ def add_clinic(
 ) -> tuple[Clinic, list[str]]:
     """Validate and add a clinic to ``session`` (flushed, not committed). Returns the clinic
     and warnings. On ClinicError nothing is added; the caller owns the transaction."""
-    if not SLUG.match(slug):
-        raise ClinicError(
-            f"slug: {slug!r} must be 2-63 characters of a-z, 0-9 and '-', starting with a "
-            "letter or digit"
-        )
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise ClinicError("name: expected 1 to 120 characters")
-    timezone = check_timezone(timezone)
-    country = country.strip().upper()
-    if country not in phonenumbers.SUPPORTED_REGIONS:
-        raise ClinicError(f"country: {country!r} is not an ISO 3166 alpha-2 code such as 'US'")
-    if not LOCALE.match(locale):
-        raise ClinicError(f"locale: {locale!r} is not a language code such as 'en' or 'es-MX'")
-    try:
-        phone = normalize_phone(phone, country)
-    except PhoneError as exc:
-        raise ClinicError(f"phone: {exc}") from None
-    if from_number:
-        try:
-            from_number = normalize_phone(from_number, country)
-        except PhoneError as exc:
-            raise ClinicError(f"from_number: {exc}") from None
-    if messaging_service_sid and not _SERVICE_SID.match(messaging_service_sid):
-        raise ClinicError("messaging_service_sid: expected 'MG' followed by 32 hex digits")
-    if emergency_number is None:
-        emergency_number = emergency_number_for(country)
-    elif not _EMERGENCY.match(emergency_number):
-        raise ClinicError(f"emergency_number: {emergency_number!r} is not a number to dial")
-    start = parse_hhmm(send_window[0], "send_window start")
-    end = parse_hhmm(send_window[1], "send_window end")
-    if start >= end:
-        raise ClinicError(
-            f"send_window: start {format_hhmm(start)} must be before end {format_hhmm(end)}"
-        )
-
-    if session.scalar(select(Clinic.id).where(Clinic.slug == slug)) is not None:
-        raise ClinicError(f"slug: a clinic {slug!r} already exists")
-
-    warnings = name_warnings(name)
-    if start < QUIET_START or end > QUIET_END:
-        warnings.append(
-            f"send_window: {format_hhmm(start)}-{format_hhmm(end)} reaches outside 08:00-21:00, "
-            "the hours US rules (TCPA) allow for such texts"
-        )
-    if from_number and messaging_service_sid:
-        warnings.append(
-            "from_number and messaging_service_sid both set: Twilio sends through the "
-            "messaging service, and from_number must belong to its sender pool"
-        )
-
-    clinic = Clinic(
+    values, warnings = validate_clinic(
         slug=slug,
         name=name,
         timezone=timezone,
         phone=phone,
         country=country,
-        default_locale=locale,
+        locale=locale,
         emergency_number=emergency_number,
-        from_number=from_number or None,
-        messaging_service_sid=messaging_service_sid or None,
-        send_window_start=start,
-        send_window_end=end,
+        from_number=from_number,
+        messaging_service_sid=messaging_service_sid,
+        send_window=send_window,
     )
-    try:
-        with session.begin_nested():
-            session.add(clinic)
-    except IntegrityError:  # added concurrently between our check and the insert
-        raise ClinicError(f"slug: a clinic {slug!r} already exists") from None
+    if clinics.slug_taken(session, slug):
+        raise ClinicError(f"slug: a clinic {slug!r} already exists")
+    clinic = clinics.add(session, **values)
+    if clinic is None:  # added concurrently between our check and the insert
+        raise ClinicError(f"slug: a clinic {slug!r} already exists")
     return clinic, warnings
 
 
@@ -177,7 +62,7 @@ def set_alert_destinations(
     here, so a typo shows when it is made rather than when a patient is in trouble."""
     import apprise
 
-    clinic = session.scalar(select(Clinic).where(Clinic.slug == slug))
+    clinic = clinics.by_slug(session, slug)
     if clinic is None:
         raise ClinicError(f"slug: no clinic {slug!r}")
     if oncall_phone:
@@ -192,6 +77,19 @@ def set_alert_destinations(
                 f"alert_urls[{i}]: not a URL Apprise can send to (scheme {scheme!r}); see "
                 "https://github.com/caronc/apprise/wiki for the formats"
             )
-    clinic.oncall_phone = oncall_phone or None
-    clinic.alert_urls = list(alert_urls) or None
+    clinics.set_alert_destinations(
+        session, clinic, oncall_phone=oncall_phone, alert_urls=alert_urls
+    )
+    return clinic
+
+
+def set_care_plan(session: Session, slug: str, plan: dict | None) -> Clinic:
+    """Replace a clinic's care plan with ``plan`` (validated data of
+    :func:`followup.outbound.careplan.plan_to_data`; None resets it to the default). Texts
+    not yet sent follow the new plan from the planner's next tick: their sessions are
+    marked to be planned again."""
+    clinic = clinics.by_slug(session, slug)
+    if clinic is None:
+        raise ClinicError(f"slug: no clinic {slug!r}")
+    clinics.set_care_plan(session, clinic, plan)
     return clinic

@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from followup.store.models import Clinic, Patient, TreatmentSession
+from followup.store import clinics, patients, sessions
+from followup.store.patients import PatientRow
+from followup.store.sessions import SessionRow
+from followup.store.statuses import SessionStatus
 
 DEMO_SLUG = "demo"
 DAYTIME_ZONES = (
@@ -56,9 +58,10 @@ def create_demo(factory: sessionmaker[Session], now: datetime) -> list[str]:
     """Create or top up the demo data; returns lines describing what was done."""
     lines: list[str] = []
     with factory() as db, db.begin():
-        clinic = db.scalar(select(Clinic).where(Clinic.slug == DEMO_SLUG))
+        clinic = clinics.by_slug(db, DEMO_SLUG)
         if clinic is None:
-            clinic = Clinic(
+            clinic = clinics.add(
+                db,
                 slug=DEMO_SLUG,
                 name="Harbor Physio (demo)",
                 phone="+12015550100",
@@ -67,50 +70,32 @@ def create_demo(factory: sessionmaker[Session], now: datetime) -> list[str]:
                 default_locale="en",
                 emergency_number="911",
             )
-            db.add(clinic)
-            db.flush()
+            if clinic is None:  # another `followup demo` added it since the lookup
+                raise RuntimeError("the demo clinic was added meanwhile: run the demo again")
             lines.append(f"created clinic {DEMO_SLUG} in {clinic.timezone}")
         tz = ZoneInfo(clinic.timezone)
         day = now.astimezone(tz).date().isoformat()
         for i, (ext, first, phone, locale, regions) in enumerate(PATIENTS):
-            patient = db.scalar(
-                select(Patient).where(Patient.clinic_id == clinic.id, Patient.external_id == ext)
-            )
+            patient = patients.by_external_id(db, clinic.id, ext)
             if patient is None:
-                patient = Patient(
-                    clinic_id=clinic.id,
-                    external_id=ext,
-                    first_name=first,
-                    phone=phone,
-                    locale=locale,
-                    consent=True,
-                    consent_at=now,
-                    consent_method="demo",
-                )
-                db.add(patient)
-                db.flush()
+                row = PatientRow(clinic.id, ext, first, phone, locale, consent=True)
+                patient = patients.add(db, row, now, consent_method="demo")
             session_ext = f"demo-{day}-{i + 1}"
-            exists = db.scalar(
-                select(TreatmentSession.id).where(
-                    TreatmentSession.clinic_id == clinic.id,
-                    TreatmentSession.external_id == session_ext,
-                )
-            )
-            if exists:
+            if sessions.exists(db, clinic.id, session_ext):
                 continue
             completed = now - timedelta(minutes=31 + i)
             next_appt = (completed + timedelta(days=7)) if i != 1 else None
-            db.add(
-                TreatmentSession(
+            sessions.add(
+                db,
+                SessionRow(
                     clinic_id=clinic.id,
                     external_id=session_ext,
                     patient_id=patient.id,
                     completed_at=completed,
-                    status="completed",
+                    status=SessionStatus.COMPLETED,
                     regions=regions,
                     next_appointment_at=next_appt,
-                    plan_pending=True,
-                )
+                ),
             )
             lines.append(f"added session {session_ext} for {first}")
     if not lines:

@@ -23,7 +23,6 @@ from followup.gateways.base import Gateway
 from followup.inbound.receive import Senders
 from followup.runtime import Runtime
 from followup.staff.alerts import AlertSender
-from followup.store.models import utcnow
 from followup.texts.catalogue import Catalogue
 from followup.web import twilio_hooks
 from followup.web.state import AppState
@@ -84,7 +83,7 @@ def create_app(
     async def healthz(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
-    hooks = twilio_hooks.routes(state, clock or utcnow)
+    hooks = twilio_hooks.routes(state, clock or twilio_hooks.utc_now)
     app = Starlette(routes=[Route("/healthz", healthz), *hooks], lifespan=lifespan)
     app.state.followup = state
     return app

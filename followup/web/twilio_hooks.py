@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
@@ -41,7 +41,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
 from followup.inbound import receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
-from followup.store.models import utcnow
 from followup.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,11 @@ T = TypeVar("T")
 
 class Forbidden(Exception):
     pass
+
+
+def utc_now() -> datetime:
+    """The webhooks' clock, unless the app is given its own (tests, the benchmark)."""
+    return datetime.now(UTC)
 
 
 def signed_url(public_url: str | None, request: Request) -> str:
@@ -103,7 +107,7 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
+def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
     async def inbound(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
@@ -137,7 +141,7 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
     return inbound
 
 
-def status_endpoint(state: AppState, clock: Callable[[], datetime] = utcnow):
+def status_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
     async def status(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
@@ -166,7 +170,7 @@ async def on_db_thread(state: AppState, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(state.db_threads, fn)
 
 
-def routes(state: AppState, clock: Callable[[], datetime] = utcnow) -> list[Route]:
+def routes(state: AppState, clock: Callable[[], datetime] = utc_now) -> list[Route]:
     return [
         Route(INBOUND_PATH, inbound_endpoint(state, clock), methods=["POST"]),
         Route(STATUS_PATH, status_endpoint(state, clock), methods=["POST"]),

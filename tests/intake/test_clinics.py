@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from followup.intake.clinics import ClinicError, add_clinic
+from followup.intake.clinics import ClinicError, add_clinic, set_care_plan
 from followup.store.engine import transaction
 from followup.store.models import Clinic
 
@@ -140,3 +140,21 @@ def test_it_warns_about_a_send_window_outside_allowed_hours(sessions) -> None:
 def test_it_allows_a_window_until_midnight(sessions) -> None:
     clinic, _ = add(sessions, send_window=("10:00", "24:00"))
     assert clinic.send_window_end == 1440
+
+
+def test_a_care_plan_is_set_on_an_existing_clinic_only(sessions) -> None:
+    add(sessions)
+    plan = {"steps": [{"key": "aftercare", "offset": "2h"}]}
+    with (
+        pytest.raises(ClinicError, match="slug: no clinic 'uptown'"),
+        transaction(sessions) as s,
+    ):
+        set_care_plan(s, "uptown", plan)
+    with transaction(sessions) as s:
+        assert set_care_plan(s, "downtown", plan).slug == "downtown"
+    with sessions() as s:
+        assert s.scalars(select(Clinic.care_plan)).all() == [plan]
+    with transaction(sessions) as s:
+        set_care_plan(s, "downtown", None)
+    with sessions() as s:
+        assert s.scalars(select(Clinic.care_plan)).all() == [None]
