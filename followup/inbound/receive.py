@@ -34,7 +34,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from followup.inbound import consent, triage
+from followup import consent
+from followup.inbound import triage
 from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone
 from followup.staff import alerts
