@@ -220,7 +220,8 @@ def receive(
 
     if actions.consent:
         how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
-        mark = consent.mark_opted_out if actions.consent == "out" else consent.mark_opted_in
+        opted_out = actions.consent == triage.ConsentChange.OUT
+        mark = consent.mark_opted_out if opted_out else consent.mark_opted_in
         for p in patients:
             mark(conn, p.id, now, how)
 
