@@ -61,6 +61,13 @@ def mark_phone_unusable(db: Session | Connection, patient_id: int, now: datetime
     return skip_pending(db, patient_id, now=now, reason=f"{UNUSABLE}: {why}", actor="carrier")
 
 
+def mark_wrong_number(db: Session | Connection, patient_id: int, now: datetime, how: str) -> int:
+    """Someone who is not the patient answered: stop every text to this number at once, as
+    for a number that cannot take texts, until the clinic corrects it (a new number clears
+    it at the next import). Returns the texts skipped."""
+    return mark_phone_unusable(db, patient_id, now, f"wrong number ({how})")
+
+
 def record_carrier_error(
     db: Session | Connection, patient_id: int, now: datetime, code: str, *, opted_out: bool = False
 ) -> None:

@@ -179,7 +179,8 @@ def receive(
     locale = (patient.locale if patient else None) or (clinic.default_locale if clinic else None)
 
     last_step = patient.template_key if patient else None
-    c = read_reply(sms, ReplyContext(locale=locale, last_step=last_step))
+    names = tuple(p.first_name for p in patients if p.first_name)
+    c = read_reply(sms, ReplyContext(locale=locale, last_step=last_step, first_names=names))
     actions = triage.decide(
         c,
         triage.TriageContext(
@@ -220,8 +221,11 @@ def receive(
 
     if actions.consent:
         how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
-        opted_out = actions.consent == triage.ConsentChange.OUT
-        mark = consent.mark_opted_out if opted_out else consent.mark_opted_in
+        mark = {
+            triage.ConsentChange.OUT: consent.mark_opted_out,
+            triage.ConsentChange.IN: consent.mark_opted_in,
+            triage.ConsentChange.WRONG_NUMBER: consent.mark_wrong_number,
+        }[actions.consent]
         for p in patients:
             mark(conn, p.id, now, how)
 

@@ -15,6 +15,9 @@ Decisions worth knowing:
   gets a "review" flag so a person reads it.
 - Free text goes to the staff inbox as a "review" flag; the patient is told staff will read it,
   at most once a day, so a chatty patient is not answered by a robot every time.
+- "Wrong number" stops every text to that number at once (the patient's name, the clinic and
+  an appointment time would keep going to a stranger) and flags staff to correct it; a
+  reimport with a new number clears it.
 - A reply from a number we do not know is still filed and flagged; safety replies still go out
   when we know which clinic was texted (its emergency number), since someone wrote to us
   about an emergency.
@@ -56,6 +59,8 @@ class ConsentChange(StrEnum):
 
     OUT = "out"
     IN = "in"
+    #: someone who is not the patient has this number: no more texts to it
+    WRONG_NUMBER = "wrong_number"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,14 @@ def decide(c: Classification, ctx: TriageContext = TriageContext()) -> Actions:
         )
     if c.kind == K.HELP:
         return Actions(reply_key=None if c.twilio_keyword else "reply_help")
+    if c.kind == K.WRONG_NUMBER:
+        # texts carrying a patient's name, clinic and appointment must stop at once
+        return Actions(
+            F.REVIEW,
+            "says this is the wrong number: texts to it stopped; please check the number",
+            "reply_wrong_number",
+            consent=ConsentChange.WRONG_NUMBER,
+        )
     negated = f"mentions {', '.join(c.negated)} (negated): please read" if c.negated else None
     if c.kind == K.SCORE and c.score is not None:
         reasons = _score_reasons(c, ctx)

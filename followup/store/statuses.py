@@ -36,6 +36,7 @@ class ReplyKind(StrEnum):
     EMERGENCY = "emergency"
     CLINIC_TODAY = "clinic_today"
     SCORE = "score"
+    WRONG_NUMBER = "wrong_number"
     TEXT = "text"
 
 

@@ -33,9 +33,14 @@ def test_the_shipped_lexicon_loads_every_flag_and_both_languages():
     lex = default()
     assert lex.languages == ("en", "es")
     names = [spec.name for spec in lex.flags]
-    assert names[:4] == ["trouble breathing", "pain when breathing", "chest pain", "fainting"]
-    assert {spec.severity for spec in lex.flags[:4]} == {2}
-    assert all(spec.severity == 1 for spec in lex.flags[4:])
+    emergencies = [spec.name for spec in lex.flags if spec.severity == 2 and not spec.fallback]
+    assert emergencies == [
+        "trouble breathing", "pain when breathing", "chest pain", "fainting",
+        "coughing up blood", "blue lips", "stroke signs", "sudden severe headache",
+    ]  # fmt: skip
+    assert {"bleeding", "fever", "numbness", "dizziness", "unbearable pain"} <= set(names)
+    # the fail-safe mention of breathing or the chest is an emergency, and the last resort
+    assert lex.flags[-1].fallback and lex.flags[-1].severity == 2
     # every flag has trigger prefixes, and an emergency is never resolvable
     assert all(spec.triggers for spec in lex.flags)
     assert not any(spec.resolvable for spec in lex.flags if spec.severity == 2)
@@ -51,16 +56,15 @@ def test_the_runtime_loads_the_lexicon_once():
 
 def test_an_edit_to_a_language_file_changes_what_is_read(lexicon_dir):
     """The point of the files: a clinician adds wording, and the reader escalates it."""
-    text = "my lips look bluish"
+    text = "my chin went all zigzaggy"
     assert classify(text).kind == "text"
     edit(
         lexicon_dir,
         "en.toml",
         "    'gasp\\w*|wheez\\w*",
-        "    'lips? (?:look |looks |are |is |turning |going )*(?:blue|bluish)',\n"
-        "    'gasp\\w*|wheez\\w*",
+        "    'chin (?:\\w+ ){0,3}zigzag\\w*',\n    'gasp\\w*|wheez\\w*",
     )
-    edit(lexicon_dir, "en.toml", 'triggers = ["brea", "bret"', 'triggers = ["lip", "brea", "bret"')
+    edit(lexicon_dir, "en.toml", 'triggers = ["brea", "bret"', 'triggers = ["chin", "brea", "bret"')
     lex = load(lexicon_dir)
     result = classify(text, ReplyContext(), lex)
     assert (result.kind, result.urgency, result.matched) == (
@@ -68,7 +72,7 @@ def test_an_edit_to_a_language_file_changes_what_is_read(lexicon_dir):
         "emergency",
         ("trouble breathing",),
     )
-    assert classify("no blue lips", ReplyContext(), lex).kind == "text"  # negation still applies
+    assert classify("no chin zigzags", ReplyContext(), lex).kind != "emergency"  # negation
 
 
 def test_a_spanish_edit_reaches_an_english_patient_too(lexicon_dir):

@@ -118,3 +118,28 @@ def test_a_clinic_without_a_sender_of_its_own_is_reached_on_the_process_wide_one
     row = stored(clinics, InboundMessage, result.inbound_id)
     assert (row.patient_id, row.clinic_id) == (clinics.patient_id("P7"), clinics.clinic_id("home"))
     assert result.reply is not None and clinics.patient("P7").first_name in result.reply
+
+
+@pytest.mark.parametrize(
+    "body", ["wrong number, sorry", "I'm not Alex, this is my number now", "numero equivocado"]
+)
+def test_a_wrong_number_stops_every_text_to_it_at_that_clinic_and_flags_staff(clinics, body):
+    """P0 and P1 share Harbor's number; Bay's P5 has the same number too. A stranger answers
+    Harbor's text: both Harbor records stop at once, staff are flagged, and the answer names
+    no patient. Bay's patient, on another sender, is untouched (the reply was not to Bay)."""
+    p0 = clinics.patient("P0")
+    name_body = body.replace("Alex", p0.first_name)
+    result = clinics.receive(name_body, SHARED, sid="SMwrong")
+    row = stored(clinics, InboundMessage, result.inbound_id)
+    assert row.kind == ReplyKind.WRONG_NUMBER
+    flag = stored(clinics, Flag, result.flag_id)
+    assert (flag.kind, flag.status) == (FlagKind.REVIEW, FlagStatus.OPEN)
+    assert "wrong number" in flag.reason
+    for patient in ("P0", "P1"):
+        assert clinics.patient(patient).phone_unusable_at is not None, patient
+        assert "wrong number" in clinics.patient(patient).phone_unusable_reason
+        pending = [s for s, (status, _) in clinics.texts(patient).items() if status == "scheduled"]
+        assert pending == [], patient
+    assert clinics.patient("P5").phone_unusable_at is None
+    assert result.reply is not None and p0.first_name not in result.reply
+    assert "911" in result.reply or "emergency" in result.reply.lower()

@@ -107,6 +107,17 @@ ROWS = [
         reply(K.HELP, matched=("help",), twilio=True), ctx(), Actions(), id="help-twilio-keyword"
     ),
     pytest.param(
+        reply(K.WRONG_NUMBER, matched=("wrong number",)),
+        ctx(),
+        Actions(
+            F.REVIEW,
+            "says this is the wrong number: texts to it stopped; please check the number",
+            "reply_wrong_number",
+            consent="wrong_number",
+        ),
+        id="wrong-number",
+    ),
+    pytest.param(
         reply(K.HELP, matched=("ayuda",)),
         ctx(known=False),
         Actions(reply_key="reply_help"),

@@ -23,6 +23,10 @@ DATA = Path(__file__).resolve().parents[1] / "inbound" / "data"
 CORPUS = DATA / "replies_corpus.tsv"
 #: written blind, after the rules: how the reader does on wording it was not tuned for
 HOLDOUT = DATA / "replies_holdout.tsv"
+#: written blind and kept blind: nobody tuning the rules reads its rows; reports give counts
+BLIND = DATA / "replies_blind.tsv"
+#: how urgent each kind of reading is, for "read at least as urgently as its label"
+RANK = {"emergency": 3, "clinic_today": 2}
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,16 @@ class Report:
     score_agree: int = 0  # rows where the score (or its absence) matches
     misses: list[tuple[Row, Classification]] = field(default_factory=list)
     score_misses: list[tuple[Row, Classification]] = field(default_factory=list)
+    #: for rows labelled emergency or clinic_today: read at least that urgently; read with
+    #: urgency "none" (answered as routine, reaching nobody)
+    escalated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RANK, 0))
+    routine: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RANK, 0))
+
+    def escalated_recall(self, kind: str) -> float:
+        """Share of rows labelled `kind` read at least that urgently (clinic-today read as
+        an emergency counts: a person is told sooner, which is the safe side)."""
+        support = self.kinds[kind].support
+        return self.escalated[kind] / support if support else 1.0
 
     @property
     def kind_accuracy(self) -> float:
@@ -124,6 +138,11 @@ class Report:
                 f"| {kind} | {s.support} | {s.predicted} | {s.precision:.3f} | {s.recall:.3f} |"
             )
         lines.append("")
+        for kind in RANK:
+            lines.append(
+                f"{kind}: read at least as urgently {self.escalated[kind]}/"
+                f"{self.kinds[kind].support}; answered as routine {self.routine[kind]}"
+            )
         lines.append(
             f"rows {self.rows}; kind accuracy {self.kind_accuracy:.3f}; score accuracy "
             f"{self.score_accuracy:.3f} on {self.scored_rows} scored rows; score agreement "
@@ -140,6 +159,9 @@ def corpus_report(rows: list[Row] | None = None) -> Report:
         report.rows += 1
         report.kinds[row.kind].support += 1
         report.kinds[got.kind].predicted += 1
+        if row.kind in RANK:
+            report.escalated[row.kind] += RANK.get(got.kind, 0) >= RANK[row.kind]
+            report.routine[row.kind] += got.urgency == "none"
         if got.kind == row.kind:
             report.kind_correct += 1
             report.kinds[row.kind].correct += 1
@@ -156,10 +178,12 @@ def corpus_report(rows: list[Row] | None = None) -> Report:
 
 
 if __name__ == "__main__":
-    path = HOLDOUT if sys.argv[1:] == ["--holdout"] else CORPUS
+    path = {"--holdout": HOLDOUT, "--blind": BLIND}.get(" ".join(sys.argv[1:]), CORPUS)
     result = corpus_report(load_corpus(path))
     print(f"{path.name}\n")
     print(result.markdown())
+    if path == BLIND:
+        sys.exit(0)  # counts only: its rows stay unread by whoever tunes the rules
     for row, got in result.misses:
         print(f"kind miss  line {row.line}: {row.text!r}: want {row.kind}, got {got.kind}")
     for row, got in result.score_misses:

@@ -48,13 +48,21 @@ from followup.inbound.reading.keywords import (
     opt_in_wording,
     opt_out_wording,
     strip_polite,
+    wrong_number,
 )
 from followup.inbound.reading.lexicon import Lexicon
-from followup.inbound.reading.normalise import NON_WORD, fold
+from followup.inbound.reading.normalise import NON_WORD, fold, words_of
 from followup.inbound.reading.result import Classification, ReplyContext, make
 from followup.inbound.reading.scores import pick_score, read_scores
+from followup.inbound.reading.spelling import meant
 
 _NO_FLAGS = FlagResult(0, (), ())
+
+
+def _union(a: FlagResult, b: FlagResult) -> FlagResult:
+    matched = tuple(dict.fromkeys(a.matched + b.matched))
+    negated = tuple(n for n in dict.fromkeys(a.negated + b.negated) if n not in matched)
+    return FlagResult(max(a.severity, b.severity), matched, negated)
 
 
 def _score_matched(score: int | None, worry: bool | None) -> tuple[str, ...]:
@@ -92,10 +100,20 @@ def classify(
     flags = _NO_FLAGS
     if triggered(lex, norm.split()):
         flags = red_flags(lex, folded, norm)
+    meant_folded = meant(lex, folded)
+    if meant_folded != folded:
+        # what the patient meant to type can only add to what they typed: a correction is a
+        # guess, so it never takes a flag away
+        meant_norm = words_of(meant_folded)
+        if triggered(lex, meant_norm.split()):
+            flags = _union(flags, red_flags(lex, meant_folded, meant_norm))
     if flags.severity:
         kind = "emergency" if flags.severity == EMERGENCY else "clinic_today"
         return make(kind, score, worry, flags.matched, flags.negated)
 
+    stranger = wrong_number(lex, norm, context.first_names)
+    if stranger is not None:
+        return make("wrong_number", matched=(stranger,), negated=flags.negated)
     opt_out = opt_out_wording(lex, norm, folded)
     if opt_out is not None:
         return make("opt_out", score, worry, (opt_out,), flags.negated)
@@ -105,10 +123,10 @@ def classify(
         return make("text", negated=flags.negated)  # never drop a negated flag: review
 
     stripped = strip_polite(lex, norm)
-    opt_in = opt_in_wording(lex, stripped)
+    opt_in = opt_in_wording(lex, stripped, norm)
     if opt_in is not None:
         return make("opt_in", matched=(opt_in,))
-    asked = help_wording(lex, stripped, folded)
+    asked = help_wording(lex, stripped, folded, norm)
     if asked is not None:
         return make("help", matched=(asked,))
     return make("text")

@@ -32,6 +32,7 @@ from followup.inbound.reading.lexicon import FlagSpec, Lexicon
 from followup.inbound.reading.normalise import NON_WORD
 
 EMERGENCY, TODAY = 2, 1
+_QUESTION_STARTS = frozenset({"is", "are", "does", "do", "will", "should", "can", "could", "es"})
 
 
 class Hit(NamedTuple):
@@ -210,9 +211,19 @@ def clauses(lex: Lexicon, folded: str, message: str) -> list[tuple[list[str], li
     return out
 
 
+def _denied_after(lex: Lexicon, words: list[str], hit: Hit) -> bool:
+    """A denial right after the term: "bleeding: 0", "fever none" (never for emergencies: a
+    "chest pain? no" is ambiguous, and ambiguity escalates); "breathing is fine" for a mere
+    mention of a body system."""
+    after = words[hit.end : hit.end + 3]
+    if hit.spec.severity < EMERGENCY and after and after[0] in lex.negated_after:
+        return True
+    return hit.spec.fallback and any(w in lex.reassurance for w in after)
+
+
 def _is_negated(lex: Lexicon, words: list[str], hit: Hit, hits: list[Hit]) -> bool:
     """Negated ("no fever", "chest doesn't hurt") or resolved ("swelling went down")."""
-    if hit.form == "negated":
+    if hit.form == "negated" or _denied_after(lex, words, hit):
         return True
     if hit.spec.inner_negation and any(w in lex.negators for w in words[hit.start + 1 : hit.end]):
         return True
@@ -221,20 +232,41 @@ def _is_negated(lex: Lexicon, words: list[str], hit: Hit, hits: list[Hit]) -> bo
     return hit.spec.resolvable and _resolved(lex, words, hit)
 
 
+def _resolves(lex: Lexicon, words: list[str]) -> bool:
+    """Whether a whole clause says that what came before is over ("thats gone now")."""
+    if words and words[0] in _QUESTION_STARTS:
+        return False  # "is that normal?" asks; it does not say anything is over
+    m = lex.resolved_after.match(" ".join(words))
+    return (
+        bool(m)
+        and len(" ".join(words)[m.end() :].split()) <= 2
+        and not any(h for h in find_hits(lex, words))
+    )
+
+
 def red_flags(lex: Lexicon, folded: str, message: str) -> FlagResult:
-    """The red flags a reply raises, worst severity first, and the ones it negates."""
-    active: list[tuple[int, str]] = []
+    """The red flags a reply raises, their worst severity, and the ones it negates."""
+    active: list[tuple[int, str, bool]] = []
     negated: list[str] = []
-    for words, hits in clauses(lex, folded, message):
+    read = clauses(lex, folded, message)
+    for i, (words, hits) in enumerate(read):
+        exact = [h for h in hits if not h.spec.fallback]
+        # "a bit of dizziness yesterday, but that's gone now": the next clause resolves it
+        over_next = i + 1 < len(read) and _resolves(lex, read[i + 1][0])
         for hit in sorted(hits, key=lambda h: h.start):
             name = hit.spec.name
-            if _is_negated(lex, words, hit, hits):
+            if hit.spec.fallback and any(h.start < hit.end and hit.start < h.end for h in exact):
+                continue  # "no shortness of breath": the exact term speaks for the mention
+            if _is_negated(lex, words, hit, hits) or (hit.spec.resolvable and over_next):
                 negated.append(name)  # negated, or resolved: staff still see it
             elif hit.form == "bare" and _minimized(lex, words, hit):
                 continue  # "a little bleeding": expected, not a flag
             else:
-                active.append((hit.spec.severity, name))
-    severity = max((s for s, _ in active), default=0)
-    matched = tuple(dict.fromkeys(name for _, name in active))
+                active.append((hit.spec.severity, name, hit.spec.fallback))
+    # a mention of a body system counts only where nothing as urgent was read more exactly
+    exact = max((s for s, _, fallback in active if not fallback), default=0)
+    active = [(s, name, fb) for s, name, fb in active if not fb or s > exact]
+    severity = max((s for s, _, _ in active), default=0)
+    matched = tuple(dict.fromkeys(name for _, name, _ in active))
     neg = tuple(n for n in dict.fromkeys(negated) if n not in matched)
     return FlagResult(severity, matched, neg)

@@ -8,7 +8,7 @@ each check sits in the order of the decision, and docs/replies.md for the reason
 from __future__ import annotations
 
 from followup.inbound.reading.lexicon import Lexicon
-from followup.inbound.reading.normalise import words_of
+from followup.inbound.reading.normalise import fold, words_of
 
 #: Twilio's default keywords, which Twilio answers itself when one is the whole message
 TWILIO = {
@@ -35,7 +35,11 @@ def opt_out_wording(lex: Lexicon, norm: str, folded: str) -> str | None:
     """The reported name of opt-out wording in the message, if any.
 
     "stop" counts only as the first word of a short request, as a clause of its own, or at
-    the very end ("you can stop now"), so "the bleeding won't stop" never opts out."""
+    the very end ("you can stop now"), so "the bleeding won't stop" never opts out. Wording
+    that asks for the texts to go on ("don't stop sending these") is never an opt-out: a
+    person reads it."""
+    if lex.opt_out_negated is not None and lex.opt_out_negated.search(norm):
+        return None
     if lex.opt_out_prefilter.search(norm) and lex.opt_out_any.search(norm):
         for name, pattern in lex.opt_out_anywhere:
             if pattern.search(norm):
@@ -55,19 +59,51 @@ def opt_out_wording(lex: Lexicon, norm: str, folded: str) -> str | None:
         and all(w in fillers for w in first_clause(lex, folded).split()[1:])
     ):
         return words[0]  # "Stop. My pain is 2", "Stop please, I'm fine": a request of its own
+    last = last_clause(lex, folded).split()
+    if last and last[0] in lex.leading_stop and all(w in fillers for w in last[1:]):
+        return last[0]  # "enough with the texts already, stop"
     return None
 
 
-def opt_in_wording(lex: Lexicon, stripped: str) -> str | None:
-    """Opt-in wording that makes up the whole message ("start again", "reanudar").
+def last_clause(lex: Lexicon, folded: str) -> str:
+    """The words of the message after its last clause break."""
+    parts = [p for p in lex.clause_split.split(folded.strip())[::2] if words_of(p)]
+    return words_of(parts[-1]) if len(parts) > 1 else ""
+
+
+def wrong_number(lex: Lexicon, norm: str, first_names: tuple[str, ...]) -> str | None:
+    """ "wrong number", "not a patient", or "I'm not <a first name on file for this number>"."""
+    if lex.wrong_number is not None:
+        m = lex.wrong_number.search(norm)
+        if m:
+            return m.group()
+    padded = f" {norm} "
+    for first_name in first_names:
+        name = words_of(fold(first_name))
+        for phrase in lex.not_the_patient if name else ():
+            if f" {phrase} {name} " in padded:
+                return f"{phrase} {name}"
+    return None
+
+
+def opt_in_wording(lex: Lexicon, stripped: str, norm: str) -> str | None:
+    """Opt-in wording: the whole message ("start again", "reanudar"), or a request for the
+    texts back anywhere in it ("I texted stop by mistake, can I get the messages again?").
 
     `stripped` is the message after :func:`strip_polite`."""
-    return stripped if stripped in lex.opt_in_whole else None
+    if stripped in lex.opt_in_whole:
+        return stripped
+    m = lex.opt_in_anywhere.search(norm) if lex.opt_in_anywhere is not None else None
+    return m.group() if m else None
 
 
-def help_wording(lex: Lexicon, stripped: str, folded: str) -> str | None:
-    """A request for help as the whole message, or "who is this?" as its first clause."""
+def help_wording(lex: Lexicon, stripped: str, folded: str, norm: str) -> str | None:
+    """A request for help as the whole message, "who is this?" as its first clause, or a
+    question about the texts themselves anywhere ("what number do i reply with?")."""
     if stripped in lex.help_whole:
         return stripped
     first = strip_polite(lex, first_clause(lex, folded))
-    return first if first in lex.help_first_clause else None
+    if first in lex.help_first_clause:
+        return first
+    m = lex.help_anywhere.search(norm) if lex.help_anywhere is not None else None
+    return m.group() if m else None

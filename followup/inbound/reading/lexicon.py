@@ -22,8 +22,10 @@ from pathlib import Path
 
 from followup.inbound.reading.lexicon_files import (
     FLAG_KEYS,
+    LANGUAGE_SCHEMA,
     SEVERITIES,
     LexiconError,
+    read_fragments,
     read_language,
     read_rules,
 )
@@ -45,6 +47,7 @@ class FlagSpec:
     resolvable: bool
     resolved_before: frozenset[str]
     unless: re.Pattern[str] | None  # message words that explain the term away
+    fallback: bool  # a mention of a body system: counts only when nothing more exact did
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,16 @@ class Lexicon:
     help_first_clause: frozenset[str]
     help_whole: frozenset[str]
     polite: re.Pattern[str]
+    opt_out_negated: re.Pattern[str] | None  # "don't stop sending these": not an opt-out
+    opt_in_anywhere: re.Pattern[str] | None
+    help_anywhere: re.Pattern[str] | None
+    wrong_number: re.Pattern[str] | None
+    not_the_patient: tuple[str, ...]  # "im not", "no soy": followed by the patient's name
+    shorthand: dict[str, str]
+    shorthand_re: re.Pattern[str] | None
+    fuzzy_terms: tuple[str, ...]
+    fuzzy_keep: tuple[str, ...]
+    fuzzy_known: frozenset[str]
     # negation and resolution
     negators: frozenset[str]
     neg_gap: frozenset[str]
@@ -76,12 +89,15 @@ class Lexicon:
     symptom_starts: frozenset[str]
     minimizers: frozenset[str]
     minimizers_after: frozenset[str]
+    reassurance: frozenset[str]
+    negated_after: frozenset[str]
     resolved_after: re.Pattern[str]
     resolved_before: frozenset[str]
     resolved_before_skip: frozenset[str]
     clause_split: re.Pattern[str]
     # scores
     number_words: dict[str, int]
+    homophones: dict[str, int]  # "about a for": a number word as voice-to-text writes it
     maybe_number: re.Pattern[str]
     zero_words: frozenset[str]
     zero_tail: frozenset[str]
@@ -108,6 +124,9 @@ class Lexicon:
     halves: tuple[tuple[str, ...], ...]
     from_to: frozenset[tuple[str, ...]]
     phrase_starts: frozenset[str]  # first words of scale_words and halves: a quick check
+    time_context: frozenset[str]
+    pain_cues: frozenset[str]
+    digit_word_followers: frozenset[str]
 
 
 def _alternation(parts: list[str]) -> str:
@@ -129,7 +148,12 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
     paths = sorted(p for p in directory.glob("*.toml") if p.name != "flags.toml")
     if not paths:
         raise LexiconError(f"{directory}: no language files (en.toml, es.toml ...)")
-    langs = [read_language(p, ids) for p in paths]
+    own = [read_fragments(p) for p in paths]
+    shared = {
+        name: "(?:" + "|".join(f"(?:{f[name]})" for f in own if name in f) + ")"
+        for name in dict.fromkeys(n for f in own for n in f)
+    }
+    langs = [read_language(p, ids, shared) for p in paths]
 
     def merged(entry: str) -> list[str]:
         return [w for lang in langs for w in lang[entry]]
@@ -171,6 +195,7 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
                 resolvable=bool(rule.get("resolvable")),
                 resolved_before=frozenset(parts["resolved_before"]),
                 unless=unless,
+                fallback=bool(rule.get("fallback")),
             )
         )
 
@@ -190,6 +215,10 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
                     f"{numbers[word]} in another language file"
                 )
     zero_words = words("scores.zero_words")
+    lang_homophones = {k: v for lang in langs for k, v in lang["scores.homophones"].items()}
+    shorthand: dict[str, str] = {}
+    for lang in langs:
+        shorthand.update(lang["shorthand"])
     owners: dict[str, set[int]] = {}
     for index, spec in enumerate(flags):
         for prefix in spec.triggers:
@@ -209,6 +238,16 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
         opt_in_whole=words("opt_in.whole"),
         help_first_clause=words("help.first_clause"),
         help_whole=words("help.first_clause") | words("help.whole"),
+        opt_out_negated=_any_of(merged("opt_out.negated")),
+        opt_in_anywhere=_any_of(merged("opt_in.anywhere")),
+        help_anywhere=_any_of(merged("help.anywhere")),
+        wrong_number=_any_of(merged("wrong_number.anywhere")),
+        not_the_patient=tuple(dict.fromkeys(merged("wrong_number.not_the_patient"))),
+        shorthand=shorthand,
+        shorthand_re=_shorthand_re(shorthand),
+        fuzzy_terms=tuple(dict.fromkeys(merged("fuzzy.terms"))),
+        fuzzy_keep=tuple(dict.fromkeys(merged("fuzzy.keep"))),
+        fuzzy_known=frozenset(merged("fuzzy.terms") + merged("fuzzy.keep")) | _known_words(langs),
         polite=re.compile(rf"^(?:(?:{leading})(?: |$))+|(?:(?:^| )(?:{_word_pattern(polite)}))+$"),
         negators=words("negation.negators"),
         neg_gap=words("negation.gap"),
@@ -217,6 +256,8 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
         symptom_starts=words("negation.symptom_starts"),
         minimizers=words("negation.minimizers"),
         minimizers_after=words("negation.minimizers_after"),
+        reassurance=words("negation.reassurance"),
+        negated_after=words("negation.negated_after"),
         resolved_after=re.compile(
             rf"(?:(?:{_word_pattern(merged('resolution.lead'))}) )*"
             rf"(?:{_alternation(merged('resolution.ends'))})\b"
@@ -227,8 +268,12 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
             rf"(,|[.!?;\n\r]+|\b(?:{_word_pattern(merged('clauses.breaks'))})\b)"
         ),
         number_words=numbers,
+        homophones=lang_homophones,
         maybe_number=re.compile(
-            r"\d|\b(?:" + "|".join(sorted(numbers.keys() | zero_words)) + r")\b"
+            r"\d|\b(?:"
+            + "|".join(sorted(numbers.keys() | zero_words))
+            + r")\b"
+            + _homophone_hint(words("scores.articles"), lang_homophones)
         ),
         zero_words=zero_words,
         zero_tail=word_set("scores.zero_tail"),
@@ -262,10 +307,50 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
         scale_words=tuple(dict.fromkeys(tuple(p.split()) for p in merged("scores.scale_words"))),
         halves=tuple(dict.fromkeys(tuple(p.split()) for p in merged("scores.halves"))),
         from_to=frozenset(tuple(p.split()) for p in merged("scores.from_to")),
+        time_context=words("scores.time_context"),
+        pain_cues=words("scores.pain_cues"),
+        digit_word_followers=words("scores.digit_word_followers"),
         phrase_starts=frozenset(
             p.split()[0] for p in merged("scores.scale_words") + merged("scores.halves")
         ),
     )
+
+
+def _homophone_hint(articles: frozenset[str], homophones: dict[str, int]) -> str:
+    """ "a for", "an ate": cheap to look for, so the score reader is not run on every "for"."""
+    if not articles or not homophones:
+        return ""
+    return rf"|\b(?:{_word_pattern(list(articles))}) (?:{_word_pattern(list(homophones))})\b"
+
+
+def _any_of(patterns: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(rf"\b(?:{p})\b" for p in patterns)) if patterns else None
+
+
+def _shorthand_re(shorthand: dict[str, str]) -> re.Pattern[str] | None:
+    """One pattern for every shorthand token. A digit stands for a word ("hard 2 breathe")
+    only between two words; a letter token anywhere it stands alone ("sob", "u")."""
+    if not shorthand:
+        return None
+    words = [w for w in shorthand if not w.isdigit()]
+    digits = [d for d in shorthand if d.isdigit()]
+    parts = []
+    if words:
+        parts.append(rf"\b(?:{_word_pattern(words)})\b")
+    if digits:
+        parts.append(rf"(?<=[^\W\d_] )(?:{_word_pattern(digits)})(?= [^\W\d_])")
+    return re.compile("|".join(parts))
+
+
+def _known_words(langs: list[dict]) -> frozenset[str]:
+    """Every single word the lexicon lists: never "corrected" into an alarm word."""
+    entries = [
+        f"{section}.{key}"
+        for section, keys in LANGUAGE_SCHEMA.items()
+        for key, kind in keys.items()
+        if kind == "words"
+    ]
+    return frozenset(w for lang in langs for e in entries for p in lang[e] for w in p.split())
 
 
 def _whole_words(patterns: list[str]) -> re.Pattern[str]:

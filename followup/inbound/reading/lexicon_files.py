@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 SEVERITIES = {"emergency": 2, "clinic_today": 1}
-_FRAGMENT = re.compile(r"\{([a-z_]+)\}")
+_FRAGMENT = re.compile(r"\{(\*?)([a-z_]+)\}")
 _ESCAPE = re.compile(r"\\.")
 
 
@@ -28,9 +28,12 @@ LANGUAGE_SCHEMA: dict[str, dict[str, str]] = {
         "fillers": "words",
         "leading_stop": "words",
         "leading_if_only_fillers": "words",
+        "negated": "patterns",
     },
-    "opt_in": {"whole": "words"},
-    "help": {"first_clause": "words", "whole": "words"},
+    "opt_in": {"whole": "words", "anywhere": "patterns"},
+    "help": {"first_clause": "words", "whole": "words", "anywhere": "patterns"},
+    "wrong_number": {"anywhere": "patterns", "not_the_patient": "words"},
+    "fuzzy": {"terms": "words", "keep": "words"},
     "polite": {"both_ends": "words", "leading": "words"},
     "negation": {
         "negators": "words",
@@ -40,14 +43,18 @@ LANGUAGE_SCHEMA: dict[str, dict[str, str]] = {
         "symptom_starts": "words",
         "minimizers": "words",
         "minimizers_after": "words",
+        "reassurance": "words",
+        "negated_after": "words",
     },
     "resolution": {"lead": "words", "ends": "patterns", "before": "words", "before_skip": "words"},
     "clauses": {"breaks": "words"},
     "contexts": {},  # name -> words, any names
+    "shorthand": {},  # SMS shorthand -> what it stands for, any names
     "fragments": {},  # name -> pattern, any names
     "flags": {},  # flag id -> table, checked against flags.toml
     "scores": {
         "number_words": "numbers",
+        "homophones": "numbers",
         "zero_words": "words",
         "zero_tail": "words",
         "zero_leads": "words",
@@ -74,6 +81,9 @@ LANGUAGE_SCHEMA: dict[str, dict[str, str]] = {
         "scale_words": "words",
         "halves": "words",
         "from_to": "words",
+        "time_context": "words",
+        "pain_cues": "words",
+        "digit_word_followers": "words",
     },
 }
 FLAG_KEYS = {
@@ -83,7 +93,9 @@ FLAG_KEYS = {
     "negated": "patterns",
     "resolved_before": "words",
 }
-RULE_KEYS = {"id", "name", "severity", "inner_negation", "resolvable", "unless_context"}
+RULE_KEYS = {
+    "id", "name", "severity", "inner_negation", "resolvable", "unless_context", "fallback",
+}  # fmt: skip
 
 
 class _File:
@@ -124,7 +136,16 @@ def _words(file: _File, entry: str, value: Any) -> list[str]:
     return list(value)
 
 
-def _patterns(file: _File, entry: str, value: Any, fragments: dict[str, str]) -> list[str]:
+def _patterns(
+    file: _File,
+    entry: str,
+    value: Any,
+    fragments: dict[str, str],
+    shared: dict[str, str] | None = None,
+) -> list[str]:
+    """Check and expand patterns: ``{name}`` is this file's fragment, ``{*name}`` the union
+    of that fragment over every language file (for code-switching: "mi pecho hurts")."""
+    shared = shared or {}
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
@@ -136,9 +157,12 @@ def _patterns(file: _File, entry: str, value: Any, fragments: dict[str, str]) ->
             raise file.fail(entry, f"'{raw}' has upper case or accents: it could never match")
 
         def fragment(m: re.Match[str], raw: str = raw) -> str:
-            if m.group(1) not in fragments:
-                raise file.fail(entry, f"'{raw}' uses {{{m.group(1)}}}, not in [fragments]")
-            return fragments[m.group(1)]
+            every, name = m.groups()
+            table = shared if every else fragments
+            if name not in table:
+                where = "any language's [fragments]" if every else "[fragments]"
+                raise file.fail(entry, f"'{raw}' uses {m.group()}, not in {where}")
+            return table[name]
 
         pattern = _FRAGMENT.sub(fragment, raw)
         try:
@@ -175,7 +199,7 @@ def read_rules(path: Path) -> list[dict[str, Any]]:
         for key in ("id", "name", "severity"):
             if not isinstance(rule.get(key), str) or not rule[key]:
                 raise file.fail(where, f"{key!r} is required")
-        for key in ("inner_negation", "resolvable"):
+        for key in ("inner_negation", "resolvable", "fallback"):
             if not isinstance(rule.get(key, False), bool):
                 raise file.fail(where, f"{key!r} must be true or false")
         if not isinstance(rule.get("unless_context", ""), str):
@@ -192,17 +216,24 @@ def read_rules(path: Path) -> list[dict[str, Any]]:
     return rules
 
 
-def read_language(path: Path, rule_ids: set[str]) -> dict[str, Any]:
+def read_fragments(path: Path) -> dict[str, str]:
+    """A language file's [fragments], checked (a fragment may not use other fragments)."""
+    file = _File(path)
+    fragments = {}
+    for name, raw in _table(file, "fragments", file.data.get("fragments", {})).items():
+        fragments[name] = _patterns(file, f"fragments.{name}", raw, {})[0]
+    return fragments
+
+
+def read_language(path: Path, rule_ids: set[str], shared: dict[str, str]) -> dict[str, Any]:
     """A language file's entries (keyed "section.key"), every word checked and every pattern
-    expanded; `rule_ids` are the flags flags.toml defines."""
+    expanded; `rule_ids` are the flags flags.toml defines, `shared` the ``{*name}`` unions."""
     file = _File(path)
     data = file.data
     for section in data:
         if section not in LANGUAGE_SCHEMA:
             raise file.fail(section, "unknown section")
-    fragments = {}
-    for name, raw in _table(file, "fragments", data.get("fragments", {})).items():
-        fragments[name] = _patterns(file, f"fragments.{name}", raw, {})[0]
+    fragments = read_fragments(path)
     out: dict[str, Any] = {"fragments": fragments}
     for section, keys in LANGUAGE_SCHEMA.items():
         if not keys:
@@ -217,7 +248,7 @@ def read_language(path: Path, rule_ids: set[str]) -> dict[str, Any]:
             if kind == "words":
                 out[entry] = _words(file, entry, value)
             elif kind == "patterns":
-                out[entry] = _patterns(file, entry, value, fragments) if value else []
+                out[entry] = _patterns(file, entry, value, fragments, shared) if value else []
             elif kind == "map":
                 out[entry] = {
                     w: _names(file, entry, w, n) for w, n in _table(file, entry, value).items()
@@ -228,9 +259,16 @@ def read_language(path: Path, rule_ids: set[str]) -> dict[str, Any]:
                 }
     anywhere = _table(file, "opt_out.anywhere", data.get("opt_out", {}).get("anywhere", {}))
     out["opt_out.anywhere"] = [
-        (name, _patterns(file, f"opt_out.anywhere.{name!r}", p, fragments))
+        (name, _patterns(file, f"opt_out.anywhere.{name!r}", p, fragments, shared))
         for name, p in anywhere.items()
     ]
+    shorthand = _table(file, "shorthand", data.get("shorthand", {}))
+    out["shorthand"] = {
+        short: _names(file, "shorthand", short, meaning) for short, meaning in shorthand.items()
+    }
+    for short, meaning in out["shorthand"].items():
+        if not _normalised(meaning):
+            raise file.fail(f"shorthand.{short!r}", f"{meaning!r} is not normalised")
     contexts = _table(file, "contexts", data.get("contexts", {}))
     out["contexts"] = {name: _words(file, f"contexts.{name}", v) for name, v in contexts.items()}
     flags = {}
@@ -253,7 +291,9 @@ def read_language(path: Path, rule_ids: set[str]) -> dict[str, Any]:
                 checked[key] = _words(file, f"{where}.{key}", table.get(key, []))
             else:
                 value = table.get(key)
-                checked[key] = _patterns(file, f"{where}.{key}", value, fragments) if value else []
+                checked[key] = (
+                    _patterns(file, f"{where}.{key}", value, fragments, shared) if value else []
+                )
         flags[flag_id] = checked
     out["flags"] = flags
     return out

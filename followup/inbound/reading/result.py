@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("opt_out", "opt_in", "help", "emergency", "clinic_today", "score", "text")
+KINDS = (
+    "opt_out", "opt_in", "help", "emergency", "clinic_today", "score", "wrong_number", "text",
+)  # fmt: skip
 URGENCY = {"emergency": "emergency", "clinic_today": "today"}  # others: "none" or "review"
+#: kinds a person must read, though not urgently
+REVIEW = frozenset({"text", "wrong_number"})
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,8 @@ class ReplyContext:
 
     locale: str | None = None  # patient's locale: "en", "es", "es-MX" ... (None: both)
     last_step: str | None = None  # "checkin_24h", "checkin_72h", or None
+    #: the first names on file for this number, to hear "I'm not Ana" as a wrong number
+    first_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ def make(
     """A classification with the urgency its kind implies: ``text`` is for review."""
     if kind in URGENCY:
         urgency = URGENCY[kind]
-    elif kind == "text":
+    elif kind in REVIEW:
         urgency = "review"
     else:
         urgency = "none"

@@ -132,6 +132,13 @@ def read_scores(lex: Lexicon, folded: str, in_72h: bool) -> tuple[list[Candidate
     while i < n:
         tok = toks[i]
         value = _num_value(lex, tok)
+        if (
+            value is None
+            and tok.text in lex.homophones
+            and _prev_word(toks, i) in lex.articles  # "I'm about a for today": only after
+            and _prev_word(toks, i, 1) in lex.cues  # an article that follows a cue word
+        ):
+            value = lex.homophones[tok.text]
         if value is None or (tok.word and not tok.text.isascii()):
             i += 1
             continue
@@ -193,6 +200,8 @@ def read_scores(lex: Lexicon, folded: str, in_72h: bool) -> tuple[list[Candidate
             reject = _context_rejects(
                 lex, toks, first, last, prev, prev2, nxt_word, nxt_at, long_groups
             )
+        if not reject and not scaled:
+            reject = _not_a_score(lex, toks, first, last, prev, nxt_word, nxt_at)
         if reject:
             # "2-3 days": the unit rejects the first number of a range too
             if cands and rejected_tail is None and _joined(lex, toks, cands[-1].last, first):
@@ -212,6 +221,7 @@ def read_scores(lex: Lexicon, folded: str, in_72h: bool) -> tuple[list[Candidate
             accept = (
                 scaled
                 or short
+                or (first == 0 and nxt_at < n and toks[nxt_at].text in _BREAKS)  # "cero, ..."
                 or prev in lex.cues
                 or nxt_word in lex.now
                 or (prev in lex.articles and prev2 in lex.cues)
@@ -247,6 +257,48 @@ def read_scores(lex: Lexicon, folded: str, in_72h: bool) -> tuple[list[Candidate
     return cands, toks
 
 
+def _clause_words(toks: list[Token], i: int) -> list[str]:
+    """The words of the clause token i is in (clauses end at , . ; ! ?)."""
+    a = i
+    while a > 0 and toks[a - 1].text not in _BREAKS and toks[a - 1].text != "?":
+        a -= 1
+    b = i
+    while b + 1 < len(toks) and toks[b + 1].text not in _BREAKS and toks[b + 1].text != "?":
+        b += 1
+    return [t.text for t in toks[a : b + 1] if t.word]
+
+
+def _not_a_score(
+    lex: Lexicon, toks: list[Token], first: int, last: int, prev: str, nxt_word: str, nxt_at: int
+) -> bool:
+    """Numbers that are words, counts or times rather than a soreness score.
+
+    - glued to letters before it: "gr8", "b4";
+    - a 2 or 4 standing for "to"/"for" between words: "hard 2 breathe", "ill be there 4 sure";
+    - a count: "appt 2 of 6";
+    - in a clause about an appointment or a time with no word about pain: "my appt is at 4",
+      "can i reschedule to 9?". Reading these as scores raised call-backs and thanked
+      patients for a pain they never reported; read as free text, a person sees them.
+    """
+    tok = toks[first]
+    if first and toks[first - 1].word and _adjacent(toks[first - 1], tok):
+        return True
+    if (
+        tok.text in {"2", "4"}
+        and first
+        and toks[first - 1].word
+        and prev not in lex.strong_cues
+        and nxt_word in lex.digit_word_followers
+    ):
+        return True
+    if (nxt_word,) in lex.scale_words and nxt_at + 1 < len(toks) and toks[nxt_at + 1].digit:
+        return True  # "2 of 6" (a scale "of 10" was taken before this is asked)
+    clause = _clause_words(toks, first)
+    return any(w in lex.time_context for w in clause) and not any(
+        w in lex.pain_cues for w in clause
+    )
+
+
 def _token_index(toks: list[Token], char_pos: int) -> int:
     for k, t in enumerate(toks):
         if t.start >= char_pos:
@@ -275,8 +327,8 @@ def _context_rejects(
     before = toks[first - 1].text if first else ""
     if before in {"$", "#", "€"}:
         return True
-    if prev in lex.pre_reject:
-        return True
+    if prev in lex.pre_reject and _prev_word(toks, first, 0, True) == prev:
+        return True  # "day 2", but not "like after leg day, 6"
     if prev == "at" and prev2 not in lex.at_cues:
         return True
     if prev in lex.months or nxt_word in lex.months:
