@@ -18,6 +18,7 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import create_engine, text
 from support.cli_run import run
+from support.webhooks import Clinics
 
 from followup.config import load_settings
 from followup.runtime import Runtime
@@ -144,6 +145,13 @@ def clinic(env):
     )
     assert result.exit_code == 0, result.output
     return "harbor"
+
+
+@pytest.fixture
+def clinics(runtime: Runtime) -> Clinics:
+    """Harbor and Bay with their treated patients, as the tests of replies and consent
+    start from (:class:`support.webhooks.Clinics`)."""
+    return Clinics(runtime)
 
 
 # Property tests check behaviour, not speed: a loaded CI machine must not fail them on time.

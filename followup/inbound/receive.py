@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from followup import hours
-from followup.inbound import consent, triage
+from followup import consent, hours
+from followup.inbound import triage
 from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone
 from followup.staff import alerts
@@ -268,7 +268,8 @@ def receive(
 
     if actions.consent:
         how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
-        mark = consent.mark_opted_out if actions.consent == "out" else consent.mark_opted_in
+        opted_out = actions.consent == triage.ConsentChange.OUT
+        mark = consent.mark_opted_out if opted_out else consent.mark_opted_in
         for p in patients:
             mark(conn, p.id, now, how)
 

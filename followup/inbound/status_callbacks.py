@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from followup.inbound.consent import record_carrier_error
+from followup.consent import record_carrier_error
 from followup.store import receipts
 from followup.store.outbox import ALLOWED, transition
 from followup.store.statuses import MessageStatus

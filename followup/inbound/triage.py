@@ -23,8 +23,12 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from followup.inbound.reading import Classification
+from followup.store.statuses import FlagKind, ReplyKind
+
+K, F = ReplyKind, FlagKind
 
 HIGH_SCORE = 7
 #: at 72 h soreness should be easing; this much still is worth a call (clinical.md section 3)
@@ -46,17 +50,25 @@ class TriageContext:
     known_patient: bool = True
 
 
+class ConsentChange(StrEnum):
+    """What a reply does to the patient's consent: an opt-out, or an opt-in (consent given by
+    the patient themselves). Not stored as such: :mod:`followup.consent` records either."""
+
+    OUT = "out"
+    IN = "in"
+
+
 @dataclass(frozen=True)
 class Actions:
-    flag: str | None = None  # "emergency" | "clinic_today" | "callback" | "review"
+    flag: FlagKind | None = None
     #: staff words, never the patient's own text: "red flag: chest pain", "score 8 (7+)"
     flag_reason: str | None = None
     reply_key: str | None = None  # a template in messages/<locale>/
-    consent: str | None = None  # "out" | "in"
+    consent: ConsentChange | None = None
 
 
 def _flag_terms(c: Classification) -> str:
-    return ", ".join(c.matched) or c.kind
+    return ", ".join(c.matched) or str(c.kind)
 
 
 def _score_reasons(c: Classification, ctx: TriageContext) -> list[str]:
@@ -76,28 +88,32 @@ def _score_reasons(c: Classification, ctx: TriageContext) -> list[str]:
 
 def decide(c: Classification, ctx: TriageContext = TriageContext()) -> Actions:
     """The actions for reply ``c`` in context ``ctx`` (see the module docstring)."""
-    if c.kind == "emergency":
-        return Actions("emergency", f"red flag: {_flag_terms(c)}", "reply_emergency")
-    if c.kind == "clinic_today":
+    if c.kind == K.EMERGENCY:
+        return Actions(F.EMERGENCY, f"red flag: {_flag_terms(c)}", "reply_emergency")
+    if c.kind == K.CLINIC_TODAY:
         return Actions(
-            "clinic_today", f"needs the clinic today: {_flag_terms(c)}", "reply_clinic_today"
+            F.CLINIC_TODAY, f"needs the clinic today: {_flag_terms(c)}", "reply_clinic_today"
         )
-    if c.kind == "opt_out":
-        return Actions(reply_key=None if c.twilio_keyword else "reply_opt_out", consent="out")
-    if c.kind == "opt_in":
-        return Actions(reply_key=None if c.twilio_keyword else "reply_opt_in", consent="in")
-    if c.kind == "help":
+    if c.kind == K.OPT_OUT:
+        return Actions(
+            reply_key=None if c.twilio_keyword else "reply_opt_out", consent=ConsentChange.OUT
+        )
+    if c.kind == K.OPT_IN:
+        return Actions(
+            reply_key=None if c.twilio_keyword else "reply_opt_in", consent=ConsentChange.IN
+        )
+    if c.kind == K.HELP:
         return Actions(reply_key=None if c.twilio_keyword else "reply_help")
     negated = f"mentions {', '.join(c.negated)} (negated): please read" if c.negated else None
-    if c.kind == "score" and c.score is not None:
+    if c.kind == K.SCORE and c.score is not None:
         reasons = _score_reasons(c, ctx)
         if reasons:
             return Actions(
-                "callback", "; ".join([*reasons, *filter(None, [negated])]), "reply_callback"
+                F.CALLBACK, "; ".join([*reasons, *filter(None, [negated])]), "reply_callback"
             )
         if negated:
-            return Actions("review", negated, "reply_thanks")
+            return Actions(F.REVIEW, negated, "reply_thanks")
         return Actions(reply_key="reply_thanks")
     # free text, photos, anything unclear: a person reads it
     reason = negated or ("reply from an unknown number" if not ctx.known_patient else "free text")
-    return Actions("review", reason, None if ctx.acknowledged_recently else "reply_received")
+    return Actions(F.REVIEW, reason, None if ctx.acknowledged_recently else "reply_received")

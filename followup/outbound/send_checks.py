@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from followup.inbound.consent import OPTED_OUT, UNUSABLE
+from followup.consent import OPTED_OUT, UNUSABLE
 from followup.outbound.batch import Job
 from followup.store.outbox import LastLookReader
 from followup.store.statuses import MessageStatus, SessionStatus

@@ -4,7 +4,7 @@ sender's pace, the gateway, and the outcome.
 Each job runs on one of the dispatcher's sending threads. A database error mid-job is logged
 and the text left claimed: its lease brings it back, to be looked up before any resend. The
 provider saying "opted out" (Twilio 21610) or "landline" marks the patient
-(:func:`followup.inbound.consent.record_carrier_error`), which skips their pending texts. An
+(:func:`followup.consent.record_carrier_error`), which skips their pending texts. An
 error that would repeat for every text (rate limited, credentials refused) pauses the batch.
 """
 
@@ -17,8 +17,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from followup.consent import record_carrier_error
 from followup.gateways.base import Gateway
-from followup.inbound.consent import record_carrier_error
 from followup.outbound.batch import Batch, DispatchReport, Job
 from followup.outbound.lookup import Lookup
 from followup.outbound.outcomes import Outcomes

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from followup.inbound.reading import Classification, make
-from followup.inbound.triage import Actions, TriageContext, decide
+from followup.inbound.triage import Actions, ConsentChange, TriageContext, decide
 from followup.store.statuses import FlagKind, ReplyKind
 
 K, F = ReplyKind, FlagKind
@@ -214,3 +214,12 @@ def test_every_reply_kind_and_flag_kind_has_a_row():
 def test_the_default_context_is_a_known_patient_without_history():
     assert decide(reply(K.TEXT)) == Actions(F.REVIEW, "free text", "reply_received")
     assert decide(reply(K.SCORE, score=4)) == THANKS
+
+
+@pytest.mark.parametrize(("classification", "context", "expected"), ROWS)
+def test_the_actions_carry_the_enums_not_their_spellings(classification, context, expected):
+    """The table above catches a misspelling; this pins where the spelling comes from: the
+    enums the schema's CHECK constraints are built from."""
+    actions = decide(classification, context)
+    assert actions.flag is None or type(actions.flag) is FlagKind
+    assert actions.consent is None or type(actions.consent) is ConsentChange

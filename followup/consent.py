@@ -6,6 +6,10 @@ records when and how on the patient (:mod:`followup.store.patients`), and skips 
 the patient's pending texts with an event per text (:mod:`followup.store.outbox.consent`),
 so "why did this patient get no texts" always has an answer. The decisions are here: which
 texts an opt-in revives (those its opt-out skipped, by their reason) and what each move says.
+
+Both flows learn these things (a reply in inbound, a send's error in outbound, a status
+callback in inbound again) and the dispatcher's last check reads the reasons written here,
+so the module sits beside both flows rather than inside either; it uses the store alone.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from support.webhooks import BAY_NUMBER, DONE, NOW, SHARED
 
-from followup.inbound.consent import (
+from followup.consent import (
     mark_opted_in,
     mark_opted_out,
     mark_phone_unusable,
