@@ -1,5 +1,6 @@
 """The worker: one tick plans pending sessions, sends due texts, applies delivery receipts that
-arrived early and retries staff alerts; ``run`` ticks forever, serving the web app beside it.
+arrived early, escalates flags nobody acknowledged in time and retries staff alerts; ``run``
+ticks forever, serving the web app beside it.
 
 APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
 schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
@@ -23,6 +24,8 @@ from followup.outbound.pacing import SenderPace
 from followup.outbound.planner import PlanReport, plan_pending
 from followup.runtime import Runtime
 from followup.staff.alerts import AlertReport
+from followup.staff.escalation import EscalationReport, escalate_due
+from followup.store.clinics import without_alert_destination
 from followup.store.engine import transaction
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class TickReport:
     dispatch: DispatchReport
     receipts: int = 0
     alerts: AlertReport | None = None
+    escalations: EscalationReport | None = None
 
     def summary(self) -> str:
         p, d = self.plan, self.dispatch
@@ -44,8 +48,15 @@ class TickReport:
             f"skipped {d.skipped}"
             + (f", recovered {d.recovered}" if d.recovered else "")
             + (f", released {d.released}" if d.released else "")
+            + (f", {d.waiting} waiting for a clinic alert destination" if d.waiting else "")
             + (f"; errors {errors}" if errors else "")
             + (f"; {self.receipts} early receipts applied" if self.receipts else "")
+            + (
+                f"; escalated {e.overdue} unread review flag(s), {e.second_contact} to the "
+                "second contact"
+                if (e := self.escalations) and (e.overdue or e.second_contact)
+                else ""
+            )
             + (
                 f"; alerts sent {a.sent}, retried {a.retried}, failed {a.failed}"
                 if (a := self.alerts) and a.claimed
@@ -83,14 +94,28 @@ class Worker:
         self.alerts = runtime.alert_sender(self.gateway)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Plan, send what is due, apply early receipts, retry alerts: all with one clock."""
+        """Plan, send what is due, apply early receipts, escalate flags nobody acknowledged in
+        time, send and retry alerts: all with one clock."""
         now = now or datetime.now(UTC)
         plan = plan_pending(self.runtime.sessions, now)
         dispatch = self.dispatcher.run_once(now)
         with transaction(self.runtime.sessions) as db:
             receipts = reconcile(db, now)
+        escalations = escalate_due(self.runtime.sessions, now)
         alerts = self.alerts.run_once(now)
-        return TickReport(plan, dispatch, receipts, alerts)
+        return TickReport(plan, dispatch, receipts, alerts, escalations)
+
+    def silent_clinics(self) -> list[str]:
+        """One warning line per clinic without a staff alert destination: its patients get no
+        texts until it has one (``send-due`` and ``run`` print these at every start)."""
+        with self.runtime.sessions() as db:
+            found = without_alert_destination(db)
+            return [
+                f"clinic {c.slug} ({c.name}) has no staff alert destination: its texts wait "
+                f"in the outbox until one is set (followup clinics set-alerts {c.slug} "
+                "--oncall-phone ... or --alert-url ...)"
+                for c in found
+            ]
 
     def stop_on_signals(self) -> None:
         """SIGTERM and SIGINT set :attr:`stop` (main thread only, where Python allows it)."""

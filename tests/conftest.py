@@ -25,6 +25,8 @@ from followup.runtime import Runtime
 from followup.store.engine import make_engine, make_sessionmaker, upgrade
 from followup.store.models import Base
 
+#: the on-call phone of the test clinics (seeding.HARBOR and the ``clinic`` fixture)
+ONCALL_PHONE = "+12015550190"
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 _TEMPLATE_SQLITE: dict[str, Path] = {}
 
@@ -125,7 +127,8 @@ def sessions(runtime: Runtime):
 
 @pytest.fixture
 def clinic(env):
-    """The Harbor Physio clinic (New York), added through ``followup clinics add``."""
+    """The Harbor Physio clinic (New York), added through ``followup clinics add``, with an
+    on-call phone (a clinic nobody can alert texts nobody)."""
     result = run(
         "clinics",
         "add",
@@ -137,6 +140,8 @@ def clinic(env):
         "America/New_York",
         "--phone",
         "+12015550100",
+        "--oncall-phone",
+        ONCALL_PHONE,
     )
     assert result.exit_code == 0, result.output
     return "harbor"

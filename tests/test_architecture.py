@@ -21,7 +21,8 @@ PACKAGE = ROOT / "followup"
 
 #: the pure decisions: what to send when, how to read a reply, how to address and retry a
 #: send, how many segments a text costs, what a clinic's settings and an import's rows may
-#: hold. They get plain values and return plain values.
+#: hold, whether a clinic is open and when open time runs out. They get plain values and
+#: return plain values.
 PURE = (
     "followup.outbound.careplan",
     "followup.outbound.timing",
@@ -33,6 +34,7 @@ PURE = (
     "followup.intake.clinic_fields",
     "followup.intake.csv_rows",
     "followup.phones",
+    "followup.hours",
 )
 #: what a pure module may not import: databases, networks, servers, processes and threads
 IMPURE = (
@@ -73,19 +75,20 @@ SQL_CALLS = {"execute", "exec_driver_sql", "scalar", "scalars", "query", "add_al
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "phones": set(),
+    "hours": set(),
     "store": {"store"},
     "consent": {"store"},
     "texts": {"texts"},
     "gateways": {"gateways", "phones", "texts"},
     "outbound": {"outbound", "consent", "store", "texts", "gateways", "phones"},
-    "inbound": {"inbound", "consent", "store", "texts", "gateways", "phones", "staff"},
-    "staff": {"staff", "store", "texts", "gateways", "phones"},
-    "intake": {"intake", "store", "texts", "phones", "outbound.careplan"},
+    "inbound": {"inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff"},
+    "staff": {"staff", "store", "texts", "gateways", "phones", "hours"},
+    "intake": {"intake", "store", "texts", "phones", "hours", "outbound.careplan"},
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
     "worker": {"runtime", "config", "store", "outbound", "inbound", "staff", "gateways"},
     "web": {"web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff"},
     "cli": {
-        "cli", "runtime", "config", "store", "texts", "gateways", "phones", "outbound",
+        "cli", "runtime", "config", "store", "texts", "gateways", "phones", "hours", "outbound",
         "inbound", "staff", "intake", "worker", "web.server",
     },
 }  # fmt: skip

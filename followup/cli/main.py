@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from followup.cli.clinics import clinics_set_escalation, clinics_set_hours
 from followup.cli.messages import segments, templates
 from followup.cli.replies import classify_command
 from followup.cli.sessions import clinics_add, clinics_list, import_sessions
@@ -49,7 +50,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 
 @main.group()
 def clinics() -> None:
-    """Clinics: add them, list them, set their care plan."""
+    """Clinics: add them, list them, set their care plan, alerts, hours and escalations."""
 
 
 @main.command("send-due")
@@ -73,6 +74,7 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
         worker = Worker(rt)
     except (ConfigError, TemplateError, LexiconError) as exc:
         fail(f"cannot start: {exc}")
+    _warn_silent_clinics(worker)
     worker.stop_on_signals()
     try:
         report = worker.tick(now)
@@ -101,6 +103,7 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
         worker = Worker(rt)
     except (ConfigError, TemplateError, LexiconError) as exc:
         fail(f"cannot start: {exc}")
+    _warn_silent_clinics(worker)
     if no_web:
         worker.run()
         return
@@ -108,6 +111,12 @@ def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -
 
     # the web app shares this worker's alert sender and template catalogue
     worker.run(serve=lambda: serve_app(rt, host, port, alerts=worker.alerts))
+
+
+def _warn_silent_clinics(worker) -> None:
+    """At every start: name each clinic whose texts wait for a staff alert destination."""
+    for line in worker.silent_clinics():
+        click.echo(f"warning: {line}", err=True)
 
 
 @main.command("outbox")
@@ -194,6 +203,8 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
 clinics.add_command(clinics_add)
 clinics.add_command(clinics_list)
 clinics.add_command(clinics_set_alerts)
+clinics.add_command(clinics_set_hours)
+clinics.add_command(clinics_set_escalation)
 main.add_command(web)
 main.add_command(flags)
 main.add_command(alerts)

@@ -15,7 +15,7 @@ import click
 
 from followup.cli.support import fail, get_runtime
 from followup.intake.clinic_fields import format_hhmm
-from followup.intake.clinics import ClinicError, add_clinic
+from followup.intake.clinics import ClinicError, add_clinic, no_destination_warning
 from followup.intake.csv_import import CsvFormatError, ImportReport, import_csv
 from followup.store import clinics as stored_clinics
 
@@ -43,16 +43,38 @@ def _send_window(value: str) -> tuple[str, str]:
     show_default=True,
     help="Local hours in which texts may go out.",
 )
+@click.option(
+    "--hours",
+    "opening_hours",
+    metavar="HOURS",
+    help="Opening hours in the clinic's time zone, e.g. 'Mon-Fri 09:00-17:00; Sat "
+    "09:00-12:00' (days not named are closed). Default: Mon-Fri 09:00-17:00.",
+)
+@click.option("--oncall-phone", help="Number texted for each staff alert.")
+@click.option(
+    "--alert-url",
+    "alert_urls",
+    multiple=True,
+    help="Apprise URL for staff alerts (mailto://, slack://, json://...); repeatable.",
+)
 @click.pass_context
-def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> None:
-    """Add a clinic."""
+def clinics_add(
+    ctx: click.Context, send_window: str, alert_urls: tuple[str, ...], **options: str | None
+) -> None:
+    """Add a clinic. Without an alert destination (--oncall-phone or --alert-url) its
+    patients get no texts until one is set with `clinics set-alerts`."""
     from followup.store.engine import transaction
 
     window = _send_window(send_window)
     rt = get_runtime(ctx)
     try:
         with transaction(rt.sessions) as session:
-            clinic, warnings = add_clinic(session, send_window=window, **options)  # type: ignore[arg-type]
+            clinic, warnings = add_clinic(
+                session,
+                send_window=window,
+                alert_urls=list(alert_urls),
+                **options,  # type: ignore[arg-type]
+            )
     except ClinicError as exc:
         fail(f"clinics add: {exc}")
         return
@@ -66,6 +88,30 @@ def clinics_add(ctx: click.Context, send_window: str, **options: str | None) -> 
         f"texts {format_hhmm(clinic.send_window_start)}-{format_hhmm(clinic.send_window_end)}, "
         f"emergency {clinic.emergency_number}"
     )
+
+
+def _hours_text(clinic) -> str:
+    from followup.hours import format_hours, from_data
+
+    return format_hours(from_data(clinic.opening_hours))
+
+
+def contact_text(contact: str | None) -> str | None:
+    """A second contact as staff may see it: a number as it is, an Apprise URL redacted."""
+    from followup.staff.redact import redact
+
+    if not contact:
+        return None
+    return redact(contact) if "://" in contact else contact
+
+
+def _alerts_text(clinic) -> str:
+    """Where the clinic's alerts go, as ``clinics list`` shows it (Apprise URLs redacted)."""
+    from followup.staff.redact import redact
+
+    parts = [clinic.oncall_phone] if clinic.oncall_phone else []
+    parts += [redact(u) for u in clinic.alert_urls or [] if isinstance(u, str) and u.strip()]
+    return ", ".join(parts) or "NONE (texts wait)"
 
 
 def _template_warnings(
@@ -96,7 +142,10 @@ def _template_warnings(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def clinics_list(ctx: click.Context, as_json: bool) -> None:
-    """List clinics: slug, name, time zone, phone."""
+    """List clinics: slug, name, time zone, phone, opening hours, where alerts go."""
+    from followup.intake.clinic_fields import format_delay
+    from followup.staff.redact import redact
+
     rt = get_runtime(ctx)
     with rt.sessions() as session:
         clinics = stored_clinics.listed(session)
@@ -116,15 +165,26 @@ def clinics_list(ctx: click.Context, as_json: bool) -> None:
                         "messaging_service_sid": c.messaging_service_sid,
                         "send_window": f"{format_hhmm(c.send_window_start)}-"
                         f"{format_hhmm(c.send_window_end)}",
+                        "opening_hours": _hours_text(c),
+                        "oncall_phone": c.oncall_phone,
+                        "alert_urls": [redact(u) for u in c.alert_urls or []],
+                        "alerts_configured": no_destination_warning(c) is None,
+                        "review_alert_after": format_delay(c.review_alert_minutes),
+                        "emergency_second_after": format_delay(c.emergency_second_minutes),
+                        "clinic_today_second_after": format_delay(c.clinic_today_second_minutes),
+                        "second_contact": contact_text(c.second_contact),
                     },
                     ensure_ascii=False,
                 )
             )
         return
-    rows = [(c.slug, c.name, c.timezone, c.phone) for c in clinics]
-    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+    rows = [
+        (c.slug, c.name, c.timezone, c.phone, _hours_text(c), "alerts: " + _alerts_text(c))
+        for c in clinics
+    ]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(5)]
     for r in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[3])
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[5])
 
 
 @click.command("import-sessions")

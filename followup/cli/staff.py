@@ -161,9 +161,10 @@ def replies(ctx: click.Context, clinic_slug: str | None, limit: int, as_json: bo
 def clinics_set_alerts(
     ctx: click.Context, slug: str, oncall_phone: str | None, alert_urls: tuple[str, ...]
 ) -> None:
-    """Set where a clinic's staff alerts go (replaces the current destinations; none given
-    turns alerts off: flags still show in ``followup flags``)."""
-    from followup.intake.clinics import ClinicError, set_alert_destinations
+    """Set where a clinic's staff alerts go (replaces the current destinations). None given
+    turns alerts off, and then the clinic's patients get no texts (they wait in the outbox)
+    until a destination is set again: flags still show in ``followup flags``."""
+    from followup.intake.clinics import ClinicError, no_destination_warning, set_alert_destinations
     from followup.store.engine import transaction
 
     rt = get_runtime(ctx)
@@ -173,6 +174,9 @@ def clinics_set_alerts(
                 db, slug, oncall_phone=oncall_phone, alert_urls=list(alert_urls)
             )
             phone, urls = clinic.oncall_phone, len(clinic.alert_urls or [])
+            warning = no_destination_warning(clinic)
     except ClinicError as exc:
         fail(f"clinics set-alerts: {exc}")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{slug}: alerts to {phone or 'no on-call phone'} and {urls} Apprise URL(s)")

@@ -30,11 +30,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from followup import consent
+from followup import consent, hours
 from followup.inbound import triage
 from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone
@@ -43,6 +44,7 @@ from followup.store import flags, replies
 from followup.store.flags import acknowledge_flag as acknowledge_flag
 from followup.store.statuses import ReplyKind
 from followup.texts.catalogue import Catalogue
+from followup.texts.locales import callback_when
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": ReplyKind.OPT_OUT, "START": ReplyKind.OPT_IN, "HELP": ReplyKind.HELP}
@@ -129,11 +131,49 @@ def read_reply(sms: InboundSms, ctx: ReplyContext) -> Classification:
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
 
 
+def callback_time(
+    catalogue: Catalogue,
+    locale: str | None,
+    clinic: Any,
+    now: datetime,
+    patient_timezone: str | None = None,
+) -> str:
+    """``{{ callback_when }}``: "today" while the clinic is open at ``now``, else when it
+    opens ("during opening hours, from Mon 09:00"), in the patient's zone when known (as
+    appointment times are), the clinic's otherwise."""
+    clinic_tz = ZoneInfo(clinic.timezone)
+    try:
+        week = hours.from_data(getattr(clinic, "opening_hours", None))
+    except hours.HoursError:
+        week = hours.DEFAULT_HOURS  # written past the CLI; the default is the best guess
+    opens = hours.next_open(now, week, clinic_tz)
+    info = catalogue.locale_info(locale)
+    if opens is None or opens <= now:
+        return callback_when(info, None)
+    try:
+        shown = ZoneInfo(patient_timezone) if patient_timezone else clinic_tz
+    except (ValueError, ZoneInfoNotFoundError):
+        shown = clinic_tz
+    return callback_when(info, opens.astimezone(shown))
+
+
 def render_reply(
-    catalogue: Catalogue, key: str, locale: str | None, clinic: Any, first_name: str | None
+    catalogue: Catalogue,
+    key: str,
+    locale: str | None,
+    clinic: Any,
+    first_name: str | None,
+    *,
+    now: datetime | None = None,
+    patient_timezone: str | None = None,
 ) -> str:
     """The answer text. Without a name (an unknown number) the greeting closes up neatly:
-    "Thanks, Harbor Physio ..." rather than "Thanks , Harbor Physio ..."."""
+    "Thanks, Harbor Physio ..." rather than "Thanks , Harbor Physio ...".
+
+    Its promises are true: "we have told the clinic's staff" only when the clinic has an
+    alert destination (``staff_alerted``), "will call you" with when, from the clinic's
+    opening hours at ``now`` (``callback_when``)."""
+    now = now or datetime.now(UTC)
     text = catalogue.render(
         key,
         locale,
@@ -142,6 +182,8 @@ def render_reply(
             "clinic_name": clinic.name,
             "clinic_phone": display_phone(clinic.phone, clinic.country),
             "emergency_number": clinic.emergency_number,
+            "staff_alerted": bool(alerts.destinations(clinic)),
+            "callback_when": callback_time(catalogue, locale, clinic, now, patient_timezone),
         },
     )
     if not first_name:
@@ -193,7 +235,13 @@ def receive(
     reply = None
     if actions.reply_key and clinic is not None:
         reply = render_reply(
-            catalogue, actions.reply_key, locale, clinic, patient.first_name if patient else None
+            catalogue,
+            actions.reply_key,
+            locale,
+            clinic,
+            patient.first_name if patient else None,
+            now=now,
+            patient_timezone=patient.timezone if patient else None,
         )
     inbound_id = replies.file_reply(
         conn,

@@ -18,6 +18,7 @@ from typing import Any
 
 import phonenumbers
 
+from followup.hours import HoursError, parse_hours, to_data
 from followup.phones import PhoneError, emergency_number_for, normalize_phone
 from followup.texts.segments import analyze
 
@@ -63,6 +64,43 @@ def format_hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+_DURATION = re.compile(r"^(?:(\d+)h)?\s*(?:(\d+)m)?$")
+#: the longest escalation delay a clinic may set: a week
+MAX_ESCALATION_MINUTES = 7 * 24 * 60
+
+
+def check_hours(text: str) -> dict[str, list[list[int]]]:
+    """Opening hours as written on the command line (``Mon-Fri 09:00-17:00; Sat
+    09:00-12:00``), as the clinic row keeps them; ClinicError naming the field."""
+    try:
+        return to_data(parse_hours(text))
+    except HoursError as exc:
+        raise ClinicError(f"opening_hours: {exc}") from None
+
+
+def parse_minutes(value: str, field: str) -> int:
+    """``"15m"``, ``"2h"``, ``"1h30m"`` or bare minutes (``"90"``) -> minutes, 1 minute to a
+    week; ClinicError naming ``field`` otherwise."""
+    text = value.strip().lower()
+    minutes = -1
+    if text.isdigit():
+        minutes = int(text)
+    elif (m := _DURATION.match(text)) and any(m.groups()):
+        minutes = int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
+    if not 1 <= minutes <= MAX_ESCALATION_MINUTES:
+        raise ClinicError(
+            f"{field}: {value!r} is not a delay between 1 minute and 7 days, such as "
+            "'15m', '2h' or '1h30m'"
+        )
+    return minutes
+
+
+def format_delay(minutes: int) -> str:
+    """120 -> ``"2h"``, 90 -> ``"1h30m"``, 15 -> ``"15m"``."""
+    h, m = divmod(minutes, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if m or not h else "")
+
+
 def name_warnings(name: str) -> list[str]:
     """Why a clinic name may make every text cost more (it appears in all of them)."""
     warnings = []
@@ -93,6 +131,7 @@ def validate_clinic(
     from_number: str | None = None,
     messaging_service_sid: str | None = None,
     send_window: tuple[str, str] = ("08:00", "20:00"),
+    opening_hours: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The clinic's column values, normalised, and warnings; ClinicError naming the first
     field that cannot be stored."""
@@ -125,6 +164,7 @@ def validate_clinic(
         emergency_number = emergency_number_for(country)
     elif not _EMERGENCY.match(emergency_number):
         raise ClinicError(f"emergency_number: {emergency_number!r} is not a number to dial")
+    hours = check_hours(opening_hours) if opening_hours else None
     start = parse_hhmm(send_window[0], "send_window start")
     end = parse_hhmm(send_window[1], "send_window end")
     if start >= end:
@@ -156,5 +196,6 @@ def validate_clinic(
         messaging_service_sid=messaging_service_sid or None,
         send_window_start=start,
         send_window_end=end,
+        opening_hours=hours,
     )
     return values, warnings

@@ -22,6 +22,8 @@ from followup.store.sessions import SessionRow
 from followup.store.statuses import SessionStatus
 
 DEMO_SLUG = "demo"
+#: the demo clinic's on-call phone (a fictional 555 number)
+DEMO_ONCALL = "+12015550150"
 DAYTIME_ZONES = (
     "America/New_York",
     "America/Chicago",
@@ -69,10 +71,19 @@ def create_demo(factory: sessionmaker[Session], now: datetime) -> list[str]:
                 country="US",
                 default_locale="en",
                 emergency_number="911",
+                # a clinic nobody can alert texts nobody: the demo's on-call phone prints
+                # its alerts on the console beside the patients' texts
+                oncall_phone=DEMO_ONCALL,
             )
             if clinic is None:  # another `followup demo` added it since the lookup
                 raise RuntimeError("the demo clinic was added meanwhile: run the demo again")
-            lines.append(f"created clinic {DEMO_SLUG} in {clinic.timezone}")
+            lines.append(
+                f"created clinic {DEMO_SLUG} in {clinic.timezone}, staff alerts to {DEMO_ONCALL}"
+            )
+        elif not clinics.alert_destinations(clinic.oncall_phone, clinic.alert_urls):
+            # a demo database from before alerts mattered: give it its on-call phone
+            clinics.set_alert_destinations(db, clinic, oncall_phone=DEMO_ONCALL, alert_urls=[])
+            lines.append(f"staff alerts of clinic {DEMO_SLUG} go to {DEMO_ONCALL}")
         tz = ZoneInfo(clinic.timezone)
         day = now.astimezone(tz).date().isoformat()
         for i, (ext, first, phone, locale, regions) in enumerate(PATIENTS):

@@ -25,6 +25,8 @@ class DispatchReport:
     skipped: int = 0
     recovered: int = 0
     released: int = 0
+    #: due texts newly held back: their clinic has no staff alert destination
+    waiting: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

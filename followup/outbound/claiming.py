@@ -2,7 +2,9 @@
 
 First texts whose worker died mid-send (lease expired: taken over, to be looked up at the
 provider before any resend; failed instead once their worker has died on them
-``max_attempts`` times), then due texts, each ``sending`` under a lease. For each, check what
+``max_attempts`` times), then due texts, each ``sending`` under a lease, except those of a
+clinic without a staff alert destination: they wait, saying why
+(:mod:`followup.store.outbox.waiting`). For each, check what
 may have changed since planning (opt-out, consent, cancelled session, step window:
 ``skipped`` with the reason), render the body from the current catalogue and store it on the
 row, so a text that is interrupted can be recognised at the provider later.
@@ -24,7 +26,8 @@ from followup.outbound.lookup import UNCERTAIN
 from followup.outbound.outcomes import Outcomes
 from followup.outbound.send_checks import skip_reason
 from followup.phones import display_phone
-from followup.store.outbox import claim_due, claimed_texts, reclaim_expired, set_bodies
+from followup.store.clinics import without_alert_destination_ids
+from followup.store.outbox import claim_due, claimed_texts, hold_due, reclaim_expired, set_bodies
 from followup.texts.catalogue import Catalogue, TemplateError, format_appointment
 
 log = logging.getLogger(__name__)
@@ -78,12 +81,18 @@ class Claimer:
                         f"the sending worker stopped {attempts} times", report,
                     )  # fmt: skip
             report.add("recovered", len(recovered))
+            # a clinic nobody can alert does not text its patients: its due texts wait
+            held = without_alert_destination_ids(db)
+            waiting, late = hold_due(db, held, now=now, actor=self.worker)
+            report.add("waiting", waiting)
+            report.add("skipped", late)
             claimed = claim_due(
                 db,
                 now=now,
                 worker=self.worker,
                 limit=max(1, self.batch_size - len(recovered)),
                 lease=self.lease,
+                skip_clinics=held,
             )
             report.add("claimed", len(claimed))
             ids = [mid for mid, _, _ in recovered if mid not in stuck] + claimed

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from followup.store.models import Clinic, Flag, Patient, StaffAlert, UTCDateTime
-from followup.store.statuses import AlertStatus, FlagKind
+from followup.store.statuses import AlertPurpose, AlertStatus, FlagKind
 
 _T = StaffAlert.__table__
 
@@ -46,6 +46,8 @@ class ClaimedAlert:
     messaging_service_sid: str | None
     emergency_number: str | None
     first_name: str | None
+    #: why the alert went (:class:`~followup.store.statuses.AlertPurpose`)
+    purpose: str = AlertPurpose.FLAG
 
 
 _QUEUE = insert(_T)
@@ -97,6 +99,7 @@ _CLAIMED = (
         Clinic.messaging_service_sid,
         Clinic.emergency_number,
         Patient.first_name,
+        StaffAlert.purpose,
     )
     .join(Flag, Flag.id == StaffAlert.flag_id)
     .join(Clinic, Clinic.id == StaffAlert.clinic_id)
@@ -147,6 +150,7 @@ def queue_pending(
     clinic_id: int,
     destinations: Sequence[tuple[str, str]],
     now: datetime,
+    purpose: str = AlertPurpose.FLAG,
 ) -> int:
     """Add one ``pending`` alert for the flag per ``(channel, destination)``, due ``now``,
     in the caller's transaction (the flag and its alerts commit together). Returns the
@@ -155,6 +159,7 @@ def queue_pending(
         {
             "flag_id": flag_id,
             "clinic_id": clinic_id,
+            "purpose": purpose,
             "channel": channel,
             "destination": destination,
             "status": AlertStatus.PENDING,

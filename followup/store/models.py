@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from followup.store.statuses import (
     AlertChannel,
+    AlertPurpose,
     AlertStatus,
     FlagKind,
     FlagStatus,
@@ -51,6 +52,7 @@ FLAG_KINDS = values(FlagKind)
 FLAG_STATUSES = values(FlagStatus)
 ALERT_CHANNELS = values(AlertChannel)
 ALERT_STATUSES = values(AlertStatus)
+ALERT_PURPOSES = values(AlertPurpose)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -131,6 +133,24 @@ class Clinic(Base):
     #: URLs (email, Slack, Teams, webhooks); both optional
     oncall_phone: Mapped[str | None] = mapped_column(String(20))
     alert_urls: Mapped[list | None] = mapped_column(JSON)
+    #: opening hours per weekday in the clinic's zone (:func:`followup.hours.to_data`);
+    #: NULL means :data:`followup.hours.DEFAULT_HOURS`
+    opening_hours: Mapped[dict | None] = mapped_column(JSON)
+    #: open minutes a review flag may wait unacknowledged before staff are alerted
+    review_alert_minutes: Mapped[int] = mapped_column(
+        Integer, default=120, server_default=text("120")
+    )
+    #: minutes an emergency / clinic-today flag may wait unacknowledged before the second
+    #: contact is alerted (wall-clock time: these do not wait for opening hours)
+    emergency_second_minutes: Mapped[int] = mapped_column(
+        Integer, default=15, server_default=text("15")
+    )
+    clinic_today_second_minutes: Mapped[int] = mapped_column(
+        Integer, default=60, server_default=text("60")
+    )
+    #: who is alerted when nobody acknowledges an urgent flag: an E.164 number or an
+    #: Apprise URL; NULL: nobody
+    second_contact: Mapped[str | None] = mapped_column(Text)
     #: the clinic's care plan as validated JSON; NULL means the default plan
     care_plan: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -140,6 +160,11 @@ class Clinic(Base):
             "send_window_start >= 0 AND send_window_end <= 1440 "
             "AND send_window_start < send_window_end",
             name="send_window",
+        ),
+        CheckConstraint(
+            "review_alert_minutes > 0 AND emergency_second_minutes > 0"
+            " AND clinic_today_second_minutes > 0",
+            name="escalation_minutes",
         ),
     )
 
@@ -358,11 +383,25 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    #: when the flag's escalation was queued: a review flag overdue in open time
+    #: (``review_alerted_at``), an urgent one sent to the second contact
+    #: (``second_contact_at``). Set once, in the transaction that queues the alerts, so a
+    #: flag escalates once however many workers look.
+    review_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    second_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint(f"kind IN {FLAG_KINDS!r}", name="kind"),
         CheckConstraint(f"status IN {FLAG_STATUSES!r}", name="status"),
         Index(None, "clinic_id", "status", "created_at"),
+        # the escalation scan: open flags by kind and age
+        Index(
+            "ix_flags_open_kind_created_at",
+            "kind",
+            "created_at",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
 
@@ -378,6 +417,10 @@ class StaffAlert(Base):
     flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
+    #: why it was sent (:class:`~followup.store.statuses.AlertPurpose`)
+    purpose: Mapped[str] = mapped_column(
+        String(16), default=AlertPurpose.FLAG, server_default=text("'flag'")
+    )
     destination: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -391,6 +434,7 @@ class StaffAlert(Base):
 
     __table_args__ = (
         CheckConstraint(f"channel IN {ALERT_CHANNELS!r}", name="channel"),
+        CheckConstraint(f"purpose IN {ALERT_PURPOSES!r}", name="purpose"),
         CheckConstraint(f"status IN {ALERT_STATUSES!r}", name="status"),
         Index(
             "ix_staff_alerts_pending",

@@ -26,15 +26,18 @@ CHECKIN_PREFIX = "checkin"
 ACKNOWLEDGEMENT_KEY = "reply_received"
 
 _CLINIC_COLUMNS = (
-    "id, slug, name, phone, country, emergency_number, default_locale, oncall_phone, alert_urls"
+    "id, slug, name, phone, country, emergency_number, default_locale, oncall_phone, alert_urls,"
+    " timezone, opening_hours"
 )
 _CLINICS = text(
     f"SELECT {_CLINIC_COLUMNS} FROM clinics"
     " WHERE from_number = :to OR messaging_service_sid = :service"
     " OR (:uses_default AND from_number IS NULL AND messaging_service_sid IS NULL)"
     " ORDER BY id"
-).columns(alert_urls=JSON)
-_CLINIC = text(f"SELECT {_CLINIC_COLUMNS} FROM clinics WHERE id = :id").columns(alert_urls=JSON)
+).columns(alert_urls=JSON, opening_hours=JSON)
+_CLINIC = text(f"SELECT {_CLINIC_COLUMNS} FROM clinics WHERE id = :id").columns(
+    alert_urls=JSON, opening_hours=JSON
+)
 # A sender's reply history, for triage: their last score, and whether we told them "staff
 # will read it" since :since. {who} picks the sender's rows of inbound_messages i.
 _HISTORY = (
@@ -45,7 +48,7 @@ _HISTORY = (
 )
 _RECORDS = (
     text(
-        "SELECT p.id, p.clinic_id, p.first_name, p.locale,"
+        "SELECT p.id, p.clinic_id, p.first_name, p.locale, p.timezone,"
         " c.id AS checkin_id, c.template_key, c.sent_at, "
         + _HISTORY.format(who="i.patient_id = p.id")
         + " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
@@ -85,7 +88,8 @@ def clinics_texted(
 ) -> list[Row[Any]]:
     """The clinics that send from ``to_number`` or ``messaging_service_sid``, and, when
     ``uses_default``, those without a sender of their own; by id. Columns: id, slug, name,
-    phone, country, emergency_number, default_locale, oncall_phone, alert_urls."""
+    phone, country, emergency_number, default_locale, oncall_phone, alert_urls, timezone,
+    opening_hours."""
     params = {"to": to_number, "service": messaging_service_sid, "uses_default": uses_default}
     return list(conn.execute(_CLINICS, params))
 
@@ -100,8 +104,8 @@ def records_of_number(
 ) -> list[Row[Any]]:
     """Every patient record with ``phone``, by id, each with its latest check-in sent by
     ``now`` and its reply history, in one statement. Columns: id, clinic_id, first_name,
-    locale; checkin_id, template_key, sent_at (None without a check-in); previous (the last
-    score) and acked (1 when acknowledged after ``acknowledged_since``, else None)."""
+    locale, timezone; checkin_id, template_key, sent_at (None without a check-in); previous
+    (the last score) and acked (1 when acknowledged after ``acknowledged_since``, else None)."""
     return list(conn.execute(_RECORDS, {"phone": phone, "now": now, "since": acknowledged_since}))
 
 

@@ -60,6 +60,15 @@ class AlertChannel(StrEnum):
     APPRISE = "apprise"
 
 
+class AlertPurpose(StrEnum):
+    """Why an alert was sent: the flag was raised, a review flag has waited too long (open
+    time), or an urgent flag was not acknowledged in time and goes to the second contact."""
+
+    FLAG = "flag"
+    OVERDUE = "overdue"
+    SECOND_CONTACT = "second_contact"
+
+
 class AlertStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

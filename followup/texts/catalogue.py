@@ -33,11 +33,14 @@ from followup.texts.locales import LocaleInfo, format_local, parse_locale_file
 
 __all__ = [
     "ALLOWED_PLACEHOLDERS",
+    "CONDITIONS",
     "DEFAULT_LOCALE",
     "FIRST_MESSAGE_KEY",
     "LOCALE_FILE",
     "PLAN_KEYS",
     "REPLY_KEYS",
+    "REPLY_PLACEHOLDERS",
+    "REPLY_PREFIX",
     "TEMPLATE_KEYS",
     "Catalogue",
     "LocaleInfo",
@@ -51,8 +54,17 @@ __all__ = [
 ]
 
 ALLOWED_PLACEHOLDERS = frozenset(
-    {"first_name", "clinic_name", "clinic_phone", "emergency_number", "appointment_time"}
-)
+    {
+        "first_name", "clinic_name", "clinic_phone", "emergency_number", "appointment_time",
+        "callback_when", "staff_alerted",
+    }
+)  # fmt: skip
+#: filled only when answering a reply (``reply_*`` templates): when the clinic will call
+#: (from its opening hours), and whether its staff were alerted (``{% if staff_alerted %}``)
+REPLY_PLACEHOLDERS = frozenset({"callback_when", "staff_alerted"})
+#: placeholders that are true or false, for ``{% if %}``; the checker tries both
+CONDITIONS = frozenset({"staff_alerted"})
+REPLY_PREFIX = "reply_"
 # The keys the default care plan sends, and the answers to a patient's reply (see
 # followup/inbound/triage.py); every one must exist in ``en``, the last fallback.
 PLAN_KEYS = ("aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder")
@@ -86,7 +98,7 @@ class Template:
     placeholders: frozenset[str]
     compiled: jinja2.Template = field(repr=False, compare=False)
 
-    def render(self, context: Mapping[str, str]) -> str:
+    def render(self, context: Mapping[str, str | bool]) -> str:
         """Render with ``context``; a missing placeholder value raises TemplateError."""
         missing = sorted(self.placeholders - set(context))
         if missing:
@@ -123,6 +135,13 @@ def compile_template(env: jinja2.Environment, key: str, locale: str, path: Path)
             path,
             f"unknown placeholder(s) {', '.join(unknown)}; allowed: "
             + ", ".join(sorted(ALLOWED_PLACEHOLDERS)),
+        )
+    reply_only = sorted(used & REPLY_PLACEHOLDERS)
+    if reply_only and not key.startswith(REPLY_PREFIX):
+        raise TemplateError(
+            path,
+            f"placeholder(s) {', '.join(reply_only)} are only filled in answers to replies "
+            f"({REPLY_PREFIX}*.txt)",
         )
     return Template(key, locale, path, source, used, compiled)
 
@@ -220,7 +239,7 @@ class Catalogue:
         tried = ", ".join(dict.fromkeys(c for c in candidates if c))
         raise TemplateError(self.directory / "*" / f"{key}.txt", f"no template (tried {tried})")
 
-    def render(self, key: str, locale: str | None, context: Mapping[str, str]) -> str:
+    def render(self, key: str, locale: str | None, context: Mapping[str, str | bool]) -> str:
         """Render ``key`` for ``locale`` (resolved with fallbacks), surrounding space stripped."""
         return self.template(key, locale or DEFAULT_LOCALE).render(context)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from followup.texts.catalogue import (
+    CONDITIONS,
     DEFAULT_LOCALE,
     FIRST_MESSAGE_KEY,
     LOCALE_FILE,
@@ -26,7 +27,12 @@ from followup.texts.catalogue import (
     environment,
     scan,
 )
-from followup.texts.locales import LocaleInfo, longest_appointment, parse_locale_file
+from followup.texts.locales import (
+    LocaleInfo,
+    longest_appointment,
+    longest_callback,
+    parse_locale_file,
+)
 from followup.texts.segments import analyze, is_gsm7
 
 # Long but realistic values: a text that fits one segment with these fits with real ones.
@@ -87,10 +93,36 @@ def _has_word(text: str, word: str, *, ignore_case: bool = True) -> bool:
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags) is not None
 
 
-def long_context(info: LocaleInfo, values: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Long values to fill a template with: :data:`LONG_SAMPLE` and the longest appointment
-    time of the locale, or ``values`` where given (a clinic's own name and phone)."""
-    return {**LONG_SAMPLE, "appointment_time": longest_appointment(info), **(values or {})}
+def long_context(
+    info: LocaleInfo, values: Mapping[str, str] | None = None
+) -> dict[str, str | bool]:
+    """Long values to fill a template with: :data:`LONG_SAMPLE`, the longest appointment
+    time and call-back time of the locale, or ``values`` where given (a clinic's own name
+    and phone). Conditions are true; :func:`contexts` tries every combination."""
+    return {
+        **LONG_SAMPLE,
+        "appointment_time": longest_appointment(info),
+        "callback_when": longest_callback(info),
+        **dict.fromkeys(CONDITIONS, True),
+        **(values or {}),
+    }
+
+
+def contexts(
+    t: Template, info: LocaleInfo, values: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str | bool]]:
+    """:func:`long_context` with each combination of true and false for the conditions
+    ``t`` uses (``{% if staff_alerted %}``): every text it can send is checked."""
+    used = sorted(CONDITIONS & t.placeholders)
+    base = long_context(info, values)
+    for mask in range(2 ** len(used)):
+        yield {**base, **{name: bool(mask >> i & 1) for i, name in enumerate(used)}}
+
+
+def _combination(context: Mapping[str, str | bool]) -> str:
+    """`` (with staff_alerted false)`` for a context whose conditions are not all true."""
+    off = sorted(name for name in CONDITIONS if context.get(name) is False)
+    return f" (with {' and '.join(off)} false)" if off else ""
 
 
 def oversized(catalogue: Catalogue, values: Mapping[str, str]) -> list[str]:
@@ -100,12 +132,15 @@ def oversized(catalogue: Catalogue, values: Mapping[str, str]) -> list[str]:
     for locale in catalogue.locales:
         info = catalogue.locale_info(locale)
         for key in sorted(catalogue.keys(locale)):
-            seg = analyze(catalogue.template(key, locale).render(long_context(info, values)))
-            if seg.segments > 1 or seg.encoding != "GSM-7":
-                found.append(
-                    f"{locale}/{key}: {seg.segments} {seg.encoding} segment(s), "
-                    f"{seg.characters} characters"
-                )
+            template = catalogue.template(key, locale)
+            for context in contexts(template, info, values):
+                seg = analyze(template.render(context))
+                if seg.segments > 1 or seg.encoding != "GSM-7":
+                    found.append(
+                        f"{locale}/{key}: {seg.segments} {seg.encoding} segment(s), "
+                        f"{seg.characters} characters"
+                    )
+                    break
     return found
 
 
@@ -114,25 +149,31 @@ def _policy(t: Template, info: LocaleInfo) -> Iterator[str]:
     for char in dict.fromkeys(c for c in t.source if not is_gsm7(c)):
         where = _position(t.source, t.source.index(char))
         yield f"not GSM-7 because of {char!r} (U+{ord(char):04X}) at {where}"
-    text = t.render(long_context(info))
-    seg = analyze(text)
-    if seg.segments > 1:
-        yield (
-            f"{seg.segments} {seg.encoding} segments ({seg.characters} characters) with long "
-            f"sample values; the limit is 1 segment of 160 GSM-7 characters"
-        )
+    texts = [(t.render(context), _combination(context)) for context in contexts(t, info)]
+    for rendered, which in texts:
+        seg = analyze(rendered)
+        if seg.segments > 1:
+            yield (
+                f"{seg.segments} {seg.encoding} segments ({seg.characters} characters) with "
+                f"long sample values{which}; the limit is 1 segment of 160 GSM-7 characters"
+            )
     if "clinic_name" not in t.placeholders:
         yield "does not name the clinic: add {{ clinic_name }}"
+    else:
+        for rendered, which in texts:
+            if LONG_SAMPLE["clinic_name"] not in rendered:
+                yield f"does not name the clinic{which}: add {{{{ clinic_name }}}} there too"
     if t.key == FIRST_MESSAGE_KEY:
         missing = [w for w in ("STOP", "HELP") if not _has_word(t.source, w, ignore_case=False)]
         if missing:
             words = " and ".join(missing)
             yield f"the first message must say how to opt out and get help: add {words}"
+    every = " ".join(rendered for rendered, _ in texts)
     for word, reason in FORBIDDEN_WORDS.items():
-        if _has_word(text, word):
+        if _has_word(every, word):
             yield f"contains {word!r}: {reason}"
     for word in ANSWER_WORDS:
-        if _has_word(text, word, ignore_case=False):
+        if _has_word(every, word, ignore_case=False):
             yield f"contains {word!r}: asks for a yes/no answer; ask for a number"
 
 

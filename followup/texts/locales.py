@@ -1,4 +1,6 @@
-"""Per-locale settings (``messages/<locale>/locale.json``) and appointment times in them.
+"""Per-locale settings (``messages/<locale>/locale.json``): appointment times, and when the
+clinic will call back (``callback_open`` while it is open, ``callback_closed`` with the time
+it opens).
 
 A small strftime of our own instead of time.strftime: the process C locale must not decide
 the language of a patient's text, "%-d" is not portable, and Spanish names such as "sábado"
@@ -27,6 +29,7 @@ _ENGLISH_NAMES: dict[str, tuple[str, ...]] = {
     "day_abbr": tuple(d[:3] for d in _DAYS),
     "am_pm": ("AM", "PM"),
 }
+_CALLBACK = ("callback_open", "callback_closed")
 _NAME_COUNTS = {"month_names": 12, "month_abbr": 12, "day_names": 7, "day_abbr": 7, "am_pm": 2}
 
 _DIRECTIVE = re.compile(r"%(-?)(.)", re.DOTALL)
@@ -40,6 +43,10 @@ class LocaleInfo:
 
     appointment_format: str = "%a %b %-d at %-I:%M %p"
     names: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(_ENGLISH_NAMES))
+    #: ``{{ callback_when }}`` while the clinic is open ("we will call you today")
+    callback_open: str = "today"
+    #: ``{{ callback_when }}`` while it is closed, a format of the time it opens
+    callback_closed: str = "during opening hours, from %a %H:%M"
 
 
 def _expand(fmt: str, value: Callable[[str, bool], str]) -> str:
@@ -61,7 +68,10 @@ def _expand(fmt: str, value: Callable[[str, bool], str]) -> str:
     return "".join(out) + rest
 
 
-def format_local(local: datetime, info: LocaleInfo) -> str:
+def format_local(local: datetime, info: LocaleInfo, fmt: str | None = None) -> str:
+    """``local`` written with ``fmt`` (default: the appointment format) and the names of
+    ``info``."""
+
     def value(letter: str, dash: bool) -> str:
         if letter in _NAMED:
             names = info.names[_NAMED[letter]]
@@ -80,18 +90,33 @@ def format_local(local: datetime, info: LocaleInfo) -> str:
         }[letter]
         return str(number) if dash or letter == "Y" else f"{number:02d}"
 
-    return _expand(info.appointment_format, value)
+    return _expand(info.appointment_format if fmt is None else fmt, value)
 
 
-def longest_appointment(info: LocaleInfo) -> str:
-    """The longest text ``info``'s format can produce (for the one-segment check)."""
+def callback_when(info: LocaleInfo, opens_local: datetime | None) -> str:
+    """When the clinic will call: ``callback_open`` while it is open (``opens_local`` None),
+    else ``callback_closed`` with the local time it opens ("during opening hours, from Mon
+    09:00")."""
+    if opens_local is None:
+        return info.callback_open
+    return format_local(opens_local, info, info.callback_closed)
+
+
+def longest_callback(info: LocaleInfo) -> str:
+    """The longest text ``{{ callback_when }}`` can be (for the one-segment check)."""
+    return max(info.callback_open, longest_appointment(info, info.callback_closed), key=len)
+
+
+def longest_appointment(info: LocaleInfo, fmt: str | None = None) -> str:
+    """The longest text ``info``'s format (or ``fmt``) can produce (for the one-segment
+    check)."""
 
     def value(letter: str, dash: bool) -> str:
         if letter in _NAMED:
             return max(info.names[_NAMED[letter]], key=len)
         return "2099" if letter == "Y" else "12"
 
-    return _expand(info.appointment_format, value)
+    return _expand(info.appointment_format if fmt is None else fmt, value)
 
 
 def parse_locale_file(path: Path) -> LocaleInfo:
@@ -101,7 +126,7 @@ def parse_locale_file(path: Path) -> LocaleInfo:
         raise TemplateError(path, f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise TemplateError(path, "expected a JSON object")
-    unknown = sorted(set(data) - {"appointment_format", *_NAME_COUNTS})
+    unknown = sorted(set(data) - {"appointment_format", *_CALLBACK, *_NAME_COUNTS})
     if unknown:
         raise TemplateError(path, f"unknown setting(s) {', '.join(unknown)}")
     fmt = data.get("appointment_format")
@@ -117,12 +142,21 @@ def parse_locale_file(path: Path) -> LocaleInfo:
         if not all(isinstance(v, str) and v.strip() for v in values):
             raise TemplateError(path, f"{name}: expected a list of {count} non-empty strings")
         names[name] = tuple(values)
-    info = LocaleInfo(fmt, names)
-    try:
-        sample = longest_appointment(info)
-    except ValueError as exc:
-        raise TemplateError(path, f"appointment_format: {exc}") from None
-    bad = [c for c in sample + fmt if not is_gsm7(c)]
+    callback = {}
+    for name in _CALLBACK:
+        if name in data:
+            value = data[name]
+            if not isinstance(value, str) or not value.strip():
+                raise TemplateError(path, f"{name}: expected a non-empty string")
+            callback[name] = value
+    info = LocaleInfo(fmt, names, **callback)
+    samples = ""
+    for name, what in (("appointment_format", fmt), ("callback_closed", info.callback_closed)):
+        try:
+            samples += longest_appointment(info, what) + what
+        except ValueError as exc:
+            raise TemplateError(path, f"{name}: {exc}") from None
+    bad = [c for c in samples + info.callback_open if not is_gsm7(c)]
     if bad:
         raise TemplateError(
             path, f"not GSM-7 because of {bad[0]!r} (U+{ord(bad[0]):04X}) in a date name or format"

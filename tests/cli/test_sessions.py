@@ -66,6 +66,8 @@ def test_clinics_add_prints_the_clinic(cli, sessions) -> None:
         "09:00-19:30",
         "--from-number",
         "+15005550006",
+        "--oncall-phone",
+        "212-555-0190",
     )
     assert result.exit_code == 0
     assert result.stdout == (
@@ -182,8 +184,10 @@ def test_clinics_list(cli, downtown) -> None:
     result = cli("clinics", "list")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "ab        A B              Europe/London     +442079460018",
-        "downtown  Downtown Physio  America/New_York  +12015550100",
+        "ab        A B              Europe/London     +442079460018  Mon-Fri 09:00-17:00"
+        "  alerts: NONE (texts wait)",
+        "downtown  Downtown Physio  America/New_York  +12015550100   Mon-Fri 09:00-17:00"
+        "  alerts: NONE (texts wait)",
     ]
     result = cli("clinics", "list", "--json")
     objects = [json.loads(line) for line in result.stdout.splitlines()]
@@ -199,6 +203,14 @@ def test_clinics_list(cli, downtown) -> None:
         "from_number": None,
         "messaging_service_sid": None,
         "send_window": "08:00-20:00",
+        "opening_hours": "Mon-Fri 09:00-17:00",
+        "oncall_phone": None,
+        "alert_urls": [],
+        "alerts_configured": False,
+        "review_alert_after": "2h",
+        "emergency_second_after": "15m",
+        "clinic_today_second_after": "1h",
+        "second_contact": None,
     }
 
 

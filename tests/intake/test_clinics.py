@@ -14,6 +14,8 @@ BASE = {
     "name": "Downtown Physio",
     "timezone": "America/New_York",
     "phone": "(201) 555-0100",
+    # a clinic nobody can alert adds a warning (tested on its own below)
+    "oncall_phone": "+12015550199",
 }
 
 

@@ -22,6 +22,8 @@ HARBOR: dict[str, Any] = {
     "default_locale": "en",
     "emergency_number": "911",
     "from_number": "+12015550111",
+    # a clinic nobody can alert texts nobody (followup.store.outbox.waiting)
+    "oncall_phone": "+12015550190",
 }
 
 

@@ -19,7 +19,7 @@ from followup.texts.catalogue import (
     TemplateError,
     format_appointment,
 )
-from followup.texts.check import LONG_SAMPLE, lint
+from followup.texts.check import contexts, lint
 from followup.texts.locales import longest_appointment
 from followup.texts.segments import analyze
 
@@ -30,6 +30,8 @@ CONTEXT = {
     "clinic_phone": "(555) 555-0100",
     "emergency_number": "911",
     "appointment_time": "Wed Sep 30 at 4:15 PM",
+    "callback_when": "today",
+    "staff_alerted": True,
 }
 
 
@@ -80,14 +82,18 @@ def test_it_ships_every_key_in_en_and_es(shipped):
 @pytest.mark.parametrize("locale", ["en", "es"])
 @pytest.mark.parametrize("key", TEMPLATE_KEYS)
 def test_it_renders_every_shipped_text_into_one_gsm7_segment(shipped, locale, key):
-    context = {**LONG_SAMPLE, "appointment_time": longest_appointment(shipped.locale_info(locale))}
-    assert len(context["first_name"]) == 20
-    assert len(context["clinic_name"]) == 30
-    text = shipped.render(key, locale, context)
-    info = analyze(text)
-    assert (info.encoding, info.segments) == ("GSM-7", 1), (text, info)
-    assert "Harbor Physio and Sports Rehab" in text
-    assert "{" not in text
+    template = shipped.template(key, locale)
+    info_of_locale = shipped.locale_info(locale)
+    # every branch of a text with a condition ({% if staff_alerted %}) is checked
+    for context in contexts(template, info_of_locale):
+        assert context["appointment_time"] == longest_appointment(info_of_locale)
+        assert len(context["first_name"]) == 20
+        assert len(context["clinic_name"]) == 30
+        text = shipped.render(key, locale, context)
+        info = analyze(text)
+        assert (info.encoding, info.segments) == ("GSM-7", 1), (text, info)
+        assert "Harbor Physio and Sports Rehab" in text
+        assert "{" not in text
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
@@ -276,6 +282,9 @@ def test_it_allows_only_the_documented_placeholders():
         "clinic_phone",
         "emergency_number",
         "appointment_time",
+        # answers to replies only: when the clinic will call, and whether staff were alerted
+        "callback_when",
+        "staff_alerted",
     }
 
 

@@ -34,7 +34,7 @@ than a missed one.
 """
 
 from followup.staff.alerts.channels import MAX_ERROR, with_timeouts
-from followup.staff.alerts.queueing import queue_alerts
+from followup.staff.alerts.queueing import destinations, queue_alerts
 from followup.staff.alerts.sender import POLL_INTERVAL, AlertReport, AlertSender
 from followup.staff.alerts.wording import (
     ALERTED_KINDS,
@@ -54,6 +54,7 @@ __all__ = [
     "AlertReport",
     "AlertSender",
     "alert_text",
+    "destinations",
     "flag_link",
     "queue_alerts",
     "redact",

@@ -14,22 +14,14 @@ from sqlalchemy.orm import Session
 
 from followup.staff.alerts.wording import ALERTED_KINDS
 from followup.store import alerts as store
+from followup.store.clinics import alert_destinations
 from followup.store.statuses import AlertChannel
 
 
 def destinations(clinic: Any) -> list[tuple[AlertChannel, str]]:
     """``(channel, destination)`` of each place ``clinic``'s alerts go: its on-call phone
     first, then each Apprise URL once (blanks and repeats are ignored)."""
-    found: list[tuple[AlertChannel, str]] = []
-    if clinic.oncall_phone and clinic.oncall_phone.strip():
-        found.append((AlertChannel.SMS, clinic.oncall_phone.strip()))
-    for url in clinic.alert_urls or []:
-        if not isinstance(url, str) or not url.strip():
-            continue
-        destination = (AlertChannel.APPRISE, url.strip())
-        if destination not in found:
-            found.append(destination)
-    return found
+    return alert_destinations(clinic.oncall_phone, clinic.alert_urls)
 
 
 def queue_alerts(

@@ -11,22 +11,34 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from followup.store.statuses import FlagKind
+from followup.store.statuses import AlertPurpose, FlagKind
 from followup.texts.segments import analyze, is_gsm7
 
-#: flag kinds that page staff; review flags only wait in the dashboard's inbox
+#: flag kinds that page staff when raised; review flags wait in the dashboard's inbox and
+#: page staff only when nobody has read them in time (an ``overdue`` alert)
 ALERTED_KINDS = frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY, FlagKind.CALLBACK})
+#: the flag kinds each purpose of alert is for
+KINDS_BY_PURPOSE = {
+    AlertPurpose.FLAG: ALERTED_KINDS,
+    AlertPurpose.OVERDUE: frozenset({FlagKind.REVIEW}),
+    AlertPurpose.SECOND_CONTACT: frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY}),
+}
 
+_P = AlertPurpose
 _TITLES = {
-    FlagKind.EMERGENCY: "URGENT: {clinic} patient reply",
-    FlagKind.CLINIC_TODAY: "Call today: {clinic} patient reply",
-    FlagKind.CALLBACK: "Call-back: {clinic} patient reply",
+    (_P.FLAG, FlagKind.EMERGENCY): "URGENT: {clinic} patient reply",
+    (_P.FLAG, FlagKind.CLINIC_TODAY): "Call today: {clinic} patient reply",
+    (_P.FLAG, FlagKind.CALLBACK): "Call-back: {clinic} patient reply",
+    (_P.OVERDUE, FlagKind.REVIEW): "Unread: {clinic} patient message",
+    (_P.SECOND_CONTACT, FlagKind.EMERGENCY): "URGENT, not acknowledged: {clinic} patient reply",
+    (_P.SECOND_CONTACT, FlagKind.CLINIC_TODAY): "Not acknowledged: {clinic} patient reply",
 }
 #: the SMS names the clinic first: one on-call phone may serve several clinics
 _PREFIXES = {
     FlagKind.EMERGENCY: "URGENT {clinic}: ",
     FlagKind.CLINIC_TODAY: "{clinic}: ",
     FlagKind.CALLBACK: "{clinic}: ",
+    FlagKind.REVIEW: "{clinic}: ",
 }
 #: the longest names alert_text must still fit in one segment, with the link dropped
 FIT_FIRST_NAME, FIT_CLINIC_NAME = 20, 30
@@ -39,16 +51,22 @@ class _Names:
     emergency_number: str | None
 
 
-def _sentence(kind: str, names: _Names) -> str:
+def _sentence(kind: str, names: _Names, purpose: str = AlertPurpose.FLAG) -> str:
     who = names.who
+    late = purpose == AlertPurpose.SECOND_CONTACT
     if kind == FlagKind.EMERGENCY:
         told = (
             f" They were told to call {names.emergency_number}." if names.emergency_number else ""
         )
-        return f"Emergency reply from {who}.{told}"
-    subject = who[:1].upper() + who[1:]  # "An unknown number needs...", a name unchanged
+        return f"Emergency reply from {who}{' not acknowledged' if late else ''}.{told}"
+    # "An unknown number needs...", a name unchanged; never a capital outside GSM-7 ("è"
+    # is GSM-7, "È" is not, and one such character makes the whole text UCS-2)
+    first = who[:1].upper()
+    subject = (first if is_gsm7(first) else who[:1]) + who[1:]
     if kind == FlagKind.CLINIC_TODAY:
-        return f"{subject} needs a call today."
+        return f"{subject} needs a call today{', not acknowledged' if late else ''}."
+    if kind == FlagKind.REVIEW:
+        return f"Message from {who} still unread."
     return f"{subject} asks for a call-back."
 
 
@@ -90,8 +108,11 @@ def alert_text(
     link: str | None,
     emergency_number: str | None = None,
     fit_sms: bool = True,
+    purpose: str = AlertPurpose.FLAG,
 ) -> tuple[str, str]:
-    """``(title, body)`` of the alert for a flag of ``kind``. Pure.
+    """``(title, body)`` of the alert for a flag of ``kind``, sent for ``purpose``: the flag
+    was raised, a review flag is still unread (``overdue``), or an urgent flag was not
+    acknowledged in time (``second_contact``: the sentence says so). Pure.
 
     The body names the clinic, says what the patient needs and links to the flag, e.g.
     ``"URGENT Harbor Physio: Emergency reply from Maria. They were told to call 911. Open:
@@ -105,15 +126,15 @@ def alert_text(
     link is dropped (staff find the flag in the dashboard), names are cut to 20 / 30
     characters. Without ``fit_sms`` (Apprise: chat and email have room) nothing is dropped.
     """
-    if kind not in ALERTED_KINDS:
-        raise ValueError(f"no alert for flag kind {kind!r}")
+    if kind not in KINDS_BY_PURPOSE.get(purpose, ()):
+        raise ValueError(f"no {purpose} alert for flag kind {kind!r}")
     clinic = _one_line(clinic_name)
     who = _one_line(first_name) if first_name and first_name.strip() else "an unknown number"
     number = _one_line(emergency_number) if emergency_number else None
-    title = _TITLES[kind].format(clinic=clinic)
+    title = _TITLES[(AlertPurpose(purpose), FlagKind(kind))].format(clinic=clinic)
 
     def body(names: _Names, with_link: bool) -> str:
-        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names)
+        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names, purpose)
         return f"{text} Open: {link}" if with_link and link else text
 
     names = _Names(who, clinic, number)
@@ -131,9 +152,9 @@ def alert_text(
         if _fits(candidate):
             return title, candidate
     # Names longer than any real one (or full of 2-septet characters such as "{"): cut them.
-    # The second sizes fit whatever the characters (every one of them counting 2).
+    # The last sizes fit whatever the characters (every one of them counting 2).
     text = ""
-    for name_size, clinic_size in ((FIT_FIRST_NAME, FIT_CLINIC_NAME), (12, 20)):
+    for name_size, clinic_size in ((FIT_FIRST_NAME, FIT_CLINIC_NAME), (12, 20), (8, 12)):
         cut = _Names(
             _cut(folded.who, name_size),
             _cut(folded.clinic, clinic_size),

@@ -22,7 +22,13 @@ S = MessageStatus
 
 
 def claim_due(
-    db: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+    db: Session,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    skip_clinics: Sequence[int] = (),
 ) -> list[int]:
     """Claim up to ``limit`` due texts for ``worker`` in one statement: status ``sending``,
     a lease until ``now + lease``, one more attempt. Returns their ids, soonest first.
@@ -31,6 +37,8 @@ def claim_due(
     workers take disjoint rows without waiting. SQLite: the transaction already holds the
     write lock (``BEGIN IMMEDIATE``). On both the UPDATE repeats the status condition, so a row
     is claimed once or not at all.
+
+    Texts of ``skip_clinics`` (clinics without a staff alert destination) are left waiting.
     """
     due = (
         select(OutboundMessage.id)
@@ -38,6 +46,8 @@ def claim_due(
         .order_by(OutboundMessage.send_at, OutboundMessage.id)
         .limit(limit)
     )
+    if skip_clinics:
+        due = due.where(OutboundMessage.clinic_id.not_in(list(skip_clinics)))
     if db.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = db.execute(
