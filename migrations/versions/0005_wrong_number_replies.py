@@ -7,7 +7,7 @@ switched off for the rebuild (between transactions, the only place SQLite allows
 checked after.
 
 Revision ID: 0005_wrong_number_replies
-Revises: 0003
+Revises: 0004_clinic_hours_escalation
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0005_wrong_number_replies"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_clinic_hours_escalation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
