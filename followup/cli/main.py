@@ -12,6 +12,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, 
 from followup.cli.support import fail, get_runtime, parse_now, setup_logging
 from followup.config import ConfigError
 from followup.store.statuses import MessageStatus, values
+
+if TYPE_CHECKING:
+    from followup.worker import Worker
 
 
 @click.group()
@@ -53,6 +57,22 @@ def clinics() -> None:
     """Clinics: add them, list them, set their care plan, alerts, hours and escalations."""
 
 
+def _start_worker(ctx: click.Context) -> Worker:
+    """The worker, with every template and the reply lexicon loaded (and so checked): a
+    mistake stops the command here, naming the file; then a warning per clinic that cannot
+    text its patients because nobody could be alerted."""
+    from followup.inbound.reading import LexiconError
+    from followup.texts.catalogue import TemplateError
+    from followup.worker import Worker
+
+    try:
+        worker = Worker(get_runtime(ctx))
+    except (ConfigError, TemplateError, LexiconError) as exc:
+        fail(f"cannot start: {exc}")
+    _warn_silent_clinics(worker)
+    return worker
+
+
 @main.command("send-due")
 @click.option("--once", is_flag=True, required=True, help="Plan and send what is due, then exit.")
 @click.option("--now", "now_text", metavar="ISO8601", help="The clock for this run (default: now).")
@@ -64,17 +84,8 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
     checks, quiet hours, caps, sent_at, events) and runs on from it. SIGTERM or Ctrl-C stops
     the run cleanly: sends in flight finish, texts claimed but not sent are released.
     """
-    from followup.inbound.reading import LexiconError
-    from followup.texts.catalogue import TemplateError
-    from followup.worker import Worker
-
     now = parse_now(now_text) or datetime.now(UTC)
-    rt = get_runtime(ctx)
-    try:
-        worker = Worker(rt)
-    except (ConfigError, TemplateError, LexiconError) as exc:
-        fail(f"cannot start: {exc}")
-    _warn_silent_clinics(worker)
+    worker = _start_worker(ctx)
     worker.stop_on_signals()
     try:
         report = worker.tick(now)
@@ -93,17 +104,9 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
     """Run the worker (plan and send every few seconds) and serve the web app beside it,
     until SIGTERM or Ctrl-C."""
-    from followup.inbound.reading import LexiconError
-    from followup.texts.catalogue import TemplateError
-    from followup.worker import Worker
-
     setup_logging(verbose)
     rt = get_runtime(ctx)
-    try:
-        worker = Worker(rt)
-    except (ConfigError, TemplateError, LexiconError) as exc:
-        fail(f"cannot start: {exc}")
-    _warn_silent_clinics(worker)
+    worker = _start_worker(ctx)
     if no_web:
         worker.run()
         return
