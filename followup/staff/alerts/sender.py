@@ -162,6 +162,7 @@ class AlertSender:
                 emergency_number=alert.emergency_number,
                 # the on-call text is one segment; chat and email keep the link whatever
                 fit_sms=sms,
+                reason=alert.flag_reason,
             )
         except ValueError as exc:  # a flag kind that has no alert: retrying cannot help
             return Outcome(False, short(str(exc)), permanent=True)

@@ -11,22 +11,36 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from followup.store.statuses import FlagKind
+from followup.store.statuses import FlagKind, OutboxFlag
 from followup.texts.segments import analyze, is_gsm7
 
-#: flag kinds that page staff; review flags only wait in the dashboard's inbox
+#: flag kinds that page staff; review flags only wait in the dashboard's inbox, except those
+#: the outbox raises (:data:`PAGED_REVIEWS`)
 ALERTED_KINDS = frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY, FlagKind.CALLBACK})
+
+#: how the reason of a review flag the outbox raises begins, and what its alert says: a
+#: safety text a limit held back (the planner), a safety check-in and its nudge unanswered or
+#: a nudge that could not go (the nudges). Nothing about the patient's health: "a safety text"
+#: and "a check-in" say what staff must do without saying why.
+HELD_BACK = OutboxFlag.HELD_BACK
+NO_ANSWER = OutboxFlag.NO_ANSWER
+PAGED_REVIEWS = {
+    HELD_BACK: "A safety text to {who} is delayed; please call.",
+    NO_ANSWER: "{Who} has not answered a check-in or its follow-up; please call.",
+}
 
 _TITLES = {
     FlagKind.EMERGENCY: "URGENT: {clinic} patient reply",
     FlagKind.CLINIC_TODAY: "Call today: {clinic} patient reply",
     FlagKind.CALLBACK: "Call-back: {clinic} patient reply",
+    FlagKind.REVIEW: "Please call: {clinic} patient",
 }
 #: the SMS names the clinic first: one on-call phone may serve several clinics
 _PREFIXES = {
     FlagKind.EMERGENCY: "URGENT {clinic}: ",
     FlagKind.CLINIC_TODAY: "{clinic}: ",
     FlagKind.CALLBACK: "{clinic}: ",
+    FlagKind.REVIEW: "{clinic}: ",
 }
 #: the longest names alert_text must still fit in one segment, with the link dropped
 FIT_FIRST_NAME, FIT_CLINIC_NAME = 20, 30
@@ -39,8 +53,16 @@ class _Names:
     emergency_number: str | None
 
 
-def _sentence(kind: str, names: _Names) -> str:
+def paged_review(reason: str | None) -> str | None:
+    """The :data:`PAGED_REVIEWS` topic a review flag's reason starts with, or None (a review
+    flag raised by a reply, which waits in the inbox)."""
+    return next((topic for topic in PAGED_REVIEWS if (reason or "").startswith(topic)), None)
+
+
+def _sentence(kind: str, names: _Names, topic: str | None = None) -> str:
     who = names.who
+    if kind == FlagKind.REVIEW and topic is not None:
+        return PAGED_REVIEWS[topic].format(who=who, Who=who[:1].upper() + who[1:])
     if kind == FlagKind.EMERGENCY:
         told = (
             f" They were told to call {names.emergency_number}." if names.emergency_number else ""
@@ -90,6 +112,7 @@ def alert_text(
     link: str | None,
     emergency_number: str | None = None,
     fit_sms: bool = True,
+    reason: str | None = None,
 ) -> tuple[str, str]:
     """``(title, body)`` of the alert for a flag of ``kind``. Pure.
 
@@ -104,8 +127,12 @@ def alert_text(
     whole text does not fit, in this order: names are folded to GSM-7 ("Zoë" -> "Zoe"), the
     link is dropped (staff find the flag in the dashboard), names are cut to 20 / 30
     characters. Without ``fit_sms`` (Apprise: chat and email have room) nothing is dropped.
+
+    A review flag has an alert only when the outbox raised it: its ``reason`` starts with a
+    topic of :data:`PAGED_REVIEWS`, and the alert says what staff must do, not why.
     """
-    if kind not in ALERTED_KINDS:
+    topic = paged_review(reason) if kind == FlagKind.REVIEW else None
+    if kind not in ALERTED_KINDS and topic is None:
         raise ValueError(f"no alert for flag kind {kind!r}")
     clinic = _one_line(clinic_name)
     who = _one_line(first_name) if first_name and first_name.strip() else "an unknown number"
@@ -113,7 +140,7 @@ def alert_text(
     title = _TITLES[kind].format(clinic=clinic)
 
     def body(names: _Names, with_link: bool) -> str:
-        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names)
+        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names, topic)
         return f"{text} Open: {link}" if with_link and link else text
 
     names = _Names(who, clinic, number)
