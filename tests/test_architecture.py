@@ -24,6 +24,9 @@ PACKAGE = ROOT / "followup"
 #: hold. They get plain values and return plain values.
 PURE = (
     "followup.outbound.careplan",
+    "followup.outbound.plan_types",
+    "followup.outbound.regions",
+    "followup.outbound.nudging",
     "followup.outbound.timing",
     "followup.outbound.schedule",
     "followup.inbound.triage",
@@ -76,10 +79,12 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"store"},
     "texts": {"texts"},
     "gateways": {"gateways", "phones", "texts"},
-    "outbound": {"outbound", "store", "texts", "gateways", "phones", "inbound.consent"},
+    "outbound": {
+        "outbound", "store", "texts", "gateways", "phones", "inbound.consent", "staff.alerts",
+    },
     "inbound": {"inbound", "store", "texts", "gateways", "phones", "staff"},
     "staff": {"staff", "store", "texts", "gateways", "phones"},
-    "intake": {"intake", "store", "texts", "phones", "outbound.careplan"},
+    "intake": {"intake", "store", "texts", "phones", "outbound.careplan", "outbound.regions"},
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
     "worker": {"runtime", "config", "store", "outbound", "inbound", "staff", "gateways"},
     "web": {"web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff"},

@@ -45,7 +45,7 @@ def broken(tmp_path: Path) -> Path:
 def test_it_passes_the_shipped_messages(cli, runner):
     result = runner.invoke(cli, ["templates", "check", "--dir", str(SHIPPED)])
     assert result.exit_code == 0, result.output
-    assert result.output == "templates ok: 26 templates in 2 locales\n"
+    assert result.output == "templates ok: 28 templates in 2 locales\n"
 
 
 def test_it_uses_the_configured_messages_dir_by_default(cli, runner, monkeypatch, tmp_path):
