@@ -1,6 +1,7 @@
-"""The worker: one tick plans pending sessions, sends due texts, applies delivery receipts that
-arrived early, escalates flags nobody acknowledged in time and retries staff alerts; ``run``
-ticks forever, serving the web app beside it.
+"""The worker: one tick plans pending sessions, writes the nudges of unanswered safety
+check-ins (and tells staff of those still unanswered), sends due texts, applies delivery
+receipts that arrived early, escalates flags nobody acknowledged in time and retries staff
+alerts; ``run`` ticks forever, serving the web app beside it.
 
 APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
 schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from followup.gateways.base import Gateway
 from followup.inbound.status_callbacks import reconcile
 from followup.outbound.dispatcher import Dispatcher, DispatchReport
+from followup.outbound.nudges import NudgeReport, run_nudges
 from followup.outbound.pacing import SenderPace
 from followup.outbound.planner import PlanReport, plan_pending
 from followup.runtime import Runtime
@@ -38,6 +40,7 @@ class TickReport:
     receipts: int = 0
     alerts: AlertReport | None = None
     escalations: EscalationReport | None = None
+    nudges: NudgeReport | None = None
 
     def summary(self) -> str:
         p, d = self.plan, self.dispatch
@@ -50,6 +53,12 @@ class TickReport:
             + (f", released {d.released}" if d.released else "")
             + (f", {d.waiting} waiting for a clinic alert destination" if d.waiting else "")
             + (f"; errors {errors}" if errors else "")
+            + (
+                f"; nudges {n.scheduled} scheduled, {n.skipped} skipped, {n.escalated} to staff"
+                if (n := self.nudges) and (n.scheduled or n.skipped or n.escalated)
+                else ""
+            )
+            + (f"; {p.held} safety texts held back (staff alerted)" if p.held else "")
             + (f"; {self.receipts} early receipts applied" if self.receipts else "")
             + (
                 f"; escalated {e.overdue} unread review flag(s), {e.second_contact} to the "
@@ -94,16 +103,17 @@ class Worker:
         self.alerts = runtime.alert_sender(self.gateway)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Plan, send what is due, apply early receipts, escalate flags nobody acknowledged in
-        time, send and retry alerts: all with one clock."""
+        """Plan, write nudges, send what is due, apply early receipts, escalate flags nobody
+        acknowledged in time, send and retry alerts: all with one clock."""
         now = now or datetime.now(UTC)
         plan = plan_pending(self.runtime.sessions, now)
+        nudges = run_nudges(self.runtime.sessions, now)
         dispatch = self.dispatcher.run_once(now)
         with transaction(self.runtime.sessions) as db:
             receipts = reconcile(db, now)
         escalations = escalate_due(self.runtime.sessions, now)
         alerts = self.alerts.run_once(now)
-        return TickReport(plan, dispatch, receipts, alerts, escalations)
+        return TickReport(plan, dispatch, receipts, alerts, escalations, nudges)
 
     def silent_clinics(self) -> list[str]:
         """One warning line per clinic without a staff alert destination: its patients get no

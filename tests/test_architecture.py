@@ -25,6 +25,9 @@ PACKAGE = ROOT / "followup"
 #: return plain values.
 PURE = (
     "followup.outbound.careplan",
+    "followup.outbound.plan_types",
+    "followup.outbound.regions",
+    "followup.outbound.nudging",
     "followup.outbound.timing",
     "followup.outbound.schedule",
     "followup.inbound.triage",
@@ -80,10 +83,14 @@ ALLOWED: dict[str, set[str]] = {
     "consent": {"store"},
     "texts": {"texts"},
     "gateways": {"gateways", "phones", "texts"},
-    "outbound": {"outbound", "consent", "store", "texts", "gateways", "phones"},
+    "outbound": {
+        "outbound", "consent", "store", "texts", "gateways", "phones", "staff.alerts",
+    },
     "inbound": {"inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff"},
     "staff": {"staff", "store", "texts", "gateways", "phones", "hours"},
-    "intake": {"intake", "store", "texts", "phones", "hours", "outbound.careplan"},
+    "intake": {
+        "intake", "store", "texts", "phones", "hours", "outbound.careplan", "outbound.regions",
+    },
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
     "worker": {"runtime", "config", "store", "outbound", "inbound", "staff", "gateways"},
     "web": {"web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff"},

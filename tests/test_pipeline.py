@@ -23,27 +23,25 @@ def test_a_csv_imported_at_10_local_is_texted_at_the_right_local_times_across_ds
     )
     assert run("import-sessions", str(csv)).exit_code == 0
 
+    # the first run plans the session and sends the aftercare at once (due right after it)
     result = run("send-due", "--once", "--now", "2026-03-07T10:05:00-05:00")
     assert result.exit_code == 0, result.output
     planned = {r["step"]: r for r in outbox()}
     assert {k: ny(r["send_at"]) for k, r in planned.items()} == {
-        "aftercare": "2026-03-07 10:30",
+        "aftercare": "2026-03-07 10:05",
         "checkin_24h": "2026-03-08 10:00",  # 23 hours later: same local time
         "checkin_72h": "2026-03-10 10:00",
         "reminder": "2026-03-14 10:00",
     }
     assert planned["checkin_24h"]["template"] == "checkin_24h_breathing"
-    assert all(r["status"] == "scheduled" for r in planned.values())
-
-    # nothing is due yet at 10:05; at 10:30 exactly the aftercare goes out
-    result = run("send-due", "--once", "--now", "2026-03-07T10:30:00-05:00")
-    assert result.exit_code == 0
+    assert planned["aftercare"]["status"] == "sent"
+    assert all(r["status"] == "scheduled" for k, r in planned.items() if k != "aftercare")
     assert "SMS to +1201***0123" in result.output
     assert "Harbor Physio" in result.output
     sent = outbox("--status", "sent")
     assert [r["step"] for r in sent] == ["aftercare"]
     # the run's clock starts at --now and runs on with the wall clock
-    assert sent[0]["sent_at"].startswith("2026-03-07T15:30:0")
+    assert sent[0]["sent_at"].startswith("2026-03-07T15:05:0")
     assert sent[0]["attempts"] == 1
     assert sent[0]["provider_sid"].startswith("CONSOLE")
     assert "Harbor Physio" in sent[0]["body"]
@@ -116,16 +114,16 @@ def test_no_consent_means_no_texts(clinic, tmp_path):
 def test_an_opt_out_recorded_before_sending_skips_the_text_at_send_time(clinic, tmp_path, sessions):
     csv = write_csv(tmp_path, ["harbor,S1,P1,Ana,2015550123,en,yes,2026-03-09T10:00:00,calf,"])
     run("import-sessions", str(csv))
-    run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")
+    run("send-due", "--once", "--now", "2026-03-09T10:05:00-04:00")  # plans; the aftercare goes
     with sessions() as db, db.begin():
         db.execute(
             Patient.__table__.update().values(opted_out_at=datetime(2026, 3, 9, 14, 10, tzinfo=UTC))
         )
-    result = run("send-due", "--once", "--now", "2026-03-09T10:31:00-04:00")
+    result = run("send-due", "--once", "--now", "2026-03-10T10:01:00-04:00")
     assert "SMS to" not in result.output
     rows = {r["step"]: r for r in outbox()}
-    assert rows["aftercare"]["status"] == "skipped"
-    assert rows["aftercare"]["reason"] == "opted out"
+    assert rows["checkin_24h"]["status"] == "skipped"
+    assert rows["checkin_24h"]["reason"] == "opted out"
     with sessions() as db:
         events = db.execute(
             select(MessageEvent.from_status, MessageEvent.to_status).order_by(MessageEvent.id)
@@ -216,7 +214,8 @@ def test_a_clinic_plan_from_a_file_replaces_the_default(clinic, tmp_path):
     assert run("clinics", "set-plan", "harbor", "default").exit_code == 0
     run("send-due", "--once", "--now", "2026-03-09T10:06:00-04:00")
     assert {r["step"] for r in outbox()} == {"aftercare", "checkin_24h", "checkin_72h"}
-    assert {r["step"]: ny(r["send_at"]) for r in outbox()}["aftercare"] == "2026-03-09 10:30"
+    # due right after the session, so at once: the run sends it
+    assert {r["step"]: ny(r["send_at"]) for r in outbox()}["aftercare"] == "2026-03-09 10:06"
 
 
 def test_a_plan_for_an_unknown_clinic_is_refused(clinic):
@@ -229,21 +228,23 @@ def test_fall_back_keeps_local_times_and_sends_nothing_in_quiet_hours(clinic, tm
     # New York falls back on Sunday 1 November 2026 (02:00 EDT -> 01:00 EST)
     csv = write_csv(
         tmp_path,
-        ["harbor,S1,P1,Ana,2015550123,en,yes,2026-10-31T19:45:00,calf,2026-11-03T08:30:00"],
+        ["harbor,S1,P1,Ana,2015550123,en,yes,2026-10-31T20:30:00,calf,2026-11-03T08:30:00"],
     )
     run("import-sessions", str(csv))
-    run("send-due", "--once", "--now", "2026-10-31T19:50:00-04:00")
+    run("send-due", "--once", "--now", "2026-10-31T20:35:00-04:00")
     planned = {r["step"]: r for r in outbox()}
     assert {k: (r["status"], ny(r["send_at"])) for k, r in planned.items()} == {
-        # due 20:15 EDT, after the window: the next morning, now on EST
-        "aftercare": ("scheduled", "2026-11-01 08:00"),
+        # the aftercare may go until 21:00: sent the same evening
+        "aftercare": ("sent", "2026-10-31 20:35"),
         # the day before the appointment at the same local time; it outranks the check-in
         "reminder": ("scheduled", "2026-11-02 08:30"),
-        # due 19:45 on the 1st (25 hours later) but the 1st and 2nd are taken: skipped
-        "checkin_24h": ("skipped", "2026-11-01 19:45"),
-        "checkin_72h": ("scheduled", "2026-11-03 19:45"),
+        # due 20:30 EST on the 1st (25 hours later), after the clinic's 20:00: the 2nd is
+        # the reminder's and the 3rd is past the window: skipped
+        "checkin_24h": ("skipped", "2026-11-01 20:30"),
+        # due 20:30 on the 3rd: the next morning
+        "checkin_72h": ("scheduled", "2026-11-04 08:00"),
     }
-    assert planned["aftercare"]["send_at"] == "2026-11-01T13:00:00Z"  # 08:00 EST is 13:00 UTC
+    assert planned["checkin_72h"]["send_at"] == "2026-11-04T13:00:00Z"  # 08:00 EST is 13:00 UTC
     assert planned["checkin_24h"]["reason"].startswith("cap:")
 
 

@@ -230,6 +230,7 @@ def import_sessions(ctx: click.Context, file: Path) -> None:
     click.echo(
         f"imported {report.imported} sessions ({report.created} new, {report.updated} updated), "
         f"rejected {len(report.rejected)} of {report.rows} rows"
+        + (f", {len(report.warnings)} warnings" if report.warnings else "")
     )
     if report.rejected:
         sys.exit(1)
@@ -243,3 +244,5 @@ def _stderr_is_terminal() -> bool:
 def _print_rejected(file: Path, report: ImportReport) -> None:
     for error in report.rejected:
         click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+    for warning in report.warnings:
+        click.echo(f"{file}:{warning.line}: warning: {warning.reason}", err=True)

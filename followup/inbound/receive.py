@@ -10,7 +10,8 @@ The edge between the webhook and the pure rules. One call, one transaction:
 3. The reply is stored, unique on Twilio's MessageSid: a webhook Twilio retries is not
    processed again (the stored answer is returned again instead, since Twilio only retries
    when our first answer did not reach it).
-4. Opt-out or opt-in for the patient (every record of that number the sender texts, as
+4. A nudge waiting for the patient is skipped (they answered); opt-out or opt-in for the
+   patient (every record of that number the sender texts, as
    Twilio's own opt-out is per sender), a flag for staff with its alerts queued, and the
    answer rendered from messages/ in the patient's language.
 
@@ -42,12 +43,15 @@ from followup.phones import display_phone
 from followup.staff import alerts
 from followup.store import flags, replies
 from followup.store.flags import acknowledge_flag as acknowledge_flag
+from followup.store.outbox import skip_waiting_nudges
 from followup.store.statuses import ReplyKind
 from followup.texts.catalogue import Catalogue
 from followup.texts.locales import callback_when
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": ReplyKind.OPT_OUT, "START": ReplyKind.OPT_IN, "HELP": ReplyKind.HELP}
+#: why a waiting nudge is skipped when its patient replies
+NUDGE_ANSWERED = "answered: the patient replied"
 #: "staff will read your message" goes to a sender at most once in this long
 ACK_INTERVAL = timedelta(hours=24)
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -267,6 +271,9 @@ def receive(
         seen = replies.stored_answer(conn, sms.sid)
         return InboundResult(seen.id, True, seen.reply_body)
 
+    if patient is not None:
+        # any reply answers the check-in: its nudge, if one is waiting, is not needed
+        skip_waiting_nudges(conn, patient.id, now=now, reason=NUDGE_ANSWERED, actor="reply")
     if actions.consent:
         how = f"sms: {' '.join(sms.body.split())[:100] or sms.opt_out_type}"
         mark = {

@@ -28,6 +28,9 @@ Decisions worth knowing:
   someone who did not agree. ``consent_at``/``consent_method`` ("csv") change only when the
   consent value changes. ``opted_out_at`` is never touched: an opt-out is the patient's own
   word and a clinic's file cannot undo it.
+- Region names go through the clinic's region table (the built-in one and its care plan's
+  ``[regions]``): a name it does not know is imported as written and warned about with its
+  line (the 24 h check-in then asks about breathing, to be safe); it never rejects the row.
 - Rows whose fields are all empty (blank lines, Excel's trailing ",,,,") are ignored, not
   counted.
 - Required columns: clinic, session_id, patient_id, first_name, phone, consent, completed_at.
@@ -118,6 +121,7 @@ def import_csv(
             except Reject as exc:
                 report.rejected.append(RowError(line, str(exc)))
                 continue
+            report.warnings.extend(RowError(line, w) for w in row.warnings)
             batch.append(row)
             if len(batch) >= batch_size:
                 writer.write(batch)
@@ -142,10 +146,12 @@ def _fatal(exc: Exception, start: int, line: int) -> CsvFormatError:
 def _clinic_lookup(factory: sessionmaker[Session]) -> ClinicLookup:
     """The parser's clinic lookup: one short read-only session per slug (the parser caches)."""
 
-    def lookup(slug: str) -> tuple[int, str, str] | None:
+    def lookup(slug: str) -> tuple[int, str, str, dict | None] | None:
         with factory() as db:
             found = clinics.by_slug(db, slug)
-            return None if found is None else (found.id, found.country, found.timezone)
+            if found is None:
+                return None
+            return found.id, found.country, found.timezone, found.care_plan
 
     return lookup
 

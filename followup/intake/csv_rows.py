@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followup.intake.clinic_fields import LOCALE
+from followup.outbound.careplan import CarePlanError, plan_for
+from followup.outbound.regions import DEFAULT_TABLE, RegionTable, split_regions
 from followup.phones import PhoneError, normalize_phone
 from followup.store.statuses import SessionStatus
 from followup.store.statuses import values as enum_values
@@ -46,12 +48,14 @@ class RowError:
 @dataclass
 class ImportReport:
     """What an import did: rows read (blank ones not counted), sessions created and updated,
-    rows rejected."""
+    rows rejected, and warnings about rows imported all the same (a region name the clinic's
+    region table does not know)."""
 
     rows: int = 0
     created: int = 0
     updated: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -74,6 +78,8 @@ class ClinicInfo:
     id: int
     country: str
     zone: ZoneInfo
+    #: the region names the clinic's care plan knows
+    regions: RegionTable = DEFAULT_TABLE
 
 
 @dataclass(slots=True)
@@ -90,6 +96,8 @@ class Row:
     regions: str
     next_appointment_at: datetime | None
     status: str
+    #: why the row is imported with a caution (it is imported all the same)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Reject(Exception):
@@ -167,8 +175,9 @@ def _normalize_or_reason(raw: str, country: str) -> tuple[str | None, str | None
         return None, str(exc)
 
 
-#: a clinic's (id, country, IANA time zone name) by slug, or None when there is no such clinic
-ClinicLookup = Callable[[str], "tuple[int, str, str] | None"]
+#: a clinic's (id, country, IANA time zone name) by slug, optionally with its stored care plan
+#: (for its region names) as a fourth item; None when there is no such clinic
+ClinicLookup = Callable[[str], "tuple[int, str, str] | tuple[int, str, str, Any] | None"]
 
 
 class RowParser:
@@ -189,14 +198,15 @@ class RowParser:
             if found is None:
                 self.clinics[slug] = f"clinic: no clinic {slug!r}"
             else:
-                clinic_id, country, timezone = found
+                clinic_id, country, timezone = found[:3]
                 try:
                     zone = ZoneInfo(timezone)
                 except (ZoneInfoNotFoundError, ValueError):
                     problem = f"clinic: {slug!r} has unknown time zone {timezone!r}"
                     self.clinics[slug] = problem
                 else:
-                    self.clinics[slug] = ClinicInfo(clinic_id, country, zone)
+                    plan = found[3] if len(found) > 3 else None
+                    self.clinics[slug] = ClinicInfo(clinic_id, country, zone, _regions(plan))
         return self.clinics[slug]
 
     def __call__(self, fields: list[str], line: int) -> Row:
@@ -267,6 +277,12 @@ class RowParser:
                 )
         if errors or isinstance(clinic, str) or not phone or not completed_at:
             raise Reject("; ".join(errors))
+        unknown = clinic.regions.unknown(split_regions(regions))
+        warnings = [
+            f"regions: {', '.join(repr(u) for u in unknown)} not in the region table; the "
+            "24 h check-in asks about breathing to be safe (add the name to the care plan's "
+            "[regions] if it is a known region)"
+        ] if unknown else []  # fmt: skip
         return Row(
             line=line,
             clinic_id=clinic.id,
@@ -280,7 +296,17 @@ class RowParser:
             regions=regions,
             next_appointment_at=next_at,
             status=status,
+            warnings=warnings,
         )
+
+
+def _regions(stored_plan: Any) -> RegionTable:
+    """The region table of a clinic's stored plan (the default one when it has none, or
+    when it no longer reads: the planner reports that, not the import)."""
+    try:
+        return plan_for(stored_plan).regions
+    except CarePlanError:
+        return DEFAULT_TABLE
 
 
 def regions_of(value: str) -> str:

@@ -11,116 +11,107 @@ Two clocks, chosen per step, because "+24 h" across a DST change is ambiguous:
 - ``local``: the same local wall-clock time, whole days (and hours) later in the patient's zone.
   Check-ins and reminders use it: "tomorrow at the time you left the clinic" is what a patient
   expects, and no calendar day is ever lost or doubled on a DST weekend.
-- ``elapsed``: an exact duration. The aftercare note uses it ("30 minutes after the session").
+- ``elapsed``: an exact duration. The aftercare note uses it (right after the session).
 
-Priorities decide who wins when the per-patient caps force a choice (a reminder for a booked
-appointment outranks a late check-in). Steps anchored on the session must have priorities that
-do not rise with their offset, so allocating by priority never reorders a session's texts.
+Safety texts come first. The aftercare (the only early emergency advice) and the breathing
+check-in (the 24 h check-in's variant after the chest wall, upper back, neck or shoulder) are
+marked ``safety``: they are placed before every other text, the caps never hold them back
+(clinical.md section 4: with the patient's consent the caps are a courtesy, and they must
+never drop a safety text), and when any other limit does (quiet hours, a window), staff are
+alerted. Among the other texts, priorities decide who wins when the caps force a choice (a
+reminder for a booked appointment outranks a late check-in). Steps anchored on the session
+must have safety and priorities that do not rise with their offset, so allocating in that
+order never reorders a session's texts.
+
+The aftercare may go until 21:00 (``send_window``): the TCPA's limit for texts is 08:00-21:00
+recipient local time (47 CFR 64.1200(c)(1)), so a session ending at 19:45 gets its emergency
+advice the same evening; every other text keeps the clinic's quiet hours.
+
+A breathing check-in nobody answers gets one ``nudge`` (the ``[nudge]`` table: how long to
+wait, how long the nudge may take, how long before staff are told); see
+:mod:`followup.outbound.nudges`. Region names go through the region table of
+:mod:`followup.outbound.regions`, which a plan extends in ``[regions]``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import timedelta
-from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from followup.outbound.timing import Caps
-
-ANCHORS = ("completed", "next_appointment")
-CLOCKS = ("local", "elapsed")
-_DURATION = re.compile(r"^\s*(-)?\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*$")
-_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-#: regions after which the 24 h check-in also asks about breathing (pneumothorax is rare and
-#: known from needling of these regions; clinical.md section 1)
-BREATHING_REGIONS = frozenset(
-    {
-        "chest",
-        "chest_wall",
-        "thoracic",
-        "upper_back",
-        "neck",
-        "shoulder",
-        "shoulders",
-        "trapezius",
-        "upper_trapezius",
-        "scapula",
-        "rhomboid",
-        "rhomboids",
-        "ribs",
-        "intercostal",
-        "pectoral",
-        "pectoralis",
-    }
+from followup.outbound.plan_types import (
+    ANCHORS,
+    CLOCKS,
+    KEY,
+    NUDGE_STEP,
+    SAFETY,
+    TCPA_WINDOW,
+    CarePlan,
+    CarePlanError,
+    Nudge,
+    Step,
+    format_duration,
+    format_window,
+    parse_duration,
+    parse_nudge,
+    parse_window,
+    plan_to_data,
+)
+from followup.outbound.regions import (
+    BREATHING_REGIONS,
+    DEFAULT_TABLE,
+    TABLE,
+    RegionTable,
+    normalise,
 )
 
+__all__ = [
+    "ANCHORS",
+    "CLOCKS",
+    "DEFAULT_PLAN",
+    "DEFAULT_PLAN_DATA",
+    "EVENING_WINDOW",
+    "NUDGE_STEP",
+    "SAFETY",
+    "TCPA_WINDOW",
+    "CarePlan",
+    "CarePlanError",
+    "Nudge",
+    "Step",
+    "format_duration",
+    "format_window",
+    "load_plan_file",
+    "parse_duration",
+    "parse_plan",
+    "parse_window",
+    "plan_for",
+    "plan_to_data",
+]
 
-class CarePlanError(ValueError):
-    """A care plan file is invalid; the message names the file and the field."""
-
-
-@dataclass(frozen=True)
-class Step:
-    key: str
-    template: str
-    anchor: str
-    offset: timedelta
-    clock: str
-    #: how long after its due time the text is still worth sending
-    window: timedelta
-    priority: int
-    #: steps of an earlier session that a newer completed session replaces
-    supersedable: bool = True
-    #: the text that introduces the service (who is texting, STOP/HELP): until a patient has
-    #: had any text, this step is never too late; its window counts from when it can go
-    first: bool = False
-    #: for next_appointment steps: do not send later than this before the appointment
-    lead: timedelta = timedelta(0)
-    #: use another template when any of these regions was treated
-    regions_template: str | None = None
-    regions: frozenset[str] = frozenset()
-
-    def template_for(self, treated: frozenset[str]) -> str:
-        if self.regions_template and treated & self.regions:
-            return self.regions_template
-        return self.template
-
-
-@dataclass(frozen=True)
-class CarePlan:
-    steps: tuple[Step, ...]
-    max_per_day: int = 1
-    max_per_week: int = 3
-    source: str = "default"
-    by_key: Mapping[str, Step] = field(default_factory=dict, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_key", {s.key: s for s in self.steps})
-
-    @cached_property
-    def caps(self) -> Caps:
-        return Caps(self.max_per_day, self.max_per_week)
-
+#: the aftercare's sending hours: it is the only early emergency advice, so it may go until
+#: 21:00, the end of the hours the TCPA allows (47 CFR 64.1200(c)(1))
+EVENING_WINDOW = "08:00-21:00"
 
 DEFAULT_PLAN_DATA: dict[str, Any] = {
-    "limits": {"max_per_day": 1, "max_per_week": 3},
+    "limits": {"max_per_day": 1, "max_per_week": 3, "safety_hold": "1h"},
+    "nudge": {"after": "4h", "window": "16h", "answer_within": "4h", "template": "nudge"},
     "steps": [
         {
             "key": "aftercare",
             "template": "aftercare",
             "anchor": "completed",
-            "offset": "30m",
+            "offset": "0m",
             "clock": "elapsed",
             "window": "24h",
             "priority": 90,
             "first": True,
+            "safety": True,
+            "send_window": EVENING_WINDOW,
         },
         {
             "key": "checkin_24h",
@@ -132,6 +123,8 @@ DEFAULT_PLAN_DATA: dict[str, Any] = {
             "priority": 60,
             "regions_template": "checkin_24h_breathing",
             "regions": sorted(BREATHING_REGIONS),
+            "safety": "regions",
+            "nudge": True,
         },
         {
             "key": "checkin_72h",
@@ -157,179 +150,225 @@ DEFAULT_PLAN_DATA: dict[str, Any] = {
 }
 
 
-def parse_duration(text: str) -> timedelta:
-    """``"30m"``, ``"24h"``, ``"1d"``, ``"1d12h"``, ``"-1d"`` -> timedelta."""
-    m = _DURATION.match(text) if isinstance(text, str) else None
-    if not m or not any(m.group(i) for i in (2, 3, 4)):
-        raise ValueError(f"expected a duration such as '30m', '24h', '3d' or '-1d', got {text!r}")
-    sign = -1 if m.group(1) else 1
-    days, hours, minutes = (int(m.group(i) or 0) for i in (2, 3, 4))
-    return sign * timedelta(days=days, hours=hours, minutes=minutes)
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def format_duration(td: timedelta) -> str:
-    sign = "-" if td < timedelta(0) else ""
-    total = abs(int(td.total_seconds())) // 60
-    days, rest = divmod(total, 1440)
-    hours, minutes = divmod(rest, 60)
-    parts = [
-        f"{days}d" if days else "",
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-    ]
-    return sign + ("".join(parts) or "0m")
+_STEP_FIELDS = {
+    "key", "template", "anchor", "offset", "clock", "window", "priority", "supersedable",
+    "lead", "regions_template", "regions", "first", "safety", "nudge", "send_window",
+}  # fmt: skip
+_LIMIT_FIELDS = {"max_per_day", "max_per_week", "safety_hold"}
+#: how far the safety of a step ranks: it must not rise with the offset of a session's steps
+_SAFETY_RANK = {"no": 0, "regions": 1, "always": 2}
 
 
 def parse_plan(data: Any, source: str = "<plan>") -> CarePlan:
-    """Validate plain data (from TOML, JSON or the database) into a :class:`CarePlan`."""
+    """Validate plain data (from TOML, JSON or the database) into a :class:`CarePlan`.
+
+    Fields added after a clinic stored its plan take defaults that keep the plan working
+    and safe: the ``first`` step is a safety text and may go until 21:00, a step with a
+    regions variant has a safety variant that is nudged, ``[nudge]`` and ``[regions]`` take
+    the defaults above."""
 
     def err(where: str, what: str) -> CarePlanError:
         return CarePlanError(f"{source}: {where}: {what}")
 
     if not isinstance(data, Mapping):
         raise err("top level", "expected a table with 'steps' and optional 'limits'")
-    unknown = set(data) - {"steps", "limits"}
+    unknown = set(data) - {"steps", "limits", "nudge", "regions"}
     if unknown:
         raise err("top level", f"unknown field(s) {sorted(unknown)}")
     limits = data.get("limits", {}) or {}
     if not isinstance(limits, Mapping):
         raise err("limits", "expected a table")
-    if set(limits) - {"max_per_day", "max_per_week"}:
-        raise err(
-            "limits", f"unknown field(s) {sorted(set(limits) - {'max_per_day', 'max_per_week'})}"
-        )
+    if set(limits) - _LIMIT_FIELDS:
+        raise err("limits", f"unknown field(s) {sorted(set(limits) - _LIMIT_FIELDS)}")
     max_day = limits.get("max_per_day", 1)
     max_week = limits.get("max_per_week", 3)
     for name, value in (("max_per_day", max_day), ("max_per_week", max_week)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
+        if not _whole(value, 1, 20):
             raise err(f"limits.{name}", f"expected a whole number from 1 to 20, got {value!r}")
     if max_week < max_day:
         raise err("limits.max_per_week", "must not be smaller than limits.max_per_day")
+    try:
+        safety_hold = parse_duration(limits.get("safety_hold", "1h"))
+    except ValueError as exc:
+        raise err("limits.safety_hold", str(exc)) from None
+    if safety_hold < timedelta(0):
+        raise err("limits.safety_hold", "must not be negative")
+    nudge = parse_nudge(data.get("nudge", {}), err)
+    region_names = _parse_regions(data.get("regions", {}), err)
 
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise err("steps", "expected a non-empty list of steps")
     steps: list[Step] = []
     seen: set[str] = set()
-    allowed = {
-        "key", "template", "anchor", "offset", "clock", "window", "priority",
-        "supersedable", "lead", "regions_template", "regions", "first",
-    }  # fmt: skip
     for i, raw in enumerate(raw_steps):
-        where = f"steps[{i}]"
-        if not isinstance(raw, Mapping):
-            raise err(where, "expected a table")
-        if set(raw) - allowed:
-            raise err(where, f"unknown field(s) {sorted(set(raw) - allowed)}")
-        key = raw.get("key")
-        if not isinstance(key, str) or not _KEY.match(key):
-            raise err(f"{where}.key", "expected lower-case letters, digits and _ (max 32)")
-        where = f"steps[{i}] ({key})"
-        if key in seen:
-            raise err(f"{where}.key", "duplicate step key")
-        seen.add(key)
-        template = raw.get("template", key)
-        if not isinstance(template, str) or not _KEY.match(template):
-            raise err(f"{where}.template", f"expected a template key, got {template!r}")
-        anchor = raw.get("anchor", "completed")
-        if anchor not in ANCHORS:
-            raise err(f"{where}.anchor", f"expected one of {ANCHORS}, got {anchor!r}")
-        clock = raw.get("clock", "local")
-        if clock not in CLOCKS:
-            raise err(f"{where}.clock", f"expected one of {CLOCKS}, got {clock!r}")
-        durations: dict[str, timedelta] = {}
-        for name, default in (("offset", None), ("window", "24h"), ("lead", "0m")):
-            value = raw.get(name, default)
-            if value is None:
-                raise err(f"{where}.{name}", "required")
-            try:
-                durations[name] = parse_duration(value)
-            except ValueError as exc:
-                raise err(f"{where}.{name}", str(exc)) from None
-        if anchor == "completed" and durations["offset"] < timedelta(0):
-            raise err(f"{where}.offset", "a step anchored on the session cannot come before it")
-        if durations["window"] <= timedelta(0):
-            raise err(f"{where}.window", "must be positive")
-        if durations["lead"] < timedelta(0):
-            raise err(f"{where}.lead", "must not be negative")
-        priority = raw.get("priority", 50)
-        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 1000:
-            raise err(f"{where}.priority", f"expected a whole number 0-1000, got {priority!r}")
-        supersedable = raw.get("supersedable", anchor == "completed")
-        if not isinstance(supersedable, bool):
-            raise err(f"{where}.supersedable", "expected true or false")
-        first = raw.get("first", False)
-        if not isinstance(first, bool):
-            raise err(f"{where}.first", "expected true or false")
-        if first and anchor != "completed":
-            raise err(f"{where}.first", "the first text must be anchored on the session")
-        regions_template = raw.get("regions_template")
-        regions = raw.get("regions", [])
-        if regions_template is not None and (
-            not isinstance(regions_template, str) or not _KEY.match(regions_template)
-        ):
-            raise err(f"{where}.regions_template", "expected a template key")
-        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
-            raise err(f"{where}.regions", "expected a list of region names")
-        if bool(regions_template) != bool(regions):
-            raise err(f"{where}.regions", "regions and regions_template go together")
-        steps.append(
-            Step(
-                key=key,
-                template=template,
-                anchor=anchor,
-                offset=durations["offset"],
-                clock=clock,
-                window=durations["window"],
-                priority=priority,
-                supersedable=supersedable,
-                first=first,
-                lead=durations["lead"],
-                regions_template=regions_template,
-                regions=frozenset(r.strip().lower() for r in regions),
-            )
-        )
+        step = _parse_step(i, raw, err, region_names)
+        if step.key in seen:
+            raise err(f"steps[{i}] ({step.key}).key", "duplicate step key")
+        seen.add(step.key)
+        steps.append(step)
+    table = RegionTable(region_names) if region_names else DEFAULT_TABLE
+    steps = [replace(s, region_table=table) for s in steps]
 
     firsts = [s.key for s in steps if s.first]
     if len(firsts) > 1:
         raise err("steps", f"only one step can be first, not {firsts}")
+    nudged = [s.key for s in steps if s.nudge]
+    if len(nudged) > 1:
+        raise err("steps", f"only one step can be nudged (a nudge goes at most once), not {nudged}")
+    if nudged and NUDGE_STEP in seen:
+        raise err(f"steps ({NUDGE_STEP}).key", f"{NUDGE_STEP!r} is the nudge's own key")
     session_steps = sorted((s for s in steps if s.anchor == "completed"), key=lambda s: s.offset)
     for before, after in pairwise(session_steps):
-        if after.priority > before.priority:
+        if _SAFETY_RANK[after.safety] > _SAFETY_RANK[before.safety]:
+            raise err(
+                f"steps ({after.key}).safety",
+                f"a later step cannot be more of a safety text than the earlier step "
+                f"{before.key!r} ({after.safety!r} after {before.safety!r}), or safety texts "
+                "placed first could reorder the texts",
+            )
+        if after.safety == before.safety and after.priority > before.priority:
             raise err(
                 f"steps ({after.key}).priority",
                 f"must not exceed the priority of the earlier step {before.key!r} "
                 f"({after.priority} > {before.priority}), or caps could reorder the texts",
             )
-    return CarePlan(steps=tuple(steps), max_per_day=max_day, max_per_week=max_week, source=source)
+    return CarePlan(
+        steps=tuple(steps),
+        max_per_day=max_day,
+        max_per_week=max_week,
+        source=source,
+        safety_hold=safety_hold,
+        nudge=nudge,
+        region_names=region_names,
+    )
 
 
-def plan_to_data(plan: CarePlan) -> dict[str, Any]:
-    """The JSON-able form stored on the clinic row (round-trips through :func:`parse_plan`)."""
-    steps = []
-    for s in plan.steps:
-        d: dict[str, Any] = {
-            "key": s.key,
-            "template": s.template,
-            "anchor": s.anchor,
-            "offset": format_duration(s.offset),
-            "clock": s.clock,
-            "window": format_duration(s.window),
-            "priority": s.priority,
-            "supersedable": s.supersedable,
-        }
-        if s.first:
-            d["first"] = True
-        if s.lead:
-            d["lead"] = format_duration(s.lead)
-        if s.regions_template:
-            d["regions_template"] = s.regions_template
-            d["regions"] = sorted(s.regions)
-        steps.append(d)
-    return {
-        "limits": {"max_per_day": plan.max_per_day, "max_per_week": plan.max_per_week},
-        "steps": steps,
-    }
+def _parse_step(i: int, raw: Any, err: Any, region_names: Mapping[str, str]) -> Step:
+    where = f"steps[{i}]"
+    if not isinstance(raw, Mapping):
+        raise err(where, "expected a table")
+    if set(raw) - _STEP_FIELDS:
+        raise err(where, f"unknown field(s) {sorted(set(raw) - _STEP_FIELDS)}")
+    key = raw.get("key")
+    if not isinstance(key, str) or not KEY.match(key):
+        raise err(f"{where}.key", "expected lower-case letters, digits and _ (max 32)")
+    where = f"steps[{i}] ({key})"
+    template = raw.get("template", key)
+    if not isinstance(template, str) or not KEY.match(template):
+        raise err(f"{where}.template", f"expected a template key, got {template!r}")
+    anchor = raw.get("anchor", "completed")
+    if anchor not in ANCHORS:
+        raise err(f"{where}.anchor", f"expected one of {ANCHORS}, got {anchor!r}")
+    clock = raw.get("clock", "local")
+    if clock not in CLOCKS:
+        raise err(f"{where}.clock", f"expected one of {CLOCKS}, got {clock!r}")
+    durations: dict[str, timedelta] = {}
+    for name, default in (("offset", None), ("window", "24h"), ("lead", "0m")):
+        value = raw.get(name, default)
+        if value is None:
+            raise err(f"{where}.{name}", "required")
+        try:
+            durations[name] = parse_duration(value)
+        except ValueError as exc:
+            raise err(f"{where}.{name}", str(exc)) from None
+    if anchor == "completed" and durations["offset"] < timedelta(0):
+        raise err(f"{where}.offset", "a step anchored on the session cannot come before it")
+    if durations["window"] <= timedelta(0):
+        raise err(f"{where}.window", "must be positive")
+    if durations["lead"] < timedelta(0):
+        raise err(f"{where}.lead", "must not be negative")
+    priority = raw.get("priority", 50)
+    if not _whole(priority, 0, 1000):
+        raise err(f"{where}.priority", f"expected a whole number 0-1000, got {priority!r}")
+    supersedable = raw.get("supersedable", anchor == "completed")
+    if not isinstance(supersedable, bool):
+        raise err(f"{where}.supersedable", "expected true or false")
+    first = raw.get("first", False)
+    if not isinstance(first, bool):
+        raise err(f"{where}.first", "expected true or false")
+    if first and anchor != "completed":
+        raise err(f"{where}.first", "the first text must be anchored on the session")
+    regions_template = raw.get("regions_template")
+    regions = raw.get("regions", [])
+    if regions_template is not None and (
+        not isinstance(regions_template, str) or not KEY.match(regions_template)
+    ):
+        raise err(f"{where}.regions_template", "expected a template key")
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        raise err(f"{where}.regions", "expected a list of region names")
+    if bool(regions_template) != bool(regions):
+        raise err(f"{where}.regions", "regions and regions_template go together")
+    table = RegionTable(region_names) if region_names else DEFAULT_TABLE
+    resolved: set[str] = set()
+    for name in regions:
+        if not normalise(name):
+            raise err(f"{where}.regions", f"{name!r} is not a region name")
+        # a name the table does not know is kept as written: a session naming it is unknown
+        # to the table, so it gets the variant anyway (fail safe)
+        resolved.add(table.region(name) or normalise(name))
+
+    safety = raw.get("safety", "always" if first else ("regions" if regions_template else "no"))
+    safety = {True: "always", False: "no"}.get(safety, safety)
+    if safety not in SAFETY:
+        raise err(f"{where}.safety", f"expected true, false or 'regions', got {safety!r}")
+    if safety == "regions" and not regions_template:
+        raise err(f"{where}.safety", "'regions' needs regions and a regions_template")
+    if safety != "no" and anchor != "completed":
+        raise err(f"{where}.safety", "a safety text must be anchored on the session")
+    nudge = raw.get("nudge", safety == "regions")
+    if not isinstance(nudge, bool):
+        raise err(f"{where}.nudge", "expected true or false")
+    if nudge and safety == "no":
+        raise err(f"{where}.nudge", "only a safety text is nudged")
+    window_raw = raw.get("send_window", EVENING_WINDOW if safety == "always" else "clinic")
+    send_window = None
+    if window_raw != "clinic":
+        try:
+            send_window = parse_window(window_raw)
+        except ValueError as exc:
+            raise err(f"{where}.send_window", str(exc)) from None
+    return Step(
+        key=key,
+        template=template,
+        anchor=anchor,
+        offset=durations["offset"],
+        clock=clock,
+        window=durations["window"],
+        priority=priority,
+        supersedable=supersedable,
+        first=first,
+        lead=durations["lead"],
+        regions_template=regions_template,
+        regions=frozenset(resolved),
+        safety=safety,
+        nudge=nudge,
+        send_window=send_window,
+    )
+
+
+def _parse_regions(raw: Any, err: Any) -> dict[str, str]:
+    """``[regions]``: a clinic's own names for regions of the table (``scm = "neck"``)."""
+    if not isinstance(raw, Mapping):
+        raise err("regions", "expected a table of name = region")
+    names: dict[str, str] = {}
+    regions = sorted(set(TABLE.values()))
+    for name, region in raw.items():
+        key = normalise(name) if isinstance(name, str) else ""
+        if not key:
+            raise err(f"regions.{name}", "expected a region name")
+        target = TABLE.get(normalise(region)) if isinstance(region, str) else None
+        if target is None:
+            raise err(
+                f"regions.{name}",
+                f"{region!r} is not a region of the table; expected one of {', '.join(regions)}",
+            )
+        names[key] = target
+    return names
 
 
 def load_plan_file(path: Path) -> CarePlan:

@@ -122,6 +122,7 @@ class Claimer:
                 session_status=row.session_status,
                 expires_at=row.expires_at,
                 now=now,
+                answered=bool(row.answered),
             )
             if why:
                 self.outcomes.skip(db, row.id, now, why, report)

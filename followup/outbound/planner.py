@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from followup.outbound.careplan import CarePlan, plan_for
+from followup.outbound.regions import split_regions
 from followup.outbound.schedule import (
     Decision,
     ExistingMessage,
@@ -39,6 +40,8 @@ from followup.outbound.schedule import (
     plan_patient,
 )
 from followup.outbound.timing import SendWindow
+from followup.staff.alerts import queue_alerts
+from followup.store import flags
 from followup.store.outbox import planned_rows, texted_patients, write_plan
 from followup.store.planning import (
     lock_patients,
@@ -47,7 +50,8 @@ from followup.store.planning import (
     sessions_to_plan,
     waiting_patients,
 )
-from followup.store.statuses import MessageStatus
+from followup.store.replies import clinic_by_id
+from followup.store.statuses import FlagKind, MessageStatus, OutboxFlag
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ class PlanReport:
     scheduled: int = 0
     skipped: int = 0
     changed: int = 0
+    #: safety texts a limit held back: flagged, and staff alerted (once per text)
+    held: int = 0
 
     def __iadd__(self, other: PlanReport) -> PlanReport:
         for f in fields(self):
@@ -82,8 +88,9 @@ def _window(start: int, end: int) -> SendWindow:
 
 @lru_cache(maxsize=1024)
 def _regions(text: str) -> frozenset[str]:
-    """``"neck;upper_back"`` -> {"neck", "upper_back"} (a clinic uses a handful of spellings)."""
-    return frozenset(r.strip().lower() for r in (text or "").split(";") if r.strip())
+    """``"neck;upper_back"`` -> {"neck", "upper_back"} (a clinic uses a handful of spellings;
+    what they mean is the plan's region table's to say)."""
+    return split_regions(text)
 
 
 class _PlanCache:
@@ -155,6 +162,7 @@ def _plan_batch(
     report = PlanReport(sessions=len(pending))
     births: list[tuple[Decision, int, int, str]] = []
     moves: list[tuple[Any, Decision]] = []
+    held: list[Decision] = []
     for patient_id in patient_ids:
         patient = patients[patient_id]
         tz = _zone(patient.timezone or patient.clinic_timezone)
@@ -176,6 +184,8 @@ def _plan_batch(
         locale = patient.locale or patient.default_locale
         by_key = {(r.session_id, r.step): r for r in rows}
         for d in decisions:
+            if d.held:
+                held.append(d)
             if d.status == MessageStatus.SCHEDULED:
                 report.scheduled += 1
             else:
@@ -187,9 +197,46 @@ def _plan_batch(
                 moves.append((old, d))
 
     report.changed = write_plan(conn, births, moves, at=now)
+    report.held = flag_held(conn, held, now)
     mark_planned(conn, pending)
     log.debug("planned %d sessions", report.sessions)
     return report
+
+
+def flag_held(conn: Any, held: list[Decision], now: datetime) -> int:
+    """A review flag and its alerts for each safety text a limit holds back, in the
+    planner's transaction (the text was just written). Each text is flagged once, however
+    often it is planned again (the flag is unique on its text). The flag is open at once;
+    its alerts page staff when the text was due (a breathing check-in held until tomorrow
+    morning pages tomorrow evening, when it should have gone). Returns how many were new."""
+    new = 0
+    clinics: dict[int, Any] = {}
+    for d in held:
+        opened = flags.flag_text(
+            conn,
+            kind=FlagKind.REVIEW,
+            reason=f"{OutboxFlag.HELD_BACK}: {d.held}",
+            now=now,
+            session_id=d.session_id,
+            step=d.step,
+        )
+        if opened is None:
+            continue
+        flag_id, clinic_id = opened
+        if clinic_id not in clinics:
+            clinics[clinic_id] = clinic_by_id(conn, clinic_id)
+        queue_alerts(
+            conn,
+            flag_id=flag_id,
+            flag_kind=FlagKind.REVIEW,
+            clinic=clinics[clinic_id],
+            now=max(now, d.due_at),
+            page=True,
+        )
+        new += 1
+    if new:
+        log.warning("%d safety texts held back by quiet hours or windows: staff alerted", new)
+    return new
 
 
 def _changed(old: Any, d: Decision) -> bool:

@@ -18,14 +18,20 @@ Rules, in the order they apply:
    check-ins) of every earlier one, so the patient has one coherent conversation.
 5. A step whose anchor is missing (no next appointment booked) is not planned; a pending text
    for it is skipped ("no appointment").
-6. The remaining steps are placed by priority (highest first, then earliest due): each goes to
-   the first instant at or after ``max(due, now)`` inside the send window with room under the
-   caps, and never before an earlier step of the same session. No such instant before the
-   step's expiry: skipped ("too late" or "cap").
+6. The remaining steps are placed safety texts first (the aftercare, the breathing check-in),
+   then by priority (highest first, then earliest due): each goes to the first instant at or
+   after ``max(due, now)`` inside its send window (the step's own, else the clinic's) with
+   room under the caps, and never before an earlier step of the same session. No such
+   instant before the step's expiry: skipped ("too late" or "cap"). A safety text ignores
+   the caps (it still counts against them, so the other texts give way): it is never skipped
+   or moved for a cap, and one that goes over a cap says so in its reason.
 7. For a patient who has never had a text, the plan's ``first`` step (the aftercare: who is
    texting, STOP/HELP) is placed before anything else and is never too late (its window
    counts from when it can go); every other text comes after it. So the first text a patient
    ever gets is the one that says how to opt out.
+8. A safety text that a limit holds back (skipped as too late, or deferred by quiet hours more
+   than the plan's ``safety_hold`` past ``max(due, now)``) carries ``held``: why, in staff
+   words. The planner raises a flag and alerts staff for it.
 """
 
 from __future__ import annotations
@@ -86,6 +92,10 @@ class Decision(NamedTuple):
     expires_at: datetime
     status: str  # "scheduled" or "skipped"
     reason: str | None = None
+    #: a safety text (never held back by the caps)
+    safety: bool = False
+    #: why a limit holds this safety text back (staff are alerted), or None
+    held: str | None = None
 
 
 def _reason_code(reason: str | None) -> str:
@@ -173,14 +183,24 @@ def plan_patient(
                 continue
             candidates.append((session, step, due, expires))
 
-    # Highest priority first; for equal priority the earlier due time first.
+    # Safety texts first, then the highest priority; for equal priority the earlier due time.
     # A patient never texted gets the introducing step before anything else (rule 7).
     introducing = not patient.texted_before
-    candidates.sort(key=lambda c: (not (introducing and c[1].first), -c[1].priority, c[2], c[0].id))
+    treated = {s.id: s.regions for s in sessions}
+    ranked = [(c, c[1].is_safety(c[0].regions)) for c in candidates]
+    ranked.sort(
+        key=lambda r: (
+            not (introducing and r[0][1].first),
+            not r[1],
+            -r[0][1].priority,
+            r[0][2],
+            r[0][0].id,
+        )
+    )
     intro_at: datetime | None = None
     placed_by_session: dict[int, list[tuple[timedelta, datetime]]] = {}
-    for session, step, due, expires in candidates:
-        earliest = max(due, now)
+    for (session, step, due, expires), safety in ranked:
+        earliest = soonest = max(due, now)
         if introducing and step.first and intro_at is None:
             # the first text a patient gets says who is texting and how to opt out: it goes
             # even when late, its window counted from when it can go
@@ -191,7 +211,8 @@ def plan_patient(
         for offset, at in placed_by_session.get(session.id, ()):
             if step.anchor == "completed" and offset < step.offset:
                 earliest = max(earliest, at + _MIN)
-        at, why = find_slot(earliest, expires, tz, window, counter)
+        hours = step.send_window or window
+        at, why = find_slot(earliest, expires, tz, hours, None if safety else counter)
         if at is None:
             until = expires.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
             detail = (
@@ -199,8 +220,19 @@ def plan_patient(
                 if why == "too late"
                 else f"cap: no day with room before {until}"
             )
-            decisions.append(_skip(session, step, due, expires, session.regions, detail))
+            skip = _skip(session, step, due, expires, treated[session.id], detail)
+            if safety:
+                skip = skip._replace(safety=True, held=f"{step.key} not sent: {detail}")
+            decisions.append(skip)
             continue
+        reason = held = None
+        if safety:
+            if at - soonest > plan.safety_hold:
+                local = at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+                reason = f"held back: quiet hours, first sending time {local}"
+                held = f"{step.key} {reason}"
+            elif not counter.has_room(counter.local_day(at)):
+                reason = "over the cap: a safety text is never held back for it"
         counter.add(at)
         if introducing and step.first and intro_at is None:
             intro_at = at
@@ -216,6 +248,9 @@ def plan_patient(
                 send_at=at,
                 expires_at=expires,
                 status="scheduled",
+                reason=reason,
+                safety=safety,
+                held=held,
             )
         )
     return decisions

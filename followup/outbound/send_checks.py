@@ -17,6 +17,8 @@ from followup.store.statuses import MessageStatus, SessionStatus
 
 #: what :meth:`SendChecks.recheck` answers for a text that is no longer this worker's
 GONE = "gone"
+#: why a nudge does not go: the patient answered the check-in it follows
+ANSWERED = "answered: the patient replied"
 
 
 def skip_reason(
@@ -27,6 +29,7 @@ def skip_reason(
     expires_at: datetime,
     now: datetime,
     phone_unusable: bool = False,
+    answered: bool = False,
 ) -> str | None:
     """Why a claimed text must not go out now, or None. Checked at claim and right before the
     send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in)."""
@@ -40,6 +43,8 @@ def skip_reason(
         return "session cancelled"
     if now > expires_at:
         return f"too late: window ended {expires_at:%Y-%m-%d %H:%M} UTC"
+    if answered:  # a nudge whose check-in got its reply
+        return ANSWERED
     return None
 
 

@@ -155,17 +155,20 @@ def find_slot(
     latest: datetime,
     tz: ZoneInfo,
     window: SendWindow,
-    counter: CapCounter,
+    counter: CapCounter | None,
 ) -> tuple[datetime | None, str | None]:
     """Where a text due at ``earliest`` can go: ``(instant, None)``, or ``(None, why)`` when no
     allowed instant with room under the caps exists before ``latest``.
 
     ``why`` is ``"too late"`` when the send window alone rules out every instant before
-    ``latest`` and ``"cap"`` when the caps did.
+    ``latest`` and ``"cap"`` when the caps did. Without a ``counter`` (a safety text, which
+    the caps never hold back) only the send window counts.
     """
     t = next_allowed(earliest, tz, window)
     if t > latest:
         return None, "too late"
+    if counter is None:
+        return t, None
     while t <= latest:
         day = counter.local_day(t)
         if counter.has_room(day):

@@ -58,7 +58,8 @@ def outbox_rows(
 
 
 def flag_rows(db: Session, *, status: str, clinic_slug: str | None = None) -> list[dict[str, Any]]:
-    """Flags in ``status``, newest first. No message text: the reply is ``reply_id``."""
+    """Flags in ``status``, newest first. No message text: the reply is ``reply_id``, the
+    outbox text a flag of the outbox is about (held back, unanswered) is ``message_id``."""
     return [
         {
             "id": flag.id,
@@ -72,6 +73,7 @@ def flag_rows(db: Session, *, status: str, clinic_slug: str | None = None) -> li
             "acknowledged_by": flag.acknowledged_by,
             "acknowledged_at": _iso(flag.acknowledged_at),
             "reply_id": flag.inbound_id,
+            "message_id": flag.message_id,
         }
         for flag, slug, first_name, external_id in listings.flags(
             db, status=status, clinic_slug=clinic_slug

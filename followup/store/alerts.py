@@ -40,6 +40,8 @@ class ClaimedAlert:
     lease_until: datetime
     flag_id: int
     flag_kind: str
+    #: staff words (the outbox's review flags say in them what their alert is about)
+    flag_reason: str
     clinic_name: str
     clinic_slug: str
     from_number: str | None
@@ -93,6 +95,7 @@ _CLAIMED = (
         StaffAlert.lease_until,
         Flag.id.label("flag_id"),
         Flag.kind.label("flag_kind"),
+        Flag.reason.label("flag_reason"),
         Clinic.name.label("clinic_name"),
         Clinic.slug.label("clinic_slug"),
         Clinic.from_number,

@@ -1,7 +1,10 @@
 """Flags (``flags``): a reply staff must look at, opened by the webhook and acknowledged by
-a named person.
+a named person; or a text of the outbox staff must know about (a safety text a limit held
+back, a nudge nobody answered), opened by the planner or the nudges.
 
-Opening one is on the webhook's hot path, so its statement is built once, at import.
+Opening one is on the webhook's hot path, so its statement is built once, at import. A flag
+of the outbox is unique on its text (``message_id``): however many workers and re-plans
+see the same text, one flag is opened, and the one that opened it queues its alerts.
 """
 
 from __future__ import annotations
@@ -44,6 +47,42 @@ def open_flag(
         "now": now,
     }
     return conn.execute(_INSERT, params).scalar_one()
+
+
+# SQLite reads "INSERT ... SELECT ... ON CONFLICT" only with a WHERE in the SELECT: it has one
+_FOR_TEXT = (
+    "INSERT INTO flags (clinic_id, patient_id, message_id, kind, reason, status, created_at)"
+    " SELECT m.clinic_id, m.patient_id, m.id, :kind, :reason, '" + FlagStatus.OPEN + "', :now"
+    " FROM outbound_messages m WHERE {which}"
+    " ON CONFLICT (message_id) DO NOTHING RETURNING id, clinic_id"
+)
+_FOR_MESSAGE_SQL = text(_FOR_TEXT.format(which="m.id = :message_id")).bindparams(
+    bindparam("now", type_=UTCDateTime)
+)
+_FOR_STEP_SQL = text(
+    _FOR_TEXT.format(which="m.session_id = :session_id AND m.step = :step")
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def flag_text(
+    conn: Connection,
+    *,
+    kind: str,
+    reason: str,
+    now: datetime,
+    message_id: int | None = None,
+    session_id: int | None = None,
+    step: str | None = None,
+) -> tuple[int, int] | None:
+    """Open a flag of ``kind`` on one outbox text, named by its id or by ``(session_id,
+    step)``; ``(flag id, clinic id)``, or None when that text has its flag already (or does
+    not exist)."""
+    if message_id is not None:
+        stmt, params = _FOR_MESSAGE_SQL, {"message_id": message_id}
+    else:
+        stmt, params = _FOR_STEP_SQL, {"session_id": session_id, "step": step}
+    row = conn.execute(stmt, {**params, "kind": kind, "reason": reason, "now": now}).first()
+    return None if row is None else (row.id, row.clinic_id)
 
 
 def acknowledge_flag(

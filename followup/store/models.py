@@ -275,6 +275,21 @@ class OutboundMessage(Base):
             sqlite_where=text("status = 'sending'"),
         ),
         Index(None, "patient_id", "send_at"),
+        # the nudges look for safety check-ins sent lately; unsent rows are not indexed
+        Index(
+            "ix_outbound_messages_sent_template",
+            "template_key",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
+        # the nudges themselves, for their staff follow-up
+        Index(
+            "ix_outbound_messages_nudges",
+            "due_at",
+            postgresql_where=text("step = 'nudge'"),
+            sqlite_where=text("step = 'nudge'"),
+        ),
         # callbacks look texts up by the provider's id; most rows have none yet
         Index(
             "ix_outbound_messages_provider_sid",
@@ -368,14 +383,23 @@ class InboundMessage(Base):
 
 
 class Flag(Base):
-    """Something staff must act on, raised by a reply. Open until a named person acknowledges it."""
+    """Something staff must act on, raised by a reply or by the outbox (a safety text held
+    back, a nudge nobody answered). Open until a named person acknowledges it."""
 
     __tablename__ = "flags"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id", ondelete="CASCADE"))
+    #: the reply that raised it; None for a flag the outbox raised (see ``message_id``)
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE")
+    )
+    #: the text a flag of the outbox is about: a safety text a limit held back, a nudge
+    #: nobody answered. Unique: each such text raises one flag, however often it is planned
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"), unique=True
+    )
     kind: Mapped[str] = mapped_column(String(16))
     #: why, in staff words without the patient's own text ("red flag: chest pain", "score 8")
     reason: Mapped[str] = mapped_column(Text)

@@ -50,6 +50,15 @@ class FlagKind(StrEnum):
     REVIEW = "review"
 
 
+class OutboxFlag(StrEnum):
+    """What a review flag the outbox raises is about; its reason begins with this, and its
+    alert is worded from it (:mod:`followup.staff.alerts.wording`): a safety text a limit
+    held back (the planner), a safety check-in and its nudge unanswered (the nudges)."""
+
+    HELD_BACK = "safety text held back"
+    NO_ANSWER = "no answer"
+
+
 class FlagStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

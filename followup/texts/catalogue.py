@@ -67,7 +67,9 @@ CONDITIONS = frozenset({"staff_alerted"})
 REPLY_PREFIX = "reply_"
 # The keys the default care plan sends, and the answers to a patient's reply (see
 # followup/inbound/triage.py); every one must exist in ``en``, the last fallback.
-PLAN_KEYS = ("aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder")
+PLAN_KEYS = (
+    "aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder", "nudge",
+)  # fmt: skip
 REPLY_KEYS = (
     "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
     "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",

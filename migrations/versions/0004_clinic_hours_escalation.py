@@ -8,6 +8,9 @@ and who the second contact is; flags remember their escalation; alerts say why t
   is queued; a partial index on open flags by kind and age for the escalation scan.
 - ``staff_alerts``: ``purpose`` (flag, overdue, second_contact); existing rows are ``flag``.
 
+SQLite rebuilds ``clinics``, ``flags`` and ``staff_alerts`` in batch mode, with foreign keys
+off so no row that points at them is deleted (:mod:`followup.store.migration_support`).
+
 Revision ID: 0004_clinic_hours_escalation
 Revises: 0003
 """
@@ -17,6 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from followup.store.migration_support import foreign_keys_off
+
 revision: str = "0004_clinic_hours_escalation"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -24,6 +29,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with foreign_keys_off():
+        _upgrade()
+
+
+def downgrade() -> None:
+    with foreign_keys_off():
+        _downgrade()
+
+
+def _upgrade() -> None:
+    # SQLite rebuilds these tables: with foreign keys on, dropping the old ``clinics`` would
+    # delete every patient, text and flag (see followup.store.migration_support)
     with op.batch_alter_table("clinics", schema=None) as batch_op:
         batch_op.add_column(sa.Column("opening_hours", sa.JSON(), nullable=True))
         batch_op.add_column(
@@ -80,7 +97,7 @@ def upgrade() -> None:
         )
 
 
-def downgrade() -> None:
+def _downgrade() -> None:
     with op.batch_alter_table("staff_alerts", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_staff_alerts_purpose"), type_="check")
         batch_op.drop_column("purpose")

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from followup.store.migration_support import foreign_keys_off
+
 revision: str = "0005_wrong_number_replies"
 down_revision: str | None = "0004_clinic_hours_escalation"
 branch_labels: str | Sequence[str] | None = None
@@ -26,31 +28,18 @@ _AFTER = (*_BEFORE[:-1], "wrong_number", "text")
 _NAME = "ck_inbound_messages_kind"
 
 
-def _set_pragma(setting: str) -> None:
-    with op.get_context().autocommit_block():
-        raw = op.get_bind().connection.dbapi_connection
-        if raw.in_transaction:
-            raw.execute("COMMIT")
-        raw.execute(f"PRAGMA {setting}")
-        raw.execute("BEGIN IMMEDIATE")
-
-
 def _swap(kinds: tuple[str, ...]) -> None:
     condition = f"kind IN {kinds!r}"
     if op.get_bind().dialect.name != "sqlite":
         op.drop_constraint(op.f(_NAME), "inbound_messages", type_="check")
         op.create_check_constraint(op.f(_NAME), "inbound_messages", condition)
         return
-    _set_pragma("foreign_keys=OFF")
-    try:
-        with op.batch_alter_table("inbound_messages", recreate="always") as batch:
-            batch.drop_constraint(batch.f(_NAME), type_="check")
-            batch.create_check_constraint(batch.f(_NAME), condition)
-    finally:
-        _set_pragma("foreign_keys=ON")
-    broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+    with (
+        foreign_keys_off(),
+        op.batch_alter_table("inbound_messages", recreate="always") as batch,
+    ):
+        batch.drop_constraint(batch.f(_NAME), type_="check")
+        batch.create_check_constraint(batch.f(_NAME), condition)
 
 
 def upgrade() -> None:

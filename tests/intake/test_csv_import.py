@@ -508,3 +508,36 @@ def test_a_20000_row_file_imports(sessions, clinics, tmp_path) -> None:
     again = run(sessions, path)
     assert (again.created, again.updated) == (0, 20_000)
     assert count(sessions, TreatmentSession) == 20_000
+
+
+def test_an_unknown_region_warns_with_its_line_and_the_row_is_imported(sessions, clinics, tmp_path):
+    path = write(
+        tmp_path,
+        HEADER,
+        "downtown,S1,P1,Ann,201-555-0123,en,yes,2025-05-30T16:30,Thoracic spine;L traps,",
+        "downtown,S2,P2,Bob,201-555-0124,en,yes,2025-05-30T16:30,knuckle;calf,",
+        "downtown,S3,P3,Cat,201-555-0125,en,yes,2025-05-30T16:30,,",
+        "downtown,S4,P4,Dan,201-555-0126,en,yes,2025-05-30T16:30,t4,",
+    )
+    report = run(sessions, path)
+    assert (report.created, report.rejected) == (4, [])
+    assert [(w.line, w.reason.split(" not in")[0]) for w in report.warnings] == [
+        (3, "regions: 'knuckle'"),
+        (5, "regions: 't4'"),
+    ]
+    assert "asks about breathing" in report.warnings[0].reason
+    assert all_sessions(sessions)["S2"].regions == "knuckle;calf"  # kept as written
+
+
+def test_a_clinics_own_region_names_are_known_at_import(sessions, clinics, tmp_path):
+    from followup.outbound.careplan import DEFAULT_PLAN, plan_to_data
+    from followup.store.models import Clinic
+
+    plan = {**plan_to_data(DEFAULT_PLAN), "regions": {"gracilis": "thigh"}}
+    with transaction(sessions) as s:
+        s.execute(update(Clinic).where(Clinic.slug == "downtown").values(care_plan=plan))
+    path = write(
+        tmp_path, HEADER, "downtown,S4,P4,Dan,201-555-0126,en,yes,2025-05-30T16:30,Gracilis,"
+    )
+    report = run(sessions, path)
+    assert (report.created, report.warnings) == (1, [])

@@ -131,3 +131,112 @@ def test_only_one_session_step_can_be_first():
     with pytest.raises(CarePlanError, match=r"steps\[0\] \(r\).first"):
         parse_plan(appt, "p")
     assert [s.key for s in DEFAULT_PLAN.steps if s.first] == ["aftercare"]
+
+
+def test_the_default_plan_marks_its_safety_texts_and_the_evening_aftercare():
+    steps = DEFAULT_PLAN.by_key
+    assert steps["aftercare"].safety == "always"
+    assert steps["aftercare"].offset == timedelta(0)  # right after the session
+    assert (steps["aftercare"].send_window.start, steps["aftercare"].send_window.end) == (
+        8 * 60,
+        21 * 60,
+    )
+    assert steps["checkin_24h"].safety == "regions" and steps["checkin_24h"].nudge
+    assert steps["checkin_24h"].send_window is None  # the clinic's quiet hours
+    assert steps["reminder"].safety == "no" and steps["checkin_72h"].safety == "no"
+    assert DEFAULT_PLAN.nudged is steps["checkin_24h"]
+    assert DEFAULT_PLAN.nudge.after == timedelta(hours=4)
+    assert DEFAULT_PLAN.safety_hold == timedelta(hours=1)
+
+
+def test_a_clinic_plan_stored_before_the_safety_fields_keeps_working_and_is_safe():
+    stored = {
+        "limits": {"max_per_day": 1, "max_per_week": 3},
+        "steps": [
+            {"key": "aftercare", "offset": "30m", "clock": "elapsed", "priority": 90,
+             "first": True},
+            {"key": "checkin_24h", "offset": "1d", "priority": 60,
+             "regions_template": "checkin_24h_breathing", "regions": ["neck"]},
+            {"key": "reminder", "anchor": "next_appointment", "offset": "-1d", "priority": 100},
+        ],
+    }  # fmt: skip
+    plan = parse_plan(stored, "clinic care_plan")
+    steps = plan.by_key
+    assert steps["aftercare"].safety == "always"
+    assert steps["aftercare"].send_window is not None  # may go until 21:00
+    assert steps["aftercare"].offset == timedelta(minutes=30)  # the clinic's own timing
+    assert steps["checkin_24h"].safety == "regions" and steps["checkin_24h"].nudge
+    assert steps["reminder"].safety == "no"
+    assert plan.nudge == DEFAULT_PLAN.nudge
+    assert parse_plan(plan_to_data(plan), "clinic care_plan") == plan
+
+
+def test_a_step_can_keep_the_clinics_hours_or_set_its_own():
+    data = {"steps": [{"key": "aftercare", "offset": "0m", "first": True,
+                       "send_window": "clinic"}]}  # fmt: skip
+    assert parse_plan(data, "p").by_key["aftercare"].send_window is None
+    data["steps"][0]["send_window"] = "09:00-19:30"
+    window = parse_plan(data, "p").by_key["aftercare"].send_window
+    assert (window.start, window.end) == (9 * 60, 19 * 60 + 30)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ({"send_window": "07:00-21:00"}, "steps[0] (a).send_window: '07:00-21:00' reaches outside"),
+        ({"send_window": "08:00-22:00"}, "TCPA"),
+        ({"send_window": "late"}, "steps[0] (a).send_window: expected hours"),
+        ({"send_window": "20:00-09:00"}, "expected hours"),
+        ({"safety": "sometimes"}, "steps[0] (a).safety: expected true, false or 'regions'"),
+        ({"safety": "regions"}, "'regions' needs regions and a regions_template"),
+        ({"nudge": True, "safety": False}, "steps[0] (a).nudge: only a safety text is nudged"),
+        ({"nudge": "yes"}, "steps[0] (a).nudge: expected true or false"),
+    ],
+)
+def test_invalid_safety_fields_name_the_step_and_field(step, message):
+    with pytest.raises(CarePlanError) as info:
+        parse_plan({"steps": [{"key": "a", "offset": "1h", **step}]}, "p")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"limits": {"safety_hold": "soon"}}, "limits.safety_hold: expected a duration"),
+        ({"limits": {"safety_hold": "-1h"}}, "limits.safety_hold: must not be negative"),
+        ({"nudge": {"after": "0m"}}, "nudge.after: must be positive"),
+        ({"nudge": {"window": "x"}}, "nudge.window: expected a duration"),
+        ({"nudge": {"answer_within": "2h", "extra": 1}}, "nudge: unknown field(s) ['extra']"),
+        ({"nudge": {"template": "No!"}}, "nudge.template"),
+        ({"nudge": []}, "nudge: expected a table"),
+    ],
+)
+def test_invalid_nudge_and_limit_settings_are_named(data, message):
+    with pytest.raises(CarePlanError) as info:
+        parse_plan({"steps": [{"key": "a", "offset": "1h"}], **data}, "p")
+    assert message in str(info.value)
+
+
+def test_safety_must_not_rise_with_the_offset_and_one_step_is_nudged():
+    later_safety = {"steps": [
+        {"key": "a", "offset": "1h", "priority": 90},
+        {"key": "b", "offset": "1d", "priority": 60, "safety": True},
+    ]}  # fmt: skip
+    with pytest.raises(CarePlanError, match=r"steps \(b\).safety: a later step"):
+        parse_plan(later_safety, "p")
+    two_nudged = {"steps": [
+        {"key": "a", "offset": "1h", "safety": True, "nudge": True, "priority": 9},
+        {"key": "b", "offset": "2h", "safety": True, "nudge": True, "priority": 8},
+    ]}  # fmt: skip
+    with pytest.raises(CarePlanError, match="only one step can be nudged"):
+        parse_plan(two_nudged, "p")
+    named_nudge = {"steps": [
+        {"key": "a", "offset": "1h", "safety": True, "nudge": True, "priority": 9},
+        {"key": "nudge", "offset": "5h", "priority": 8},
+    ]}  # fmt: skip
+    with pytest.raises(CarePlanError, match=r"steps \(nudge\).key"):
+        parse_plan(named_nudge, "p")
+    appt = {"steps": [{"key": "r", "anchor": "next_appointment", "offset": "-1d",
+                       "safety": True}]}  # fmt: skip
+    with pytest.raises(CarePlanError, match="anchored on the session"):
+        parse_plan(appt, "p")

@@ -54,7 +54,8 @@ def test_it_sends_the_rendered_text_from_the_clinic_sender(seeded, runtime):
 
 def test_nothing_is_sent_before_it_is_due(seeded, runtime):
     gw = ScriptedGateway()
-    assert dispatcher(seeded, runtime, gw).run_once(T0 + timedelta(minutes=29)).claimed == 0
+    # the aftercare is due right after the session (T0); a minute before, nothing goes
+    assert dispatcher(seeded, runtime, gw).run_once(T0 - timedelta(minutes=1)).claimed == 0
     assert gw.sent == []
 
 

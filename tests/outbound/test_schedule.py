@@ -47,10 +47,11 @@ def ny(t: datetime) -> str:
 
 
 def test_it_plans_the_default_steps_at_their_local_times():
-    s = session(1, "2026-03-10 10:00", next_appt="2026-03-18 10:00")
+    s = session(1, "2026-03-10 10:00", regions=["calf"], next_appt="2026-03-18 10:00")
     got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:05")))
+    # the aftercare goes as soon as the session is planned: it is the early emergency advice
     assert {k: (d.status, ny(d.send_at)) for k, d in got.items()} == {
-        "aftercare": ("scheduled", "2026-03-10 10:30"),
+        "aftercare": ("scheduled", "2026-03-10 10:05"),
         "checkin_24h": ("scheduled", "2026-03-11 10:00"),
         "checkin_72h": ("scheduled", "2026-03-13 10:00"),
         "reminder": ("scheduled", "2026-03-17 10:00"),
@@ -75,28 +76,55 @@ def test_a_session_keeps_local_times_across_fall_back():
     assert got["checkin_24h"].send_at - s.completed_at == timedelta(hours=25)
 
 
-def test_an_evening_session_defers_the_aftercare_to_the_morning_and_the_checkin_a_day():
-    s = session(1, "2026-03-10 19:45")
+def test_an_evening_session_gets_its_aftercare_the_same_evening():
+    s = session(1, "2026-03-10 19:45", regions=["calf"])
     got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")))
-    assert ny(got["aftercare"].send_at) == "2026-03-11 08:00"
-    # the 24 h check-in is due 19:45 on the 11th, which already has the aftercare (one a day):
-    # the next day with room is the 12th, still inside its 20 h window
-    assert ny(got["checkin_24h"].send_at) == "2026-03-12 08:00"
-    # the 72 h check-in is due 19:45 on the 13th, inside the window (it ends at 20:00)
+    # the aftercare may go until 21:00 (the TCPA's hours), the others keep 08:00-20:00
+    assert ny(got["aftercare"].send_at) == "2026-03-10 19:50"
+    assert got["aftercare"].held is None and got["aftercare"].reason is None
+    # the 24 h check-in is due 19:45 on the 11th, inside the clinic's window (it ends at 20:00)
+    assert ny(got["checkin_24h"].send_at) == "2026-03-11 19:45"
     assert ny(got["checkin_72h"].send_at) == "2026-03-13 19:45"
 
 
+def test_the_aftercare_of_a_session_ending_after_20_still_goes_until_21():
+    s = session(1, "2026-03-10 20:40", regions=["calf"])
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 20:41")))
+    assert ny(got["aftercare"].send_at) == "2026-03-10 20:41"
+    # the 24 h check-in keeps the clinic's quiet hours: 20:40 is after 20:00
+    assert ny(got["checkin_24h"].send_at) == "2026-03-12 08:00"
+
+
+def test_an_aftercare_held_back_by_quiet_hours_says_so_for_staff():
+    s = session(1, "2026-03-10 21:30", regions=["calf"])
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 21:35")))
+    aftercare = got["aftercare"]
+    assert aftercare.status == "scheduled" and ny(aftercare.send_at) == "2026-03-11 08:00"
+    assert aftercare.safety
+    assert aftercare.reason.startswith("held back: quiet hours")
+    assert aftercare.held.startswith("aftercare held back")
+    # a plain check-in deferred overnight is not a safety text: nothing for staff
+    assert got["checkin_24h"].held is None and not got["checkin_24h"].safety
+
+
 def test_a_checkin_with_no_day_left_in_its_window_is_skipped_for_the_cap():
-    s = session(1, "2026-03-10 19:45")
-    # the patient already had a text on the 12th (an earlier session's reminder, say)
-    other = ExistingMessage(
-        9, "reminder", "sent", at_ny("2026-03-12 09:00"), at_ny("2026-03-12 09:00"), None
-    )
-    got = by_step(
-        plan_patient(OK, [s], [other], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1
-    )
+    # the patient already had texts on the 11th and the 12th (an earlier session's, say)
+    others = [
+        ExistingMessage(9, step, "sent", at_ny(t), at_ny(t), None)
+        for step, t in (("reminder", "2026-03-11 09:00"), ("checkin_72h", "2026-03-12 09:00"))
+    ]
+    s = session(1, "2026-03-10 19:45", regions=["calf"])
+    got = by_step(plan_patient(OK, [s], others, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1)
     assert got["checkin_24h"].status == "skipped"
     assert got["checkin_24h"].reason.startswith("cap:")
+    assert got["checkin_24h"].held is None  # not a safety text
+    # the same check-in after the upper back asks about breathing: the cap never holds it
+    s = session(1, "2026-03-10 19:45", regions=["upper_back"])
+    got = by_step(plan_patient(OK, [s], others, DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 19:50")), 1)
+    checkin = got["checkin_24h"]
+    assert checkin.status == "scheduled" and checkin.template == "checkin_24h_breathing"
+    assert ny(checkin.send_at) == "2026-03-11 19:45"
+    assert checkin.reason.startswith("over the cap")
 
 
 def test_breathing_question_after_chest_wall_neck_or_shoulder():
@@ -167,12 +195,12 @@ def test_a_newer_session_supersedes_the_pending_checkins_of_the_earlier_one():
     assert old["checkin_72h"].reason == "superseded: by session S2"
     new = by_step(got, 2)
     assert new["aftercare"].status == "scheduled"
-    assert ny(new["aftercare"].send_at) == "2026-03-12 09:30"
+    assert ny(new["aftercare"].send_at) == "2026-03-12 09:05"
 
 
-def test_twice_weekly_sessions_stay_within_three_texts_a_week():
-    s1 = session(1, "2026-03-09 10:00", next_appt="2026-03-12 10:00")
-    s2 = session(2, "2026-03-12 10:00")
+def _twice_weekly(regions):
+    s1 = session(1, "2026-03-09 10:00", regions=regions, next_appt="2026-03-12 10:00")
+    s2 = session(2, "2026-03-12 10:00", regions=regions)
     existing = [
         ExistingMessage(
             1, "aftercare", "sent", at_ny("2026-03-09 10:30"), at_ny("2026-03-09 10:30"), None
@@ -184,21 +212,49 @@ def test_twice_weekly_sessions_stay_within_three_texts_a_week():
             1, "reminder", "sent", at_ny("2026-03-11 10:00"), at_ny("2026-03-11 10:00"), None
         ),
     ]
-    got = by_step(
+    return by_step(
         plan_patient(OK, [s1, s2], existing, DEFAULT_PLAN, WINDOW, at_ny("2026-03-12 10:05")), 2
     )
-    # three texts on the 9th-11th: nothing fits until the 16th, after which the aftercare
-    # and the 24 h check-in have expired; the 72 h check-in (due the 15th) waits for the 16th
-    assert got["aftercare"].status == "skipped" and got["aftercare"].reason.startswith("cap:")
-    assert got["checkin_24h"].status == "skipped"
-    assert got["checkin_72h"].status == "scheduled"
-    assert ny(got["checkin_72h"].send_at) == "2026-03-16 08:00"
+
+
+def test_twice_weekly_upper_back_sessions_keep_their_safety_texts():
+    got = _twice_weekly(["upper_back"])
+    # three texts on the 9th-11th fill the week; the second session's aftercare and its
+    # breathing check-in go anyway, on time, and say that they went over the cap
+    assert got["aftercare"].status == "scheduled"
+    assert ny(got["aftercare"].send_at) == "2026-03-12 10:05"
+    assert got["aftercare"].reason.startswith("over the cap")
+    assert got["checkin_24h"].status == "scheduled"
+    assert got["checkin_24h"].template == "checkin_24h_breathing"
+    assert ny(got["checkin_24h"].send_at) == "2026-03-13 10:00"
+    # the 72 h check-in is no safety text: it gives way (skipped, with the reason)
+    assert got["checkin_72h"].status == "skipped"
+    assert got["checkin_72h"].reason.startswith("cap:")
+
+
+def test_twice_weekly_sessions_keep_the_aftercare_and_the_other_texts_give_way():
+    got = _twice_weekly(["calf"])
+    assert got["aftercare"].status == "scheduled"
+    assert got["checkin_24h"].status == "skipped" and got["checkin_24h"].reason.startswith("cap:")
+    assert got["checkin_72h"].status == "skipped" and got["checkin_72h"].reason.startswith("cap:")
+
+
+def test_a_reminder_never_takes_the_slot_of_the_breathing_checkin():
+    # Monday's upper-back session, next visit Wednesday: the reminder (priority 100) and the
+    # breathing check-in are both due Tuesday 10:00, one text a day
+    s = session(1, "2026-03-09 10:00", regions=["upper_back"], next_appt="2026-03-11 10:00")
+    got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-09 10:00")))
+    assert got["checkin_24h"].status == "scheduled"
+    assert ny(got["checkin_24h"].send_at) == "2026-03-10 10:00"
+    # the reminder gives way: the next morning, still before its window ends
+    assert got["reminder"].status == "scheduled"
+    assert ny(got["reminder"].send_at) == "2026-03-11 08:00"
 
 
 def test_a_reminder_outranks_a_late_checkin_when_caps_force_a_choice():
     # weekly sessions: aftercare day 0, check-in day 1, reminder day 6 fill the week, so the
     # 72 h check-in (day 3) would be a fourth text in seven days
-    s = session(1, "2026-03-09 10:00", next_appt="2026-03-16 10:00")
+    s = session(1, "2026-03-09 10:00", regions=["calf"], next_appt="2026-03-16 10:00")
     got = by_step(plan_patient(OK, [s], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-09 10:00")))
     assert got["reminder"].status == "scheduled"
     assert got["checkin_72h"].status == "skipped"
@@ -296,6 +352,15 @@ def _simulate(tz, sessions, window, lag):
                 d.session_id, d.step, d.status, d.send_at, None, d.reason
             )
             decisions[key] = d
+            # what a safety text is held back for: skipped, or deferred past the tolerance
+            if d.safety:
+                late = d.status == "skipped" or d.send_at - max(d.due_at, now) > (
+                    DEFAULT_PLAN.safety_hold
+                )
+                assert (d.held is not None) == late, (d, now)
+                assert not (d.reason or "").startswith("cap"), d
+            else:
+                assert d.held is None
     return existing, decisions
 
 
@@ -307,11 +372,14 @@ def test_properties_hold_for_any_history(history):
     going = [m for m in existing.values() if m.status in ("scheduled", "sent")]
     per_day: dict[date, int] = {}
     for m in going:
-        # no send_at in quiet hours
-        assert window.contains_local(m.send_at.astimezone(tz)), m
+        # no send_at in quiet hours (the step's own hours where it has them)
+        hours = DEFAULT_PLAN.by_key[m.step].send_window or window
+        assert hours.contains_local(m.send_at.astimezone(tz)), m
+        if decisions[(m.session_id, m.step)].safety:
+            continue  # the caps never hold a safety text back
         d = m.send_at.astimezone(tz).date()
         per_day[d] = per_day.get(d, 0) + 1
-    # caps never exceeded
+    # caps never exceeded by the texts they may hold back
     for d, count in per_day.items():
         assert count <= DEFAULT_PLAN.max_per_day
         assert (

@@ -687,3 +687,30 @@ def test_kick_sends_at_once_and_close_stops_the_thread(sessions: sessionmaker[Se
     finally:
         sender.close(timeout=5)
     assert not sender.running
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        ("safety text held back: aftercare held back: quiet hours", "A safety text to Maria is"),
+        ("no answer: safety check-in and its nudge unanswered for 4 h", "Maria has not answered"),
+    ],
+)
+def test_a_review_flag_of_the_outbox_has_an_alert_without_health_details(reason, says) -> None:
+    for fit in (True, False):
+        title, body = alert_text(
+            kind="review", first_name="Maria", clinic_name="Harbor Physio", link=LINK,
+            reason=reason, fit_sms=fit,
+        )  # fmt: skip
+        assert title == "Please call: Harbor Physio patient"
+        assert says in body and "Harbor Physio" in body
+        assert "aftercare" not in body and "quiet" not in body  # the reason stays in the flag
+        assert_no_phi(title + body)
+    info = analyze(body)
+    assert (info.encoding, info.segments) == ("GSM-7", 1)
+    # a review flag raised by a reply still has no alert
+    with pytest.raises(ValueError):
+        alert_text(
+            kind="review", first_name="Maria", clinic_name="Harbor Physio", link=None,
+            reason="negated red flag: chest pain",
+        )  # fmt: skip

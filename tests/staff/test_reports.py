@@ -52,9 +52,10 @@ def test_an_outbox_row_is_plain_values_with_times_in_utc_iso(clinics):
         "template": "aftercare",
         "locale": "en",
         "status": "sent",
-        "due_at": "2026-03-10T14:30:00Z",
-        "send_at": "2026-03-10T14:30:00Z",
-        "expires_at": "2026-03-11T14:30:00Z",
+        # the aftercare goes as soon as the session ends (its offset is 0)
+        "due_at": "2026-03-10T14:00:00Z",
+        "send_at": "2026-03-10T14:00:00Z",
+        "expires_at": "2026-03-11T14:00:00Z",
         "sent_at": "2026-03-10T14:31:00Z",
         "attempts": 1,
         "reason": None,
@@ -143,6 +144,7 @@ def test_a_flag_row_names_the_patient_but_never_quotes_them(seeded):
         "acknowledged_by": None,
         "acknowledged_at": None,
         "reply_id": seeded.reply["R2"],
+        "message_id": None,
     }
     assert (rows[1]["clinic"], rows[1]["patient"], rows[1]["first_name"]) == (None, None, None)
     assert [(r["acknowledged_by"], r["acknowledged_at"]) for r in acknowledged] == [

@@ -35,12 +35,15 @@ def seed_treated(
     plan_at: datetime | None = None,
     first_name: str = "Pat{i}",
     first_id: int = 0,
-    regions: str | None = None,
+    regions: str | None = "calf",
     **clinic: Any,
 ) -> None:
     """The Harbor clinic (``clinic`` overrides its fields) and one consenting patient per
     phone, external ids ``P{i}``/``S{i}`` from ``first_id``, each with a session completed at
-    ``completed_at``; then planned at ``plan_at`` (default: ``completed_at``)."""
+    ``completed_at``; then planned at ``plan_at`` (default: ``completed_at``).
+
+    The sessions treated the calf unless ``regions`` says otherwise: away from the lung, so
+    the 24 h check-in is the plain one (no region at all would ask about breathing)."""
     with factory() as db, db.begin():
         row = Clinic(**{**HARBOR, **clinic})
         db.add(row)

@@ -240,8 +240,8 @@ def test_it_uses_the_given_fallback_before_en(tmp_path):
 
 
 def test_it_raises_for_a_key_that_exists_nowhere(shipped):
-    with pytest.raises(TemplateError, match=r"nudge.txt: no template \(tried es-MX, es, en\)"):
-        shipped.resolve_locale("nudge", "es-MX")
+    with pytest.raises(TemplateError, match=r"welcome.txt: no template \(tried es-MX, es, en\)"):
+        shipped.resolve_locale("welcome", "es-MX")
 
 
 def test_it_renders_with_the_context(shipped):

@@ -25,17 +25,24 @@ def destinations(clinic: Any) -> list[tuple[AlertChannel, str]]:
 
 
 def queue_alerts(
-    db: Session | Connection, *, flag_id: int, flag_kind: str, clinic: Any, now: datetime
+    db: Session | Connection,
+    *,
+    flag_id: int,
+    flag_kind: str,
+    clinic: Any,
+    now: datetime,
+    page: bool = False,
 ) -> int:
     """Queue one ``pending`` alert per destination of ``clinic`` for the flag: a text to its
     on-call phone, a notification to each of its Apprise URLs, all due ``now``.
 
-    Nothing for a kind outside :data:`ALERTED_KINDS` (review flags wait in the inbox), for a
-    flag without a clinic, or for a clinic without destinations. Runs in the caller's
+    Nothing for a kind outside :data:`ALERTED_KINDS` (review flags wait in the inbox) unless
+    ``page`` (a review flag the outbox raised: a safety text held back, a nudge unanswered),
+    for a flag without a clinic, or for a clinic without destinations. Runs in the caller's
     transaction, so the flag and its alerts are committed together or not at all. Returns
     the number of rows added.
     """
-    if flag_kind not in ALERTED_KINDS or clinic is None:
+    if (flag_kind not in ALERTED_KINDS and not page) or clinic is None:
         return 0
     return store.queue_pending(
         db, flag_id=flag_id, clinic_id=clinic.id, destinations=destinations(clinic), now=now

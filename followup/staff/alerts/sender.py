@@ -163,6 +163,7 @@ class AlertSender:
                 # the on-call text is one segment; chat and email keep the link whatever
                 fit_sms=sms,
                 purpose=alert.purpose,
+                reason=alert.flag_reason,
             )
         except ValueError as exc:  # a flag kind that has no alert: retrying cannot help
             return Outcome(False, short(str(exc)), permanent=True)

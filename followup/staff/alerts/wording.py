@@ -11,11 +11,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from followup.store.statuses import AlertPurpose, FlagKind
+from followup.store.statuses import AlertPurpose, FlagKind, OutboxFlag
 from followup.texts.segments import analyze, is_gsm7
 
 #: flag kinds that page staff when raised; review flags wait in the dashboard's inbox and
-#: page staff only when nobody has read them in time (an ``overdue`` alert)
+#: page staff only when nobody has read them in time (an ``overdue`` alert), except those
+#: the outbox raises (:data:`PAGED_REVIEWS`), which page at once
 ALERTED_KINDS = frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY, FlagKind.CALLBACK})
 #: the flag kinds each purpose of alert is for
 KINDS_BY_PURPOSE = {
@@ -24,11 +25,23 @@ KINDS_BY_PURPOSE = {
     AlertPurpose.SECOND_CONTACT: frozenset({FlagKind.EMERGENCY, FlagKind.CLINIC_TODAY}),
 }
 
+#: how the reason of a review flag the outbox raises begins, and what its alert says: a
+#: safety text a limit held back (the planner), a safety check-in and its nudge unanswered or
+#: a nudge that could not go (the nudges). Nothing about the patient's health: "a safety text"
+#: and "a check-in" say what staff must do without saying why.
+HELD_BACK = OutboxFlag.HELD_BACK
+NO_ANSWER = OutboxFlag.NO_ANSWER
+PAGED_REVIEWS = {
+    HELD_BACK: "A safety text to {who} is delayed; please call.",
+    NO_ANSWER: "{Who} has not answered a check-in or its follow-up; please call.",
+}
+
 _P = AlertPurpose
 _TITLES = {
     (_P.FLAG, FlagKind.EMERGENCY): "URGENT: {clinic} patient reply",
     (_P.FLAG, FlagKind.CLINIC_TODAY): "Call today: {clinic} patient reply",
     (_P.FLAG, FlagKind.CALLBACK): "Call-back: {clinic} patient reply",
+    (_P.FLAG, FlagKind.REVIEW): "Please call: {clinic} patient",
     (_P.OVERDUE, FlagKind.REVIEW): "Unread: {clinic} patient message",
     (_P.SECOND_CONTACT, FlagKind.EMERGENCY): "URGENT, not acknowledged: {clinic} patient reply",
     (_P.SECOND_CONTACT, FlagKind.CLINIC_TODAY): "Not acknowledged: {clinic} patient reply",
@@ -51,8 +64,18 @@ class _Names:
     emergency_number: str | None
 
 
-def _sentence(kind: str, names: _Names, purpose: str = AlertPurpose.FLAG) -> str:
+def paged_review(reason: str | None) -> str | None:
+    """The :data:`PAGED_REVIEWS` topic a review flag's reason starts with, or None (a review
+    flag raised by a reply, which waits in the inbox)."""
+    return next((topic for topic in PAGED_REVIEWS if (reason or "").startswith(topic)), None)
+
+
+def _sentence(
+    kind: str, names: _Names, purpose: str = AlertPurpose.FLAG, topic: str | None = None
+) -> str:
     who = names.who
+    if kind == FlagKind.REVIEW and topic is not None and purpose == AlertPurpose.FLAG:
+        return PAGED_REVIEWS[topic].format(who=who, Who=who[:1].upper() + who[1:])
     late = purpose == AlertPurpose.SECOND_CONTACT
     if kind == FlagKind.EMERGENCY:
         told = (
@@ -109,6 +132,7 @@ def alert_text(
     emergency_number: str | None = None,
     fit_sms: bool = True,
     purpose: str = AlertPurpose.FLAG,
+    reason: str | None = None,
 ) -> tuple[str, str]:
     """``(title, body)`` of the alert for a flag of ``kind``, sent for ``purpose``: the flag
     was raised, a review flag is still unread (``overdue``), or an urgent flag was not
@@ -125,8 +149,15 @@ def alert_text(
     whole text does not fit, in this order: names are folded to GSM-7 ("Zoë" -> "Zoe"), the
     link is dropped (staff find the flag in the dashboard), names are cut to 20 / 30
     characters. Without ``fit_sms`` (Apprise: chat and email have room) nothing is dropped.
+
+    A review flag has an alert only when the outbox raised it: its ``reason`` starts with a
+    topic of :data:`PAGED_REVIEWS`, and the alert says what staff must do, not why.
     """
-    if kind not in KINDS_BY_PURPOSE.get(purpose, ()):
+    topic = paged_review(reason) if kind == FlagKind.REVIEW else None
+    allowed = KINDS_BY_PURPOSE.get(purpose, frozenset())
+    if purpose == AlertPurpose.FLAG and topic is not None:
+        allowed = allowed | {FlagKind.REVIEW}
+    if kind not in allowed:
         raise ValueError(f"no {purpose} alert for flag kind {kind!r}")
     clinic = _one_line(clinic_name)
     who = _one_line(first_name) if first_name and first_name.strip() else "an unknown number"
@@ -134,7 +165,7 @@ def alert_text(
     title = _TITLES[(AlertPurpose(purpose), FlagKind(kind))].format(clinic=clinic)
 
     def body(names: _Names, with_link: bool) -> str:
-        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names, purpose)
+        text = _PREFIXES[kind].format(clinic=names.clinic) + _sentence(kind, names, purpose, topic)
         return f"{text} Open: {link}" if with_link and link else text
 
     names = _Names(who, clinic, number)

@@ -3,6 +3,7 @@
 - :mod:`~followup.store.outbox.machine`: the state machine (allowed moves, one event per move).
 - :mod:`~followup.store.outbox.claims`: claim, recover, release and record sends.
 - :mod:`~followup.store.outbox.waiting`: texts of a clinic without staff alert destinations.
+- :mod:`~followup.store.outbox.nudges`: the nudges of unanswered safety check-ins.
 
 Everything that changes a text's status goes through these modules; callers import the names
 below.
@@ -17,6 +18,14 @@ from followup.store.outbox.claims import (
     set_bodies,
 )
 from followup.store.outbox.machine import ALLOWED, TransitionError, add_events, transition
+from followup.store.outbox.nudges import (
+    NUDGE_STEP,
+    add_nudges,
+    clinic_plans,
+    nudges_to_follow,
+    sent_checkins,
+    skip_waiting_nudges,
+)
 from followup.store.outbox.outcomes import fail_claimed, retry_claimed, skip_claimed
 from followup.store.outbox.planning import planned_rows, texted_patients, write_plan
 from followup.store.outbox.sending import LastLook, LastLookReader, claimed_texts
@@ -25,23 +34,29 @@ from followup.store.outbox.waiting import NO_ALERT_DESTINATION, hold_due, releas
 __all__ = [
     "ALLOWED",
     "NO_ALERT_DESTINATION",
+    "NUDGE_STEP",
     "Accepted",
     "LastLook",
     "LastLookReader",
     "TransitionError",
     "add_events",
+    "add_nudges",
     "claim_due",
     "claimed_texts",
+    "clinic_plans",
     "fail_claimed",
     "hold_due",
     "mark_sent",
+    "nudges_to_follow",
     "planned_rows",
     "reclaim_expired",
     "release",
     "release_waiting",
     "retry_claimed",
+    "sent_checkins",
     "set_bodies",
     "skip_claimed",
+    "skip_waiting_nudges",
     "texted_patients",
     "transition",
     "write_plan",

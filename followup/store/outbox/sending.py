@@ -14,10 +14,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, case, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
-from followup.store.models import Clinic, OutboundMessage, Patient, TreatmentSession
+from followup.store.models import (
+    Clinic,
+    InboundMessage,
+    OutboundMessage,
+    Patient,
+    TreatmentSession,
+)
 from followup.store.statuses import MessageStatus
 
 log = logging.getLogger(__name__)
@@ -124,6 +130,26 @@ _LAST_LOOK_SQL = (
     " WHERE m.id = {}"
 )
 
+_earlier = aliased(OutboundMessage)
+#: for a nudge: the patient replied after the session's other texts went out (the check-in
+#: it follows), so it must not go; False for every other text
+_ANSWERED = case(
+    (
+        OutboundMessage.step == "nudge",
+        exists().where(
+            InboundMessage.patient_id == OutboundMessage.patient_id,
+            InboundMessage.received_at
+            > select(func.max(_earlier.sent_at))
+            .where(
+                and_(_earlier.session_id == OutboundMessage.session_id, _earlier.step != "nudge")
+            )
+            .correlate(OutboundMessage)
+            .scalar_subquery(),
+        ),
+    ),
+    else_=False,
+).label("answered")
+
 #: what a claimed text needs to be checked, rendered and addressed
 CLAIMED_TEXT = (
     OutboundMessage.id,
@@ -150,6 +176,7 @@ CLAIMED_TEXT = (
     Clinic.messaging_service_sid,
     TreatmentSession.status.label("session_status"),
     TreatmentSession.next_appointment_at,
+    _ANSWERED,
 )
 _CLAIMED_TEXTS = (
     select(*CLAIMED_TEXT)

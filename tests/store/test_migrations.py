@@ -1,0 +1,110 @@
+"""Migrations that change tables holding data keep that data (SQLite rebuilds tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from followup.store.engine import make_engine, upgrade
+
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC).isoformat(" ")
+
+
+def _seed_reply_flag_and_alert(conn) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO clinics (id, slug, name, phone, timezone, country, default_locale,"
+            " send_window_start, send_window_end, emergency_number, created_at)"
+            " VALUES (1, 'harbor', 'Harbor', '+12015550100', 'America/New_York', 'US', 'en',"
+            " 480, 1200, '911', :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO inbound_messages (id, provider_sid, from_number, body, num_media,"
+            " received_at, kind, urgency) VALUES (1, 'SM1', '+12015550123', 'x', 0, :now,"
+            " 'text', 'none')"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO flags (id, clinic_id, inbound_id, kind, reason, status, created_at)"
+            " VALUES (1, 1, 1, 'emergency', 'red flag', 'open', :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO staff_alerts (id, flag_id, clinic_id, channel, destination, status,"
+            " attempts, next_attempt_at, created_at)"
+            " VALUES (1, 1, 1, 'sms', '+12015550199', 'pending', 0, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+
+
+def test_outbox_flags_migration_keeps_flags_and_their_alerts_on_sqlite(tmp_path):
+    # SQLite rebuilds the flags table; dropping the old one must not cascade to the alerts
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0003")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        _seed_reply_flag_and_alert(conn)
+    upgrade(url)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, flag_id FROM staff_alerts")).all() == [(1, 1)]
+        assert conn.execute(text("SELECT id, inbound_id, message_id FROM flags")).all() == [
+            (1, 1, None)
+        ]
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # a flag without a reply may now be stored
+        conn.execute(
+            text(
+                "INSERT INTO flags (clinic_id, kind, reason, status, created_at)"
+                " VALUES (1, 'review', 'held back', 'open', :now)"
+            ),
+            {"now": NOW},
+        )
+    engine.dispose()
+
+
+def _seed_patient_and_session(conn) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO patients (id, clinic_id, external_id, first_name, phone, consent,"
+            " created_at, updated_at) VALUES (1, 1, 'P1', 'Ana', '+12015550123', 1, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO treatment_sessions (id, clinic_id, external_id, patient_id,"
+            " completed_at, status, regions, plan_pending, created_at, updated_at)"
+            " VALUES (1, 1, 'S1', 1, :now, 'completed', '[]', 1, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+
+
+def test_every_migration_since_0003_keeps_every_row_on_sqlite(tmp_path):
+    """Each later migration rebuilds some table on SQLite (clinics, flags, replies): not one
+    row of any table, including the ones pointing at a rebuilt table, may be lost."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0003")
+    engine = make_engine(url)
+    tables = ("clinics", "patients", "treatment_sessions", "inbound_messages", "flags",
+              "staff_alerts")  # fmt: skip
+    with engine.begin() as conn:
+        _seed_reply_flag_and_alert(conn)
+        _seed_patient_and_session(conn)
+        before = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+    assert all(before.values())
+    upgrade(url)
+    with engine.begin() as conn:
+        after = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert after == before
+    engine.dispose()
