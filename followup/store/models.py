@@ -6,109 +6,53 @@
 - ``status`` columns carry CHECK constraints; every transition of a message is written to
   ``message_events`` (the audit trail a clinic will be asked for).
 
-All timestamps are stored in UTC (timezone-aware columns on PostgreSQL; SQLite stores naive
-UTC, and :class:`UTCDateTime` puts the zone back on the way out).
+The outbound side (clinics, patients, sessions, the outbox and its events) is here; the
+two-way side (replies, flags, staff alerts, delivery receipts) is in
+:mod:`followup.store.reply_models`, and the base, the status tuples and the UTC column type
+in :mod:`followup.store.schema`. Every name stays importable from here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from followup.store.statuses import (
-    AlertChannel,
-    AlertPurpose,
-    AlertStatus,
-    FlagKind,
-    FlagStatus,
-    MessageStatus,
-    ReplyKind,
-    SessionStatus,
-    values,
+from followup.store.reply_models import DeliveryReceipt, Flag, InboundMessage, StaffAlert
+from followup.store.schema import (
+    ALERT_CHANNELS,
+    ALERT_PURPOSES,
+    ALERT_STATUSES,
+    FLAG_KINDS,
+    FLAG_STATUSES,
+    MESSAGE_STATUSES,
+    NAMING,
+    REPLY_KINDS,
+    SESSION_STATUSES,
+    Base,
+    UTCDateTime,
+    utcnow,
 )
 
-MESSAGE_STATUSES = values(MessageStatus)
-SESSION_STATUSES = values(SessionStatus)
-REPLY_KINDS = values(ReplyKind)
-FLAG_KINDS = values(FlagKind)
-FLAG_STATUSES = values(FlagStatus)
-ALERT_CHANNELS = values(AlertChannel)
-ALERT_STATUSES = values(AlertStatus)
-ALERT_PURPOSES = values(AlertPurpose)
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _require_aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column; attach a time zone first")
-    return value
-
-
-@lru_cache(maxsize=8192)
-def _sqlite_utc_text(value: datetime) -> str:
-    """How SQLite keeps a UTC timestamp: fixed-width text (the format of SQLAlchemy's SQLite
-    DATETIME), so comparing text compares instants. Cached: the planner writes hundreds of
-    thousands of timestamps, and many are equal (the run's clock, texts deferred to 08:00)."""
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        return None if value is None else _require_aware(value).astimezone(UTC)
-
-    def bind_processor(self, dialect):
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-
-        # SQLite keeps text: one step from datetime to that text, instead of the generic
-        # process_bind_param -> SQLite DATETIME chain (the planner binds hundreds of thousands)
-        def process(value: datetime | None) -> str | None:
-            return None if value is None else _sqlite_utc_text(_require_aware(value))
-
-        return process
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+__all__ = [
+    "ALERT_CHANNELS", "ALERT_PURPOSES", "ALERT_STATUSES", "FLAG_KINDS", "FLAG_STATUSES",
+    "MESSAGE_STATUSES", "NAMING", "REPLY_KINDS", "SESSION_STATUSES", "Base", "Clinic",
+    "DeliveryReceipt", "Flag", "InboundMessage", "MessageEvent", "OutboundMessage", "Patient",
+    "StaffAlert", "TreatmentSession", "UTCDateTime", "utcnow",
+]  # fmt: skip
 
 
 class Clinic(Base):
@@ -314,156 +258,3 @@ class MessageEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")
-
-
-class DeliveryReceipt(Base):
-    """A status callback as Twilio sent it. ``(provider_sid, status)`` is unique, so a repeated
-    callback is a no-op; a receipt whose text is not yet known (the callback outran the
-    dispatcher's write of the SID) stays unapplied until the worker's next reconcile."""
-
-    __tablename__ = "delivery_receipts"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    provider_sid: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="CASCADE")
-    )
-
-    __table_args__ = (
-        UniqueConstraint("provider_sid", "status"),
-        Index(
-            "ix_delivery_receipts_unapplied",
-            "received_at",
-            postgresql_where=text("applied_at IS NULL"),
-            sqlite_where=text("applied_at IS NULL"),
-        ),
-    )
-
-
-class InboundMessage(Base):
-    """A text a patient (or anyone) sent us. Kept whatever it says and whoever sent it:
-    an unknown number's text is stored with no patient, never dropped."""
-
-    __tablename__ = "inbound_messages"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    #: Twilio's MessageSid; unique, so a webhook retried by Twilio is processed once
-    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    #: the check-in this answers: the patient's latest check-in sent before it arrived
-    in_reply_to: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="SET NULL")
-    )
-    from_number: Mapped[str] = mapped_column(String(32))
-    to_number: Mapped[str | None] = mapped_column(String(32))
-    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
-    body: Mapped[str] = mapped_column(Text, default="")
-    num_media: Mapped[int] = mapped_column(Integer, default=0)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    kind: Mapped[str] = mapped_column(String(16))
-    urgency: Mapped[str] = mapped_column(String(16))
-    score: Mapped[int | None] = mapped_column(Integer)
-    worry: Mapped[bool | None] = mapped_column(Boolean)
-    #: the terms that decided, for staff ("chest pain", "score 7"); JSON list of strings
-    matched: Mapped[list | None] = mapped_column(JSON)
-    #: the template we answered with and its text (TwiML), or NULL when we stayed silent
-    reply_key: Mapped[str | None] = mapped_column(String(64))
-    reply_body: Mapped[str | None] = mapped_column(Text)
-
-    __table_args__ = (
-        CheckConstraint(f"kind IN {REPLY_KINDS!r}", name="kind"),
-        Index(None, "patient_id", "received_at"),
-        Index(None, "clinic_id", "received_at"),
-    )
-
-
-class Flag(Base):
-    """Something staff must act on, raised by a reply or by the outbox (a safety text held
-    back, a nudge nobody answered). Open until a named person acknowledges it."""
-
-    __tablename__ = "flags"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    #: the reply that raised it; None for a flag the outbox raised (see ``message_id``)
-    inbound_id: Mapped[int | None] = mapped_column(
-        ForeignKey("inbound_messages.id", ondelete="CASCADE")
-    )
-    #: the text a flag of the outbox is about: a safety text a limit held back, a nudge
-    #: nobody answered. Unique: each such text raises one flag, however often it is planned
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound_messages.id", ondelete="CASCADE"), unique=True
-    )
-    kind: Mapped[str] = mapped_column(String(16))
-    #: why, in staff words without the patient's own text ("red flag: chest pain", "score 8")
-    reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
-    #: when the flag's escalation was queued: a review flag overdue in open time
-    #: (``review_alerted_at``), an urgent one sent to the second contact
-    #: (``second_contact_at``). Set once, in the transaction that queues the alerts, so a
-    #: flag escalates once however many workers look.
-    review_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    second_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        CheckConstraint(f"kind IN {FLAG_KINDS!r}", name="kind"),
-        CheckConstraint(f"status IN {FLAG_STATUSES!r}", name="status"),
-        Index(None, "clinic_id", "status", "created_at"),
-        # the escalation scan: open flags by kind and age
-        Index(
-            "ix_flags_open_kind_created_at",
-            "kind",
-            "created_at",
-            postgresql_where=text("status = 'open'"),
-            sqlite_where=text("status = 'open'"),
-        ),
-    )
-
-
-class StaffAlert(Base):
-    """One delivery of a flag to one destination (the on-call number, an Apprise URL).
-
-    Sent by the alert sender right after the webhook commits and retried with backoff by the
-    worker; a failure is kept (``last_error``) for the dashboard and ``followup alerts``."""
-
-    __tablename__ = "staff_alerts"
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
-    #: why it was sent (:class:`~followup.store.statuses.AlertPurpose`)
-    purpose: Mapped[str] = mapped_column(
-        String(16), default=AlertPurpose.FLAG, server_default=text("'flag'")
-    )
-    destination: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: a sender working on it holds it until then (like the outbox's lease)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    provider_sid: Mapped[str | None] = mapped_column(String(64))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        CheckConstraint(f"channel IN {ALERT_CHANNELS!r}", name="channel"),
-        CheckConstraint(f"purpose IN {ALERT_PURPOSES!r}", name="purpose"),
-        CheckConstraint(f"status IN {ALERT_STATUSES!r}", name="status"),
-        Index(
-            "ix_staff_alerts_pending",
-            "next_attempt_at",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
-        ),
-    )
