@@ -48,7 +48,8 @@ from followup.texts.names import patient_names, tidy_without_name
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": ReplyKind.OPT_OUT, "START": ReplyKind.OPT_IN, "HELP": ReplyKind.HELP}
-#: "staff will read your message" goes to a sender at most once in this long
+#: "staff will read your message" goes to a sender at most once in this long; free text
+#: within it gets the short acknowledgement (never silence, see triage)
 ACK_INTERVAL = timedelta(hours=24)
 _NEVER = datetime.min.replace(tzinfo=UTC)
 

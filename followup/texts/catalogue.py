@@ -70,7 +70,7 @@ REPLY_PREFIX = "reply_"
 PLAN_KEYS = ("aftercare", "checkin_24h", "checkin_24h_breathing", "checkin_72h", "reminder")
 REPLY_KEYS = (
     "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
-    "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
+    "reply_received_again", "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
 )  # fmt: skip
 TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS
 FIRST_MESSAGE_KEY = "aftercare"
