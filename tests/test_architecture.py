@@ -33,6 +33,7 @@ PURE = (
     "followup.inbound.triage",
     "followup.inbound.reading",
     "followup.texts.segments",
+    "followup.texts.names",
     "followup.gateways.policy",
     "followup.intake.clinic_fields",
     "followup.intake.csv_rows",

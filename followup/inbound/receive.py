@@ -27,7 +27,6 @@ so a profiler can wrap a step where it is defined and see every call: that is ho
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,12 +46,14 @@ from followup.store.outbox import skip_waiting_nudges
 from followup.store.statuses import ReplyKind
 from followup.texts.catalogue import Catalogue
 from followup.texts.locales import callback_when
+from followup.texts.names import patient_names, tidy_without_name
 
 #: Twilio's Advanced Opt-Out names the keyword it acted on; we follow it and stay silent
 OPT_OUT_TYPES = {"STOP": ReplyKind.OPT_OUT, "START": ReplyKind.OPT_IN, "HELP": ReplyKind.HELP}
 #: why a waiting nudge is skipped when its patient replies
 NUDGE_ANSWERED = "answered: the patient replied"
-#: "staff will read your message" goes to a sender at most once in this long
+#: "staff will read your message" goes to a sender at most once in this long; free text
+#: within it gets the short acknowledgement (never silence, see triage)
 ACK_INTERVAL = timedelta(hours=24)
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -132,9 +133,6 @@ def read_reply(sms: InboundSms, ctx: ReplyContext) -> Classification:
     return classify(sms.body, ctx)
 
 
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
-
-
 def callback_time(
     catalogue: Catalogue,
     locale: str | None,
@@ -171,28 +169,28 @@ def render_reply(
     now: datetime | None = None,
     patient_timezone: str | None = None,
 ) -> str:
-    """The answer text. Without a name (an unknown number) the greeting closes up neatly:
+    """The answer text. Names are folded to GSM-7 and the first name capped
+    (:mod:`followup.texts.names`), as in every text to a patient. Without a name (an unknown
+    number, or a name with nothing GSM-7 can spell) the greeting closes up neatly:
     "Thanks, Harbor Physio ..." rather than "Thanks , Harbor Physio ...".
 
     Its promises are true: "we have told the clinic's staff" only when the clinic has an
     alert destination (``staff_alerted``), "will call you" with when, from the clinic's
     opening hours at ``now`` (``callback_when``)."""
     now = now or datetime.now(UTC)
+    names = patient_names(first_name, clinic.name)
     text = catalogue.render(
         key,
         locale,
         {
-            "first_name": first_name or "",
-            "clinic_name": clinic.name,
+            **names,
             "clinic_phone": display_phone(clinic.phone, clinic.country),
             "emergency_number": clinic.emergency_number,
             "staff_alerted": bool(alerts.destinations(clinic)),
             "callback_when": callback_time(catalogue, locale, clinic, now, patient_timezone),
         },
     )
-    if not first_name:
-        text = re.sub(r" {2,}", " ", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
-    return text
+    return text if names["first_name"] else tidy_without_name(text)
 
 
 def receive(

@@ -13,8 +13,12 @@ Decisions worth knowing:
 - A red-flag term the patient negated ("no chest pain") never triggers the safety reply (that
   would tell a patient without symptoms to call 911), but it is not ignored either: the reply
   gets a "review" flag so a person reads it.
-- Free text goes to the staff inbox as a "review" flag; the patient is told staff will read it,
-  at most once a day, so a chatty patient is not answered by a robot every time.
+- Free text goes to the staff inbox as a "review" flag, and every such reply is answered: no
+  reply is ever met with silence, since the patient cannot tell silence from "nobody got
+  it", and every answer carries the emergency number. What is rate-limited is the wording:
+  the full "staff will read your message" (with the clinic's number) at most once a day,
+  later ones a short acknowledgement (``reply_received_again``), so a chatty patient is not
+  sent the same paragraph every time.
 - "Wrong number" stops every text to that number at once (the patient's name, the clinic and
   an appointment time would keep going to a stranger) and flags staff to correct it; a
   reimport with a new number clears it.
@@ -37,6 +41,8 @@ HIGH_SCORE = 7
 #: at 72 h soreness should be easing; this much still is worth a call (clinical.md section 3)
 LATE_SCORE = 4
 LATE_STEP = "checkin_72h"
+#: the answer to free text: the full one, then (within a day of it) the short one
+ACK, ACK_AGAIN = "reply_received", "reply_received_again"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ class TriageContext:
     last_step: str | None = None
     #: the patient's previous soreness score, if any
     previous_score: int | None = None
-    #: we already told this patient "staff will read your message" within the last day
+    #: we already told this patient "staff will read your message" within the last day: a
+    #: later free-text reply gets the short acknowledgement instead
     acknowledged_recently: bool = False
     #: the sender is a known patient
     known_patient: bool = True
@@ -129,4 +136,4 @@ def decide(c: Classification, ctx: TriageContext = TriageContext()) -> Actions:
         return Actions(reply_key="reply_thanks")
     # free text, photos, anything unclear: a person reads it
     reason = negated or ("reply from an unknown number" if not ctx.known_patient else "free text")
-    return Actions(F.REVIEW, reason, None if ctx.acknowledged_recently else "reply_received")
+    return Actions(F.REVIEW, reason, ACK_AGAIN if ctx.acknowledged_recently else ACK)

@@ -20,6 +20,7 @@ import phonenumbers
 
 from followup.hours import HoursError, parse_hours, to_data
 from followup.phones import PhoneError, emergency_number_for, normalize_phone
+from followup.texts.names import CLINIC_NAME_BUDGET, clinic_name_for_sms
 from followup.texts.segments import analyze
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -28,7 +29,7 @@ _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _EMERGENCY = re.compile(r"^[0-9]{2,15}$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
 #: templates are written so that a clinic name of this length still fits one segment
-NAME_BUDGET = 30
+NAME_BUDGET = CLINIC_NAME_BUDGET
 #: US rules (TCPA) allow such texts between 08:00 and 21:00 at the recipient's location
 QUIET_START, QUIET_END = 8 * 60, 21 * 60
 
@@ -102,14 +103,17 @@ def format_delay(minutes: int) -> str:
 
 
 def name_warnings(name: str) -> list[str]:
-    """Why a clinic name may make every text cost more (it appears in all of them)."""
+    """How texts will show a clinic name, and why it may make them cost more (it appears in
+    all of them). Texts fold it to GSM-7 (:func:`followup.texts.names.clinic_name_for_sms`),
+    so the clinic is told the spelling patients will see."""
     warnings = []
     non_gsm = analyze(name).non_gsm
     if non_gsm:
         chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in non_gsm)
         warnings.append(
-            f"name: {chars} not in the GSM-7 alphabet: every text naming this clinic is sent "
-            "as UCS-2 (70 characters a segment instead of 160), which can double its cost"
+            f"name: {chars} not in the GSM-7 alphabet: texts spell it "
+            f"{clinic_name_for_sms(name)!r}, since one such character would send every text "
+            "naming this clinic as UCS-2 (70 characters a segment instead of 160)"
         )
     if len(name) > NAME_BUDGET:
         warnings.append(

@@ -29,6 +29,7 @@ from followup.phones import display_phone
 from followup.store.clinics import without_alert_destination_ids
 from followup.store.outbox import claim_due, claimed_texts, hold_due, reclaim_expired, set_bodies
 from followup.texts.catalogue import Catalogue, TemplateError, format_appointment
+from followup.texts.names import patient_names, tidy_without_name
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,13 @@ class Claimer:
 
     def render(self, row: Any) -> str:
         """The text of one claimed row (columns of
-        :data:`followup.store.outbox.sending.CLAIMED_TEXT`), from the catalogue."""
+        :data:`followup.store.outbox.sending.CLAIMED_TEXT`), from the catalogue. Names are
+        folded to GSM-7 and the first name capped (:mod:`followup.texts.names`), so "Lucía"
+        does not turn a one-segment text into two UCS-2 ones."""
         tz = ZoneInfo(row.patient_timezone or row.clinic_timezone)
+        names = patient_names(row.first_name, row.clinic_name)
         context = {
-            "first_name": row.first_name,
-            "clinic_name": row.clinic_name,
+            **names,
             "clinic_phone": display_phone(row.clinic_phone, row.country),
             "emergency_number": row.emergency_number,
             "appointment_time": (
@@ -176,4 +179,5 @@ class Claimer:
                 else ""
             ),
         }
-        return self.catalogue.render(row.template_key, row.locale, context)
+        text = self.catalogue.render(row.template_key, row.locale, context)
+        return text if names["first_name"] else tidy_without_name(text)

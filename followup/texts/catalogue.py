@@ -72,7 +72,7 @@ PLAN_KEYS = (
 )  # fmt: skip
 REPLY_KEYS = (
     "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
-    "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
+    "reply_received_again", "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
 )  # fmt: skip
 TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS
 FIRST_MESSAGE_KEY = "aftercare"

@@ -33,16 +33,27 @@ from followup.texts.locales import (
     longest_callback,
     parse_locale_file,
 )
-from followup.texts.segments import analyze, is_gsm7
+from followup.texts.names import clinic_name_for_sms, patient_names
+from followup.texts.segments import SegmentInfo, analyze, is_gsm7
 
 # Long but realistic values: a text that fits one segment with these fits with real ones.
-# 20-character first name, 30-character clinic name, a US phone number, 3-digit emergency number.
+# A first name as long as texts carry (FIRST_NAME_MAX, 20), a 30-character clinic name, a US
+# phone number, a 3-digit emergency number.
 LONG_SAMPLE: Mapping[str, str] = {
     "first_name": "Maximiliana Fernanda",
     "clinic_name": "Harbor Physio and Sports Rehab",
     "clinic_phone": "(555) 555-0100",
     "emergency_number": "911",
 }
+# Names as clinics' systems hold them, (first name, clinic name), put through
+# followup.texts.names as the renderers do: accents GSM-7 lacks, a curly apostrophe, invisible
+# characters, a first name longer than texts carry, a 30-character clinic name with accents.
+NAME_SAMPLES: tuple[tuple[str, str], ...] = (
+    ("Lucía", "Clínica Ramón"),
+    ("María-José Núñez O’Connor", "Fisioterapia Ramón y Lucía SLP"),
+    ("Zoë\u200b\u202e Çelik", "Physio\u00a0Łódź\u2066 Sports Rehab"),
+    ("Bartholomew Alexander Montgomery", "Harbor Physio and Sports Rehab"),
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,9 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
 
+
+#: a whole segment: the most room a name can have in a text
+GSM7_ROOM = 160
 
 # Words no template may contain (case-insensitive, whole words), with the reason shown.
 # Absolute claims and treatment names come from clinical.md sections 1 and 4; "water" because
@@ -127,7 +141,10 @@ def _combination(context: Mapping[str, str | bool]) -> str:
 
 def oversized(catalogue: Catalogue, values: Mapping[str, str]) -> list[str]:
     """The templates that no longer fit one segment with ``values`` (a clinic's real name,
-    phone and emergency number), as ``locale/key: why`` lines."""
+    phone and emergency number), as ``locale/key: why`` lines. The clinic name as texts
+    spell it (folded to GSM-7, :func:`followup.texts.names.clinic_name_for_sms`)."""
+    if "clinic_name" in values:
+        values = {**values, "clinic_name": clinic_name_for_sms(values["clinic_name"])}
     found = []
     for locale in catalogue.locales:
         info = catalogue.locale_info(locale)
@@ -177,6 +194,54 @@ def _policy(t: Template, info: LocaleInfo) -> Iterator[str]:
             yield f"contains {word!r}: asks for a yes/no answer; ask for a number"
 
 
+def _names_policy(t: Template, info: LocaleInfo) -> Iterator[str]:
+    """Every text still one GSM-7 segment with the names of :data:`NAME_SAMPLES`, filled in
+    the way the renderers fill them (:func:`followup.texts.names.patient_names`). Said only
+    of a text that fits with :data:`LONG_SAMPLE` (:func:`_policy` reports the others)."""
+    for context in contexts(t, info):
+        if not _fits(t.render(context)):
+            continue
+        for first_name, clinic_name in NAME_SAMPLES:
+            seg = analyze(t.render({**context, **patient_names(first_name, clinic_name)}))
+            if not _fits_info(seg):
+                yield (
+                    f"{seg.segments} {seg.encoding} segment(s) ({seg.characters} characters) "
+                    f"with the names {first_name!r} and {clinic_name!r}"
+                    f"{_combination(context)}; the limit is 1 segment of 160 GSM-7 characters"
+                )
+                return
+
+
+def _fits_info(seg: SegmentInfo) -> bool:
+    return seg.segments == 1 and seg.encoding == "GSM-7"
+
+
+def _fits(text: str) -> bool:
+    return _fits_info(analyze(text))
+
+
+def first_name_room(catalogue: Catalogue) -> int:
+    """The longest first name (GSM-7 septets) every text of ``catalogue`` that names the
+    patient has room for in one segment, with the other long sample values (each condition
+    true and false): what :data:`followup.texts.names.FIRST_NAME_MAX` is measured against."""
+    room = GSM7_ROOM
+    for locale in catalogue.locales:
+        info = catalogue.locale_info(locale)
+        for key in catalogue.keys(locale):
+            template = catalogue.template(key, locale)
+            if "first_name" not in template.placeholders:
+                continue
+            for context in contexts(template, info):
+                fits = 0
+                while fits < room:
+                    name = "x" * (fits + 1)
+                    if analyze(template.render({**context, "first_name": name})).segments > 1:
+                        break
+                    fits += 1
+                room = fits
+    return room
+
+
 def lint(directory: Path) -> list[Problem]:
     """Every problem in the catalogue at ``directory``: load errors and policy, sorted by file."""
     directory = Path(directory)
@@ -205,6 +270,7 @@ def lint(directory: Path) -> list[Problem]:
         info = infos.get(locale) or infos.get(DEFAULT_LOCALE) or LocaleInfo()
         for t in by_key.values():
             problems += [Problem(t.path, reason) for reason in _policy(t, info)]
+            problems += [Problem(t.path, reason) for reason in _names_policy(t, info)]
     if DEFAULT_LOCALE not in templates:
         problems.append(Problem(directory / DEFAULT_LOCALE, "missing: en is the last fallback"))
     else:

@@ -173,14 +173,15 @@ ROWS = [
         callback("score 8 (7+); mentions fever (negated): please read"),
         id="high-score-with-negated-red-flag",
     ),
-    # -- free text: a person reads it; the sender is told so at most once a day
+    # -- free text: a person reads it, and the sender is always answered: the full
+    # acknowledgement at most once a day, a short one (still with the emergency number) after
     pytest.param(
         reply(K.TEXT), ctx(), Actions(F.REVIEW, "free text", "reply_received"), id="free-text"
     ),
     pytest.param(
         reply(K.TEXT),
         ctx(acked=True),
-        Actions(F.REVIEW, "free text", None),
+        Actions(F.REVIEW, "free text", "reply_received_again"),
         id="free-text-acknowledged-today",
     ),
     pytest.param(
@@ -192,7 +193,7 @@ ROWS = [
     pytest.param(
         reply(K.TEXT),
         ctx(None, known=False, acked=True),
-        Actions(F.REVIEW, "reply from an unknown number", None),
+        Actions(F.REVIEW, "reply from an unknown number", "reply_received_again"),
         id="free-text-unknown-number-acknowledged-today",
     ),
     pytest.param(
@@ -202,10 +203,22 @@ ROWS = [
         id="free-text-with-negated-red-flags",
     ),
     pytest.param(
+        reply(K.TEXT, negated=("chest pain",)),
+        ctx(acked=True),
+        Actions(F.REVIEW, "mentions chest pain (negated): please read", "reply_received_again"),
+        id="free-text-with-negated-red-flag-acknowledged-today",
+    ),
+    pytest.param(
         reply(K.SCORE),
         ctx(),
         Actions(F.REVIEW, "free text", "reply_received"),
         id="score-kind-without-a-number",
+    ),
+    pytest.param(
+        reply(K.SCORE),
+        ctx(acked=True),
+        Actions(F.REVIEW, "free text", "reply_received_again"),
+        id="score-kind-without-a-number-acknowledged-today",
     ),
 ]
 
@@ -220,6 +233,14 @@ def test_every_reply_kind_and_flag_kind_has_a_row():
     flags = {row.values[2].flag for row in ROWS} - {None}
     assert kinds == set(ReplyKind)
     assert flags == set(FlagKind)
+
+
+@pytest.mark.parametrize(("classification", "context", "expected"), ROWS)
+def test_only_twilio_keywords_go_unanswered(classification, context, expected):
+    """Twilio answers its own keywords; every other reply gets an answer from us, whatever
+    was said before (an answer is how the patient knows the text arrived)."""
+    actions = decide(classification, context)
+    assert (actions.reply_key is None) == classification.twilio_keyword
 
 
 def test_the_default_context_is_a_known_patient_without_history():

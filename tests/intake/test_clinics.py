@@ -116,6 +116,7 @@ def test_it_warns_about_non_gsm_characters_in_the_name(sessions) -> None:
     assert len(warnings) == 1
     assert "'í' (U+00ED) not in the GSM-7 alphabet" in warnings[0]
     assert "UCS-2" in warnings[0]
+    assert "texts spell it 'Fisioterapia Martin'" in warnings[0]  # what patients will see
 
 
 def test_gsm_accented_letters_do_not_warn(sessions) -> None:

@@ -14,6 +14,7 @@ from followup.gateways.base import SendError, SendResult
 from followup.gateways.policy import backoff, sender_for
 from followup.store.models import MessageEvent, OutboundMessage, Patient
 from followup.store.outbox import TransitionError, transition
+from followup.texts.segments import analyze
 
 
 @pytest.fixture
@@ -50,6 +51,24 @@ def test_it_sends_the_rendered_text_from_the_clinic_sender(seeded, runtime):
     assert msg.sent_at == T0 + timedelta(minutes=30)
     assert msg.body == sms.body
     assert [(f, t) for f, t, _ in events(seeded)] == [("scheduled", "sending"), ("sending", "sent")]
+
+
+def test_accented_and_hidden_characters_in_names_do_not_cost_a_second_segment(sessions, runtime):
+    """Names as a clinic's system exported them: the texts spell them in GSM-7 (and without
+    the zero-width space), so each is one segment, not two or three in UCS-2."""
+    seed_treated(
+        sessions, ["+12015550123"], T0, first_name="Lucía\u200b", first_id=1,
+        name="Clínica Ramón", default_locale="es",
+    )  # fmt: skip
+    gw = ScriptedGateway()
+    dispatcher(sessions, runtime, gw).run_once(T0 + timedelta(minutes=30))  # aftercare
+    dispatcher(sessions, runtime, gw).run_once(T0 + timedelta(days=1))  # the 24 h check-in
+    aftercare_text, checkin = (sms.body for sms in gw.sent)
+    assert aftercare_text.startswith("Clinica Ramon: ")
+    assert checkin.startswith("Hola Lucia, le escribe Clinica Ramon.")
+    for body in (aftercare_text, checkin):
+        info = analyze(body)
+        assert (info.encoding, info.segments) == ("GSM-7", 1), body
 
 
 def test_nothing_is_sent_before_it_is_due(seeded, runtime):

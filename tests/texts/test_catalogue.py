@@ -115,6 +115,46 @@ def test_it_tells_patients_when_to_call_the_emergency_number(shipped, locale):
     assert "STOP" in aftercare and "HELP" in aftercare
 
 
+#: the texts a patient might read as routine while something is wrong: every answer to a
+#: reply (clinical.md section 3: every answer that is not the emergency answer still carries
+#: the emergency line), the first text, the check-ins and any nudge
+SAFETY_NETTED = ("reply_", "checkin", "nudge", "aftercare")
+#: texts that need not carry it, and why: the reminder is about a booked appointment, days
+#: after the aftercare (it gives the clinic's number)
+NOT_SAFETY_NETTED = {"reminder"}
+
+
+def test_every_shipped_text_is_either_safety_netted_or_exempt_for_a_reason(shipped):
+    """A new kind of text must be sorted into one of the two, deliberately."""
+    for locale in shipped.locales:
+        for key in shipped.keys(locale):
+            netted = key.startswith(SAFETY_NETTED)
+            assert netted != (key in NOT_SAFETY_NETTED), (locale, key)
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_every_text_a_patient_may_read_as_routine_gives_the_emergency_number(shipped, locale):
+    """Answers to replies above all: the thanks for a "3" may reach a patient whose breathing
+    got worse since. Checked on the template (the placeholder, so each clinic's own number
+    goes in) and on the text (it is not in a branch that is left out)."""
+    keys = [k for k in shipped.keys(locale) if k.startswith(SAFETY_NETTED)]
+    assert {"reply_thanks", "reply_received", "reply_received_again", "checkin_72h"} <= set(keys)
+    context = {**CONTEXT, "emergency_number": "112"}
+    for key in keys:
+        template = shipped.template(key, locale)
+        assert "emergency_number" in template.placeholders, template.path
+        assert "112" in template.render(context), template.path
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_the_free_text_answer_sends_emergencies_to_the_emergency_number(shipped, locale):
+    """Answering "urgent? call the clinic" would steer an emergency to a clinic phone that may ring
+    unanswered: the clinic's number is for questions, the emergency number for emergencies."""
+    text = shipped.render("reply_received", locale, CONTEXT)
+    assert not re.search(r"urgent\w*\W+(call|llame al) \(555\)", text, re.IGNORECASE), text
+    assert re.search(r"emergenc\w*\W+(call|llame al )?\s*911", text, re.IGNORECASE), text
+
+
 @pytest.mark.parametrize("locale", ["en", "es"])
 @pytest.mark.parametrize("key", ["checkin_24h", "checkin_24h_breathing", "checkin_72h"])
 def test_it_asks_for_a_number_in_check_ins(shipped, locale, key):

@@ -8,10 +8,10 @@ one GSM-7 segment, so a page is never split or re-encoded by a carrier.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from followup.store.statuses import AlertPurpose, FlagKind, OutboxFlag
+from followup.texts.names import CLINIC_NAME_BUDGET, FIRST_NAME_MAX, gsm_fold
 from followup.texts.segments import analyze, is_gsm7
 
 #: flag kinds that page staff when raised; review flags wait in the dashboard's inbox and
@@ -54,7 +54,7 @@ _PREFIXES = {
     FlagKind.REVIEW: "{clinic}: ",
 }
 #: the longest names alert_text must still fit in one segment, with the link dropped
-FIT_FIRST_NAME, FIT_CLINIC_NAME = 20, 30
+FIT_FIRST_NAME, FIT_CLINIC_NAME = FIRST_NAME_MAX, CLINIC_NAME_BUDGET
 
 
 @dataclass(frozen=True)
@@ -98,20 +98,10 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _gsm_fold(value: str) -> str:
-    """``value`` in GSM-7: accents dropped where that is all that is missing ("Zoë" ->
-    "Zoe"), anything else as "?". One such character would make the whole text UCS-2 and
-    cut a segment from 160 characters to 70."""
-    out = []
-    for char in value:
-        if is_gsm7(char):
-            out.append(char)
-            continue
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        )
-        out.append(base if base and all(is_gsm7(c) for c in base) else "?")
-    return "".join(out)
+def _fold(value: str) -> str:
+    """``value`` in GSM-7 (:func:`followup.texts.names.gsm_fold`, as in patients' texts), with
+    "?" for what has no GSM-7 form: staff see that the name held something more."""
+    return gsm_fold(value, missing="?")
 
 
 def _cut(value: str, size: int) -> str:
@@ -171,9 +161,7 @@ def alert_text(
     names = _Names(who, clinic, number)
     if not fit_sms:
         return title, body(names, True)
-    folded = _Names(
-        _gsm_fold(who), _gsm_fold(clinic), _gsm_fold(number) if number is not None else None
-    )
+    folded = _Names(_fold(who), _fold(clinic), _fold(number) if number is not None else None)
     for candidate in (
         body(names, True),
         body(folded, True),
