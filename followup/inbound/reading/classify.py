@@ -111,7 +111,8 @@ def classify(
         kind = "emergency" if flags.severity == EMERGENCY else "clinic_today"
         return make(kind, score, worry, flags.matched, flags.negated)
 
-    stranger = wrong_number(lex, norm, context.first_names)
+    # "wrong #": the sign is a word here
+    stranger = wrong_number(lex, words_of(folded.replace("#", " number ")), context.first_names)
     if stranger is not None:
         return make("wrong_number", matched=(stranger,), negated=flags.negated)
     opt_out = opt_out_wording(lex, norm, folded)

@@ -7,8 +7,9 @@ reader keeps the patient's own digits.
 
 Corrections: a word the lexicon does not list (``fuzzy_known``) is replaced by the nearest
 alarm word (``[fuzzy] terms``) when it is close enough for its length: 4 letters, two
-letters swapped ("pian"); 5-7 letters, one edit (Damerau-Levenshtein: a letter added,
-dropped, changed or two swapped: "brethe", "pecjo"); 8 and more, two edits ("breathign").
+letters swapped ("pian"); 5-9 letters, one edit (Damerau-Levenshtein: a letter added,
+dropped, changed or two swapped: "brethe", "pecjo"); 10 and more, two edits. Fewer letters
+with two edits was too loose: "sleeping" read as "bleeding", "pincharon" as "hinchazon".
 Runs of three or more of a letter count as one ("breeeathe"). Ordinary words near an alarm word
 ("paint", "hecho", "number") are listed in ``[fuzzy] keep``: they are never corrected, and a
 misspelling nearer to one of them than to an alarm word ("numbr") is left alone.
@@ -36,7 +37,7 @@ def expand_shorthand(lex: Lexicon, folded: str) -> str:
 
 
 def _allowed_edits(size: int) -> int:
-    return 0 if size < 4 else 1 if size < 8 else 2
+    return 0 if size < 4 else 1 if size < 10 else 2
 
 
 @lru_cache(maxsize=8192)
