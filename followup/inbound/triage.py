@@ -10,6 +10,8 @@ Decisions worth knowing:
   and answer only other wording ("stop texting me", "ayuda"), once.
 - A score raises a call-back flag when it is 7 or more, higher than the patient's last score,
   or 4 or more at the 72 h check-in; or when the 72 h "worry" number is 1. Otherwise a thanks.
+- A score that comes with more words than a score needs goes to a person too (a review
+  flag) besides the thanks: the reader is sure of the number, not of the rest.
 - A red-flag term the patient negated ("no chest pain") never triggers the safety reply (that
   would tell a patient without symptoms to call 911), but it is not ignored either: the reply
   gets a "review" flag so a person reads it.
@@ -133,6 +135,8 @@ def decide(c: Classification, ctx: TriageContext = TriageContext()) -> Actions:
             )
         if negated:
             return Actions(F.REVIEW, negated, "reply_thanks")
+        if c.urgency == "review":  # a score and more words: a person reads the rest
+            return Actions(F.REVIEW, f"score {c.score} and more: please read", "reply_thanks")
         return Actions(reply_key="reply_thanks")
     # free text, photos, anything unclear: a person reads it
     reason = negated or ("reply from an unknown number" if not ctx.known_patient else "free text")

@@ -9,6 +9,8 @@ anyone is :func:`followup.staff.alerts.queue_alerts`'s business.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from followup.inbound.reading import Classification, make
@@ -105,6 +107,12 @@ ROWS = [
     ),
     pytest.param(
         reply(K.HELP, matched=("help",), twilio=True), ctx(), Actions(), id="help-twilio-keyword"
+    ),
+    pytest.param(
+        replace(reply(K.SCORE, score=3, matched=("score 3",)), urgency="review"),
+        ctx(),
+        Actions(F.REVIEW, "score 3 and more: please read", "reply_thanks"),
+        id="score-and-more-words",
     ),
     pytest.param(
         reply(K.WRONG_NUMBER, matched=("wrong number",)),

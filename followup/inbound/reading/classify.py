@@ -24,7 +24,9 @@ Order of the decision, and why
    ``opt_out`` with ``twilio_keyword=False``: Twilio did not act, so the caller must. It
    beats a score ("2, please stop texting me") because consent must be honoured at once;
    the score is still reported.
-5. A soreness score (:mod:`.scores`) -> ``score`` (even with "yes" or "help" in it).
+5. A soreness score (:mod:`.scores`) -> ``score`` (even with "yes" or "help" in it). A
+   score reply that says more than a score (three or more words that are not score, polite
+   or reassuring words) has urgency ``review``: a person reads the rest.
 6. A negated or resolved red flag with no score -> ``text``: never silently dropped.
 7. Opt-in or help wording that makes up the whole message ("start again", "who is this?")
    -> ``opt_in`` / ``help``. Inside a longer sentence these are ordinary words.
@@ -39,6 +41,8 @@ wrong locale on file, or a bilingual patient, must never hide an emergency or an
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from followup.inbound.reading import lexicon as lexicon_files
 from followup.inbound.reading.flags import EMERGENCY, FlagResult, red_flags, triggered
@@ -57,6 +61,20 @@ from followup.inbound.reading.scores import pick_score, read_scores
 from followup.inbound.reading.spelling import meant
 
 _NO_FLAGS = FlagResult(0, (), ())
+
+
+#: words beyond what a score needs, after which a score reply is read by a person too
+MORE_THAN_A_SCORE = 3
+
+
+def _says_more(lex: Lexicon, norm: str) -> bool:
+    """Whether a score reply says more than a score: at least :data:`MORE_THAN_A_SCORE`
+    words that are not score words, polite words or reassurance. "sore 3 today, thanks" is a
+    score; "3, my husband says I look grey" is a score *and* something a person must read,
+    because a reader of replies may lower urgency only when it is sure."""
+    known = lex.score_words
+    extra = [w for w in norm.split() if not w.isdigit() and w not in known]
+    return len(extra) >= MORE_THAN_A_SCORE
 
 
 def _union(a: FlagResult, b: FlagResult) -> FlagResult:
@@ -119,7 +137,11 @@ def classify(
     if opt_out is not None:
         return make("opt_out", score, worry, (opt_out,), flags.negated)
     if score is not None:
-        return make("score", score, worry, _score_matched(score, worry), flags.negated)
+        reading = make("score", score, worry, _score_matched(score, worry), flags.negated)
+        if _says_more(lex, norm):
+            # a number and more words than a score needs: a person reads the rest
+            return replace(reading, urgency="review")
+        return reading
     if flags.negated:
         return make("text", negated=flags.negated)  # never drop a negated flag: review
 

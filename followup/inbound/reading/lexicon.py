@@ -124,6 +124,9 @@ class Lexicon:
     halves: tuple[tuple[str, ...], ...]
     from_to: frozenset[tuple[str, ...]]
     phrase_starts: frozenset[str]  # first words of scale_words and halves: a quick check
+    #: words a plain score reply is made of ("about a 6 today, thanks"): anything else in a
+    #: score reply is more for a person to read
+    score_words: frozenset[str]
     time_context: frozenset[str]
     pain_cues: frozenset[str]
     digit_word_followers: frozenset[str]
@@ -310,6 +313,24 @@ def load(directory: Path = DEFAULT_DIR) -> Lexicon:
         time_context=words("scores.time_context"),
         pain_cues=words("scores.pain_cues"),
         digit_word_followers=words("scores.digit_word_followers"),
+        score_words=frozenset().union(
+            word_set("scores.cues"),
+            words("scores.strong_cues"),
+            words("scores.pain_cues"),
+            word_set("opt_out.fillers"),
+            words("scores.now"),
+            word_set("scores.zero_tail"),
+            numbers,
+            zero_words,
+            words("negation.reassurance"),
+            words("scores.articles"),
+            word_set("polite.both_ends"),
+            word_set("polite.leading"),
+            word_set("scores.range_words"),
+            words("scores.past_before"),
+            words("scores.past_after"),
+            (w for p in merged("scores.scale_words") for w in p.split()),
+        ),
         phrase_starts=frozenset(
             p.split()[0] for p in merged("scores.scale_words") + merged("scores.halves")
         ),
