@@ -39,6 +39,7 @@ PURE = (
     "followup.intake.csv_rows",
     "followup.phones",
     "followup.hours",
+    "followup.web.webhook_fields",
 )
 #: what a pure module may not import: databases, networks, servers, processes and threads
 IMPURE = (

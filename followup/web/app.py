@@ -61,6 +61,7 @@ def create_app(
         senders=Senders(settings.twilio_from_number, settings.twilio_messaging_service_sid),
         alerts=alerts,
         db_concurrency=1 if runtime.engine.dialect.name == "sqlite" else 4,
+        account_sid=settings.twilio_account_sid,
     )
 
     @contextlib.asynccontextmanager

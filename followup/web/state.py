@@ -24,6 +24,8 @@ class AppState:
     alerts: AlertSender | None
     #: how many requests may use the database at once (1 on SQLite: one writer)
     db_concurrency: int = 1
+    #: our Twilio account: a signed webhook for another account is refused
+    account_sid: str | None = None
     #: the threads that run database work, ``db_concurrency`` of them
     db_threads: ThreadPoolExecutor = field(init=False)
 

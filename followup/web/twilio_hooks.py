@@ -4,7 +4,9 @@
 Every request must carry a valid ``X-Twilio-Signature``, checked with the SDK's
 ``RequestValidator`` against the URL Twilio called: ``FOLLOWUP_PUBLIC_URL`` + path (+ query),
 because behind a proxy or tunnel the URL this server sees is not the one Twilio signed. A
-missing or wrong signature gets 403 before anything is read into the database. Without
+missing or wrong signature gets 403 before anything is read into the database; a body over
+64 KiB gets 413 before it is read at all; a signed request whose fields Twilio would never
+send (a malformed MessageSid, another account) is refused (:mod:`.webhook_fields`). Without
 ``TWILIO_AUTH_TOKEN`` nothing can be verified, so both webhooks refuse every request.
 
 Database work runs on a small pool of threads of the app's own (SQLAlchemy is synchronous):
@@ -42,6 +44,13 @@ from followup.gateways.twilio import STATUS_CALLBACK_PATH
 from followup.inbound import receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
 from followup.web.state import AppState
+from followup.web.webhook_fields import (
+    MAX_REQUEST_BYTES,
+    BadRequest,
+    OtherAccount,
+    check_account,
+    inbound_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,10 @@ T = TypeVar("T")
 
 class Forbidden(Exception):
     pass
+
+
+class TooLarge(Exception):
+    """A body over :data:`~followup.web.webhook_fields.MAX_REQUEST_BYTES`: 413, unread."""
 
 
 def utc_now() -> datetime:
@@ -74,12 +87,27 @@ async def verified_form(request: Request, state: AppState) -> MultiDict:
     signature = request.headers.get(SIGNATURE_HEADER)
     if state.validator is None or not signature:
         raise Forbidden("missing signature" if state.validator else "no TWILIO_AUTH_TOKEN")
-    form = parse_form(await request.body())
+    form = parse_form(await capped_body(request))
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     url = signed_url(state.public_url, request)
     if not state.validator.validate(url, form, signature, algorithm):
         raise Forbidden(f"signature does not match {url}")
     return form
+
+
+async def capped_body(request: Request, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The request body, read no further than ``limit`` bytes: a huge POST is refused
+    before it is held in memory (this process is also the worker under ``followup run``)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"Content-Length {declared}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_form(body: bytes) -> MultiDict:
@@ -100,31 +128,30 @@ def _forbidden(request: Request, why: Forbidden) -> Response:
     return Response("forbidden\n", status_code=403, media_type="text/plain")
 
 
-def _int(value: str | None) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        return 0
+def _refused(request: Request, status: int, why: Exception) -> Response:
+    log.warning("refused %s %s: %s", request.method, request.url.path, why)
+    return Response(f"{why}\n", status_code=status, media_type="text/plain")
 
 
 def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
     async def inbound(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
-        except Forbidden as why:
+            fields = inbound_fields(form, state.account_sid)
+        except (Forbidden, OtherAccount) as why:
             return _forbidden(request, why)
-        sid = form.get("MessageSid") or form.get("SmsSid")
-        sender = form.get("From")
-        if not sid or not sender:
-            return Response("MessageSid and From are required\n", 400, media_type="text/plain")
+        except TooLarge as why:
+            return _refused(request, 413, why)
+        except BadRequest as why:
+            return _refused(request, 400, why)
         sms = receive.InboundSms(
-            sid=sid,
-            from_number=sender,
-            to_number=form.get("To") or None,
-            messaging_service_sid=form.get("MessagingServiceSid") or None,
-            body=form.get("Body") or "",
-            num_media=_int(form.get("NumMedia")),
-            opt_out_type=form.get("OptOutType") or None,
+            sid=fields.sid,
+            from_number=fields.from_number,
+            to_number=fields.to_number,
+            messaging_service_sid=fields.messaging_service_sid,
+            body=fields.body,
+            num_media=fields.num_media,
+            opt_out_type=fields.opt_out_type,
         )
 
         def work() -> receive.InboundResult:
@@ -145,8 +172,13 @@ def status_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
     async def status(request: Request) -> Response:
         try:
             form = await verified_form(request, state)
-        except Forbidden as why:
+            check_account(form, state.account_sid)
+        except (Forbidden, OtherAccount) as why:
             return _forbidden(request, why)
+        except TooLarge as why:
+            return _refused(request, 413, why)
+        except BadRequest as why:
+            return _refused(request, 400, why)
         sid, reported = form.get("MessageSid"), (form.get("MessageStatus") or "").lower()
         if not sid or not reported:
             return Response(

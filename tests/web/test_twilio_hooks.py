@@ -500,3 +500,69 @@ def test_an_unknown_number_is_also_acknowledged_once_a_day(client, seeded):
     assert first is not None and first.startswith("Thanks, Harbor Physio staff will read")
     assert second is not None and "staff will read this" in second and "911" in second
     assert [f.kind for f in _all(seeded, Flag)] == ["review", "review"]
+
+
+# -- hardening -------------------------------------------------------------------------------
+
+
+def test_a_replayed_request_with_a_field_moved_into_the_sid_is_refused(client, seeded):
+    """Twilio signs names and values concatenated: dropping NumMedia and appending it to the
+    MessageSid keeps the signature valid. The SID's shape gives it away."""
+    params = inbound_params("I can't breathe", P0)
+    assert answer(post_signed(client, INBOUND, params)) is not None
+    replay = {k: v for k, v in params.items() if k != "NumMedia"}
+    replay["MessageSid"] = params["MessageSid"] + "NumMedia" + params["NumMedia"]
+    assert sign(INBOUND, replay) == sign(INBOUND, params)  # the signature still matches
+    r = post_signed(client, INBOUND, replay)
+    assert r.status_code == 400
+    assert count(seeded, InboundMessage) == 1 and count(seeded, Flag) == 1
+
+
+@pytest.mark.parametrize("sid", ["SM123", "XX" + "a" * 32, "SM" + "g" * 32, ""])
+def test_a_message_sid_without_twilios_shape_is_a_bad_request(client, seeded, sid):
+    params = inbound_params("3", P0)
+    params["MessageSid"] = sid
+    assert post_signed(client, INBOUND, params).status_code == 400
+    assert count(seeded, InboundMessage) == 0
+
+
+def test_a_request_signed_for_another_account_is_refused(seeded, env):
+    settings = {
+        **env,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "FOLLOWUP_PUBLIC_URL": PUBLIC_URL,
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    }
+    rt = Runtime(load_settings(settings))
+    try:
+        with TestClient(create_app(rt, gateway=RecordingGateway())) as c:
+            assert say(c, "STOP").status_code == 403  # inbound_params says AC000...
+            ours = inbound_params("3", P0, AccountSid="AC" + "1" * 32)
+            assert post_signed(c, INBOUND, ours).status_code == 200
+    finally:
+        rt.close()
+    assert count(seeded, InboundMessage) == 1
+    assert patient(seeded, P0).opted_out_at is None
+
+
+def test_a_huge_body_is_refused_before_it_is_read(client, seeded):
+    params = inbound_params("x" * 70_000, P0)
+    r = post_signed(client, INBOUND, params)
+    assert r.status_code == 413
+    assert count(seeded, InboundMessage) == 0
+
+
+def test_control_characters_and_overflowing_counts_do_not_lose_the_reply(client, seeded):
+    """A NUL in Body or From broke PostgreSQL (500, reply lost); a 20-digit NumMedia
+    overflowed. Now they are cleaned and bounded, and the reply is read as any other."""
+    r = say(client, "I can't\x00 breathe\x07", sender=P0 + "\x00", NumMedia="9" * 20)
+    assert "911" in (answer(r) or "")
+    row = one(seeded, InboundMessage)
+    assert row.body == "I can't breathe" and row.from_number == P0
+    assert row.num_media == 10 and row.kind == "emergency"
+
+
+def test_a_long_body_is_kept_but_cut(client, seeded):
+    r = say(client, "3 " + "y" * 5_000)
+    assert r.status_code == 200
+    assert len(one(seeded, InboundMessage).body) == 2_000
