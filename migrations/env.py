@@ -8,6 +8,7 @@ service uses.
 from alembic import context
 
 from followup.store.engine import make_engine
+from followup.store.migration_support import sqlite_foreign_keys
 from followup.store.models import Base
 
 target_metadata = Base.metadata
@@ -33,12 +34,21 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
-        # batch mode lets ALTER TABLE migrations work on SQLite (it rebuilds the table)
+        # batch mode lets ALTER TABLE migrations work on SQLite (it rebuilds the table), and
+        # every rebuild, up or down, runs with foreign keys off: dropping the old table would
+        # otherwise delete every row that points at it (followup.store.migration_support)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            sqlite_foreign_keys(connection, on=False)
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                sqlite_foreign_keys(connection, on=True)
     engine.dispose()
 
 

@@ -44,12 +44,23 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
-    """Apply the migrations in migrations/ to FOLLOWUP_DATABASE_URL."""
-    from followup.store.engine import upgrade
+    """Apply the migrations in migrations/ to FOLLOWUP_DATABASE_URL. Only forward: a
+    revision older than the database's is refused (nothing here goes down)."""
+    from alembic.util import CommandError
+
+    from followup.store.engine import current_revision, head_revision, upgrade
 
     rt = get_runtime(ctx, need_schema=False)
-    upgrade(rt.settings.database_url, revision)
-    click.echo(f"database at {revision}")
+    url = rt.settings.database_url
+    try:
+        upgrade(url, revision)
+    except CommandError as exc:
+        fail(f"cannot upgrade: {exc} (migrations known: up to {head_revision(url)})")
+    now = current_revision(rt.engine)
+    wanted = head_revision(url) if revision == "head" else revision
+    if now != wanted:
+        fail(f"the database is at {now}, past {revision}: db upgrade only goes forward")
+    click.echo(f"database at {now}")
 
 
 @main.group()

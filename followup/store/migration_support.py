@@ -15,12 +15,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alembic import op
+from sqlalchemy import Connection
+
+
+def sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign keys for a whole migration run (``migrations/env.py``), on
+    the driver's connection before any transaction begins; switching them back on checks
+    that the run left no broken key."""
+    raw = connection.connection.dbapi_connection
+    if raw.in_transaction:
+        raw.execute("COMMIT")
+    if on:
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migrations: {broken[:5]}")
+    raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 @contextmanager
 def foreign_keys_off() -> Iterator[None]:
-    """Run the block with SQLite's foreign keys off; fail if it left a broken key."""
+    """Run the block with SQLite's foreign keys off; fail if it left a broken key. Nothing
+    to do when the whole run already has them off (``migrations/env.py``)."""
     sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite and not op.get_bind().exec_driver_sql("PRAGMA foreign_keys").scalar():
+        yield
+        return
     if sqlite:
         _pragma("foreign_keys=OFF")
     try:

@@ -108,3 +108,49 @@ def test_every_migration_since_0003_keeps_every_row_on_sqlite(tmp_path):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert after == before
     engine.dispose()
+
+
+def test_going_down_to_0002_and_back_keeps_every_patient_session_and_text_on_sqlite(tmp_path):
+    """Downgrades rebuild tables too: 0003's used to empty patients, sessions and the outbox
+    through the DROP TABLE cascade. Every run now has foreign keys off (migrations/env.py)."""
+    from alembic import command
+    from support.seeding import seed_treated
+
+    from followup.store.engine import alembic_config, make_sessionmaker
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    seed_treated(make_sessionmaker(engine), ["+12015550201", "+12015550202"], datetime.now(UTC))
+    tables = ("clinics", "patients", "treatment_sessions", "outbound_messages")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+
+    before = counts()
+    assert before["outbound_messages"] > 0
+    command.downgrade(alembic_config(url), "0002")
+    assert counts() == before
+    upgrade(url)
+    assert counts() == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_db_upgrade_only_goes_forward_and_names_an_unknown_revision(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from followup.cli import main
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", url)
+    runner = CliRunner()
+    done = runner.invoke(main, ["db", "upgrade"])
+    assert done.exit_code == 0 and done.output.startswith("database at 0006")
+    back = runner.invoke(main, ["db", "upgrade", "--revision", "0002"])
+    assert back.exit_code == 1 and "only goes forward" in back.output
+    unknown = runner.invoke(main, ["db", "upgrade", "--revision", "nope"])
+    assert unknown.exit_code == 1 and "Can't locate revision" in unknown.output
+    assert "Traceback" not in unknown.output
