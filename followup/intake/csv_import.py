@@ -33,6 +33,13 @@ Decisions worth knowing:
   line (the 24 h check-in then asks about breathing, to be safe); it never rejects the row.
 - Rows whose fields are all empty (blank lines, Excel's trailing ",,,,") are ignored, not
   counted.
+- One bad row never ends the import: a line that is not UTF-8 (a Windows-encoded "José")
+  or a field over the csv module's 131,072 characters rejects that row, with its line, and
+  the rows after it are read. Only a header that cannot be read stops the import, and a
+  first line that is a patient's row rather than a header is refused without echoing it.
+- A session keeps its patient: re-importing a session id under another patient id is
+  rejected with its line (the session's texts were planned for the first patient; moving
+  it would leave them behind). A new visit for the other patient needs a new session id.
 - Required columns: clinic, session_id, patient_id, first_name, phone, consent, completed_at.
   locale, regions, next_appointment_at and status may be left out; a missing column reads as
   empty in every row. Column names are matched case-insensitively, in any order.
@@ -92,6 +99,7 @@ def import_csv(
     report = ImportReport()
     writer = _Writer(sessions, now, report)
     with open_lines(path) as (lines, tell):
+        bad_lines: dict[int, str] = getattr(lines, "bad", {})
         reader = csv.reader(lines)
         columns = read_header(reader)
         parse = RowParser(_clinic_lookup(sessions), columns, now)
@@ -104,7 +112,21 @@ def import_csv(
                 fields = next(reader)
             except StopIteration:
                 break
-            except (csv.Error, CsvFormatError) as exc:
+            except csv.Error as exc:
+                if not str(exc).startswith("field larger than field limit"):
+                    writer.write(batch)  # keep what was good so far; re-importing is safe
+                    error = _fatal(exc, line, reader.line_num)
+                    error.report = report
+                    raise error from None
+                # one oversize field: that row goes, the rows after it do not
+                last_line = reader.line_num
+                report.rows += 1
+                why = f"a field is over {MAX_FIELD:,} characters"
+                if reader.line_num != line:
+                    why += f" (is a quote opened on line {line} never closed?)"
+                report.rejected.append(RowError(line, why))
+                continue
+            except CsvFormatError as exc:
                 writer.write(batch)  # keep what was good so far; re-importing is safe
                 error = _fatal(exc, line, reader.line_num)
                 error.report = report
@@ -113,6 +135,10 @@ def import_csv(
             if not any(f.strip() for f in fields):
                 continue
             report.rows += 1
+            bad = [bad_lines[n] for n in range(line, last_line + 1) if n in bad_lines]
+            if bad:
+                report.rejected.append(RowError(line, bad[0]))
+                continue
             try:
                 row = parse(fields, line)
                 first = seen.setdefault((row.clinic_id, row.session_id), line)
@@ -132,6 +158,10 @@ def import_csv(
         if progress and tell:
             progress(tell())
     return report
+
+
+#: the csv module's limit on one field; a longer one rejects its row
+MAX_FIELD = csv.field_size_limit()
 
 
 def _fatal(exc: Exception, start: int, line: int) -> CsvFormatError:
@@ -165,6 +195,26 @@ class _Writer:
         self.report = report
 
     def write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        with self.factory() as db:
+            owners = treatment_sessions.patients_of(db, [(r.clinic_id, r.session_id) for r in rows])
+        moved = [
+            r for r in rows if owners.get((r.clinic_id, r.session_id), r.patient_id) != r.patient_id
+        ]
+        for r in moved:
+            # a session's texts were planned for its patient: moving it would leave them with
+            # the old one (and every later tick failing on the outbox's unique key)
+            self.report.rejected.append(
+                RowError(
+                    r.line,
+                    f"session {r.session_id!r} belongs to patient "
+                    f"{owners[(r.clinic_id, r.session_id)]!r}; a session keeps its patient, "
+                    "so import this visit under a new session_id",
+                )
+            )
+        gone = {id(r) for r in moved}
+        rows = [r for r in rows if id(r) not in gone]
         if not rows:
             return
         # a patient repeated in the batch: the last row's name, phone, locale and consent win

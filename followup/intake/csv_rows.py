@@ -106,11 +106,17 @@ class Reject(Exception):
 
 class Utf8Lines:
     """A binary file as text lines, decoded one line at a time so that an encoding error
-    names its exact line (a text wrapper decodes 8 KB ahead), and bytes read are known."""
+    names its exact line (a text wrapper decodes 8 KB ahead), and bytes read are known.
+
+    A line that is not UTF-8 (a Windows-encoded "José") is read with the bad bytes replaced
+    and remembered in :attr:`bad`, so the import rejects that row with its line and goes on:
+    one bad byte must not drop every row after it. The header must be UTF-8."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.bytes_read = 0
+        #: line number -> why it is not text
+        self.bad: dict[int, str] = {}
 
     def __iter__(self) -> Iterator[str]:
         for number, chunk in enumerate(self.raw, start=1):
@@ -120,11 +126,14 @@ class Utf8Lines:
             try:
                 yield chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise CsvFormatError(
+                why = (
                     f"not UTF-8 text (byte {exc.start + 1} of the line); "
-                    'save the file as "CSV UTF-8"',
-                    number,
-                ) from None
+                    'save the file as "CSV UTF-8"'
+                )
+                if number == 1:
+                    raise CsvFormatError(why, number) from None
+                self.bad[number] = why
+                yield chunk.decode("utf-8", "replace")
 
 
 @contextmanager
@@ -150,6 +159,9 @@ def read_header(reader: Iterator[list[str]]) -> dict[str, int]:
         raise CsvFormatError(f"the file is empty; expected a header line: {','.join(REQUIRED)}")
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
     expected = f"expected columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})"
+    if not set(names) & set(REQUIRED + OPTIONAL) and len(names) > 1:
+        # a file without its header: line 1 is a patient's row; say so without echoing it
+        raise CsvFormatError(f"line 1 is not a header (no column names in it); {expected}", 1)
     if len(names) == 1 and ";" in names[0]:
         raise CsvFormatError(f"fields are separated by ';', expected ','; {expected}", 1)
     problems = []

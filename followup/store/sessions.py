@@ -18,11 +18,12 @@ from sqlalchemy import Boolean, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from followup.store.models import OutboundMessage, TreatmentSession
+from followup.store.models import OutboundMessage, Patient, TreatmentSession
 from followup.store.statuses import MessageStatus
 
-#: the columns an import may change on a session it has seen before
-_IMPORTED = ("patient_id", "completed_at", "status", "regions", "next_appointment_at")
+#: the columns an import may change on a session it has seen before (never its patient: the
+#: session's texts belong to that patient; see :func:`patients_of`)
+_IMPORTED = ("completed_at", "status", "regions", "next_appointment_at")
 
 
 class SessionRow(NamedTuple):
@@ -36,6 +37,28 @@ class SessionRow(NamedTuple):
     status: str
     regions: str
     next_appointment_at: datetime | None
+
+
+def patients_of(db: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """(clinic id, session external id) -> the clinic's own id of the session's patient, for
+    the sessions among ``keys`` already stored."""
+    if not keys:
+        return {}
+    by_clinic: dict[int, list[str]] = defaultdict(list)
+    for clinic_id, external_id in keys:
+        by_clinic[clinic_id].append(external_id)
+    found: dict[tuple[int, str], str] = {}
+    for clinic_id, external_ids in by_clinic.items():
+        rows = db.execute(
+            select(TreatmentSession.external_id, Patient.external_id)
+            .join(Patient, Patient.id == TreatmentSession.patient_id)
+            .where(
+                TreatmentSession.clinic_id == clinic_id,
+                TreatmentSession.external_id.in_(external_ids),
+            )
+        )
+        found.update({(clinic_id, session): patient for session, patient in rows})
+    return found
 
 
 def upsert_imported(db: Session, rows: Sequence[SessionRow], now: datetime) -> int:

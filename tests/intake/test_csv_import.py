@@ -435,36 +435,67 @@ def test_a_file_that_is_not_an_import_file_raises(
         assert "expected columns clinic, session_id, patient_id" in info.value.reason
 
 
-def test_invalid_utf8_midway_keeps_the_rows_before_it(sessions, clinics, tmp_path) -> None:
+def test_invalid_utf8_midway_rejects_that_row_and_goes_on(sessions, clinics, tmp_path) -> None:
+    """A Windows-encoded "José" used to end the import at its line, dropping every row after
+    it; now that row alone is rejected, with its line and what to do."""
     path = tmp_path / "latin1.csv"
     good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,\n"
     path.write_bytes(
         (HEADER + "\n" + good.format(1) + good.format(2)).encode()
         + "downtown,S3,P1,José,201-555-0123,,yes,2025-05-30T16:30,,\n".encode("latin-1")
+        + good.format(4).encode()
     )
+    report = run(sessions, path)
+    assert [(e.line, e.reason[:36]) for e in report.rejected] == [
+        (4, "not UTF-8 text (byte 19 of the line)")
+    ]
+    assert "CSV UTF-8" in report.rejected[0].reason
+    assert report.created == 3
+    assert sorted(all_sessions(sessions)) == ["S1", "S2", "S4"]
+
+
+def test_a_header_that_is_not_utf8_stops_the_import(sessions, clinics, tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("clinic,séssion_id\n".encode("latin-1"))
     with pytest.raises(CsvFormatError) as info:
         run(sessions, path)
-    assert info.value.line == 4
-    assert info.value.reason.startswith("not UTF-8 text (byte 19 of the line)")
-    assert info.value.report is not None
-    assert info.value.report.created == 2
-    assert sorted(all_sessions(sessions)) == ["S1", "S2"]
+    assert info.value.line == 1 and info.value.reason.startswith("not UTF-8 text")
 
 
-def test_a_broken_record_midway_stops_the_import_naming_its_line(
+def test_an_oversize_field_rejects_its_row_and_the_import_goes_on(
+    sessions, clinics, tmp_path
+) -> None:
+    good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
+    big = "downtown,S2,P1," + "A" * 140_000 + ",201-555-0123,,yes,2025-05-30T16:30,,"
+    path = write(tmp_path, HEADER, good.format(1), big, good.format(3))
+    report = run(sessions, path)
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (3, "a field is over 131,072 characters")
+    ]
+    assert sorted(all_sessions(sessions)) == ["S1", "S3"]
+
+
+def test_an_unclosed_quote_rejects_the_record_it_swallows_and_names_its_line(
     sessions, clinics, tmp_path
 ) -> None:
     good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,"
     path = write(
         tmp_path, HEADER, good.format(1), 'downtown,"S2,P1,Ann', "x" * 140_000, good.format(3)
     )
+    report = run(sessions, path)
+    assert len(report.rejected) == 1 and report.rejected[0].line == 3
+    assert "is a quote opened on line 3 never closed?" in report.rejected[0].reason
+    assert sorted(all_sessions(sessions)) == ["S1", "S3"]
+
+
+def test_a_file_without_its_header_is_refused_without_echoing_the_row(
+    sessions, clinics, tmp_path
+) -> None:
+    path = write(tmp_path, "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,")
     with pytest.raises(CsvFormatError) as info:
         run(sessions, path)
-    assert info.value.line == 3
-    assert "field larger than field limit" in info.value.reason
-    assert "is a quote opened on line 3 never closed?" in info.value.reason
-    assert info.value.report is not None and info.value.report.created == 1
-    assert sorted(all_sessions(sessions)) == ["S1"]
+    assert info.value.line == 1 and "not a header" in info.value.reason
+    assert "Ann" not in info.value.reason and "555" not in info.value.reason
 
 
 def test_a_nul_character_rejects_the_row(sessions, clinics, tmp_path) -> None:
@@ -541,3 +572,40 @@ def test_a_clinics_own_region_names_are_known_at_import(sessions, clinics, tmp_p
     )
     report = run(sessions, path)
     assert (report.created, report.warnings) == (1, [])
+
+
+def test_a_session_reimported_under_another_patient_is_rejected_and_planning_goes_on(
+    sessions, clinics, tmp_path
+) -> None:
+    """It used to move the session to the new patient while its texts stayed with the old
+    one, and every tick after that failed on the outbox's unique key, for every clinic."""
+    from followup.outbound.planner import plan_pending
+    from followup.store.models import OutboundMessage
+
+    first = write(tmp_path, HEADER, "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,")
+    assert run(sessions, first).created == 1
+    plan_pending(sessions, NOW)
+    again = write(
+        tmp_path,
+        HEADER,
+        "downtown,S1,P2,Bea,201-555-0177,,yes,2025-05-30T16:30,,",
+        "downtown,S2,P2,Bea,201-555-0177,,yes,2025-05-30T17:30,,",
+        name="again.csv",
+    )
+    report = run(sessions, again)
+    assert [(e.line, e.reason[:38]) for e in report.rejected] == [
+        (2, "session 'S1' belongs to patient 'P1'; ")
+    ]
+    assert "new session_id" in report.rejected[0].reason
+    assert report.created == 1  # S2
+    with sessions() as db:
+        owners = {
+            t.external_id: db.get(Patient, t.patient_id).external_id
+            for t in db.scalars(select(TreatmentSession))
+        }
+        assert owners == {"S1": "P1", "S2": "P2"}
+    planned = plan_pending(sessions, NOW)  # no unique-key failure: S2 gets its texts
+    assert planned.sessions == 1
+    with sessions() as db:
+        texts = db.scalars(select(OutboundMessage)).all()
+        assert {db.get(Patient, m.patient_id).external_id for m in texts} == {"P1", "P2"}
