@@ -327,6 +327,10 @@ def regions_of(value: str) -> str:
     return ";".join(dict.fromkeys(p for p in parts if p))
 
 
+#: the earliest year a session or an appointment can be in
+EARLIEST_YEAR = 2000
+
+
 def _parse_time(value: str, zone: ZoneInfo, name: str, errors: list[str]) -> datetime | None:
     """ISO 8601 -> aware UTC; without an offset, wall-clock time in ``zone`` (see module doc)."""
     try:
@@ -339,6 +343,10 @@ def _parse_time(value: str, zone: ZoneInfo, name: str, errors: list[str]) -> dat
         return None
     if "T" not in value.upper() and " " not in value:
         errors.append(f"{name}: {value!r} has a date but no time of day")
+        return None
+    if parsed.year < EARLIEST_YEAR:
+        # year 1900 or 0001: a placeholder or a typo in the clinic's system, never a visit
+        errors.append(f"{name}: {value!r} is before {EARLIEST_YEAR}: check the year")
         return None
     try:
         if parsed.tzinfo is not None:

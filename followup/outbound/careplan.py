@@ -112,6 +112,7 @@ DEFAULT_PLAN_DATA: dict[str, Any] = {
             "first": True,
             "safety": True,
             "send_window": EVENING_WINDOW,
+            "max_age": "3d",
         },
         {
             "key": "checkin_24h",
@@ -156,7 +157,7 @@ def _whole(value: Any, low: int, high: int) -> bool:
 
 _STEP_FIELDS = {
     "key", "template", "anchor", "offset", "clock", "window", "priority", "supersedable",
-    "lead", "regions_template", "regions", "first", "safety", "nudge", "send_window",
+    "lead", "regions_template", "regions", "first", "safety", "nudge", "send_window", "max_age",
 }  # fmt: skip
 _LIMIT_FIELDS = {"max_per_day", "max_per_week", "safety_hold"}
 #: how far the safety of a step ranks: it must not rise with the offset of a session's steps
@@ -332,6 +333,17 @@ def _parse_step(i: int, raw: Any, err: Any, region_names: Mapping[str, str]) -> 
             send_window = parse_window(window_raw)
         except ValueError as exc:
             raise err(f"{where}.send_window", str(exc)) from None
+    # the first text is never too late, so it needs an age limit of its own: a plan stored
+    # before max_age existed gets the default one day
+    max_age_raw = raw.get("max_age", FIRST_MAX_AGE if first else None)
+    max_age = None
+    if max_age_raw not in (None, "none"):
+        try:
+            max_age = parse_duration(max_age_raw)
+        except ValueError as exc:
+            raise err(f"{where}.max_age", str(exc)) from None
+        if max_age <= timedelta(0):
+            raise err(f"{where}.max_age", 'must be positive (or "none")')
     return Step(
         key=key,
         template=template,
@@ -348,7 +360,14 @@ def _parse_step(i: int, raw: Any, err: Any, region_names: Mapping[str, str]) -> 
         safety=safety,
         nudge=nudge,
         send_window=send_window,
+        max_age=max_age,
     )
+
+
+#: the age limit of the first text when a plan does not give one: three days, the soreness
+#: window (and past the two days in which a pneumothorax shows); an older visit, imported
+#: late, gets no aftercare, and a patient never texted then gets nothing of that session
+FIRST_MAX_AGE = "3d"
 
 
 def _parse_regions(raw: Any, err: Any) -> dict[str, str]:

@@ -64,6 +64,9 @@ class Step:
     nudge: bool = False
     #: the step's own sending hours, instead of the clinic's (None: the clinic's)
     send_window: SendWindow | None = None
+    #: a session that ended longer ago than this gets no such text ("too old"): importing a
+    #: visit from months ago must not text its aftercare now (None: no limit)
+    max_age: timedelta | None = None
     region_table: RegionTable = field(default=DEFAULT_TABLE, compare=False, repr=False)
 
     def uses_regions_template(self, treated: frozenset[str]) -> bool:
@@ -223,6 +226,8 @@ def plan_to_data(plan: CarePlan) -> dict[str, Any]:
         }
         if s.first:
             d["first"] = True
+        if s.max_age is not None:
+            d["max_age"] = format_duration(s.max_age)
         if s.lead:
             d["lead"] = format_duration(s.lead)
         if s.regions_template:

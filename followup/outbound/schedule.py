@@ -42,6 +42,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from followup.outbound.careplan import CarePlan, Step
+from followup.outbound.plan_types import format_duration
 from followup.outbound.timing import CapCounter, SendWindow, find_slot, shift_local
 
 #: skip reasons that a later planning run may undo (consent given, opt-in, session restored...)
@@ -144,8 +145,17 @@ def plan_patient(
     blocker = "opted out" if patient.opted_out else ("no consent" if not patient.consent else None)
     decisions: list[Decision] = []
     candidates: list[tuple[SessionFacts, Step, datetime, datetime]] = []
+    first_step = next((st for st in plan.steps if st.first), None)
     for session in sessions:
         treated = session.regions
+        # a patient never texted is introduced by the first step (who is texting, STOP/HELP);
+        # when that is too old to go, nothing of the session goes: no text without it
+        stale_intro = (
+            not patient.texted_before
+            and first_step is not None
+            and first_step.max_age is not None
+            and now - session.completed_at > first_step.max_age
+        )
         for step in plan.steps:
             old = by_key.get((session.id, step.key))
             if old is not None and not replannable(old):
@@ -170,6 +180,15 @@ def plan_patient(
                 reason = blocker
             elif session.status != "completed":
                 reason = "session cancelled"
+            elif (
+                step.max_age is not None
+                and step.anchor == "completed"
+                and now - session.completed_at > step.max_age
+            ):
+                reason = f"too old: the session ended more than {format_duration(step.max_age)} ago"
+            elif stale_intro and first_step is not None and first_step.max_age is not None:
+                age = format_duration(first_step.max_age)
+                reason = f"too old: the session ended more than {age} ago, before any text"
             elif (
                 step.supersedable
                 and latest is not None

@@ -609,3 +609,11 @@ def test_a_session_reimported_under_another_patient_is_rejected_and_planning_goe
     with sessions() as db:
         texts = db.scalars(select(OutboundMessage)).all()
         assert {db.get(Patient, m.patient_id).external_id for m in texts} == {"P1", "P2"}
+
+
+@pytest.mark.parametrize("when", ["1900-01-01T10:00", "0001-01-01T00:00", "1999-12-31T23:59"])
+def test_a_date_before_2000_is_rejected_with_its_line(sessions, clinics, tmp_path, when) -> None:
+    path = write(tmp_path, HEADER, f"downtown,S1,P1,Ann,201-555-0123,,yes,{when},,")
+    report = run(sessions, path)
+    assert [(e.line, "before 2000" in e.reason) for e in report.rejected] == [(2, True)]
+    assert all_sessions(sessions) == {}

@@ -240,3 +240,22 @@ def test_safety_must_not_rise_with_the_offset_and_one_step_is_nudged():
                        "safety": True}]}  # fmt: skip
     with pytest.raises(CarePlanError, match="anchored on the session"):
         parse_plan(appt, "p")
+
+
+def test_max_age_is_a_positive_duration_or_none_and_round_trips():
+    data = plan_to_data(DEFAULT_PLAN)
+    first = next(s for s in data["steps"] if s.get("first"))
+    assert first["max_age"] == "3d"
+    assert parse_plan(data).steps == DEFAULT_PLAN.steps
+    for bad in ("0m", "-1h", "soon"):
+        broken = plan_to_data(DEFAULT_PLAN)
+        next(s for s in broken["steps"] if s.get("first"))["max_age"] = bad
+        with pytest.raises(CarePlanError, match=r"steps\[0\] \(aftercare\)\.max_age"):
+            parse_plan(broken)
+    # a plan stored before max_age existed: its first step gets three days all the same
+    legacy = plan_to_data(DEFAULT_PLAN)
+    del next(s for s in legacy["steps"] if s.get("first"))["max_age"]
+    assert next(s for s in parse_plan(legacy).steps if s.first).max_age == timedelta(days=3)
+    unlimited = plan_to_data(DEFAULT_PLAN)
+    next(s for s in unlimited["steps"] if s.get("first"))["max_age"] = "none"
+    assert next(s for s in parse_plan(unlimited).steps if s.first).max_age is None

@@ -440,3 +440,43 @@ def test_a_patients_first_text_is_the_one_with_stop_and_help_even_when_late():
     assert got["checkin_24h"].status == "skipped"
     # the 72 h check-in (due 10:00 today) follows it, on the next day with room
     assert ny(got["checkin_72h"].send_at) == "2026-03-11 08:00"
+
+
+def test_a_session_from_months_ago_gets_no_aftercare_now():
+    """Backfill: importing an old visit used to text its aftercare at once (the first text is
+    never too late). The aftercare has an age limit, three days by default."""
+    old = session(1, "2025-09-10 10:00", regions=["calf"], next_appt="2026-03-18 10:00")
+    got = by_step(plan_patient(OK, [old], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 10:05")))
+    assert got["aftercare"].status == "skipped"
+    assert got["aftercare"].reason == "too old: the session ended more than 3d ago"
+    assert got["checkin_24h"].status == "skipped"  # long expired
+    assert got["reminder"].status == "scheduled"  # the booked visit is still ahead
+
+
+def test_a_patient_never_texted_gets_nothing_of_a_session_too_old_to_introduce():
+    new_patient = PatientFacts(tz=NY, consent=True, opted_out=False, texted_before=False)
+    old = session(1, "2026-03-06 10:00", next_appt="2026-03-18 10:00")  # four days ago
+    got = by_step(
+        plan_patient(new_patient, [old], [], DEFAULT_PLAN, WINDOW, at_ny("2026-03-10 11:00"))
+    )
+    assert {k: d.status for k, d in got.items()} == dict.fromkeys(got, "skipped")
+    assert (
+        got["checkin_72h"].reason == "too old: the session ended more than 3d ago, before any text"
+    )
+
+
+@given(hours=st.integers(min_value=0, max_value=24 * 10))
+def test_the_aftercare_goes_within_three_days_of_the_session_and_never_after(hours):
+    """For a patient never texted the aftercare is never too late (it introduces the texts),
+    but it is too old three days after the session."""
+    new_patient = PatientFacts(tz=NY, consent=True, opted_out=False, texted_before=False)
+    s = session(1, "2026-03-10 10:00", regions=["calf"])
+    now = at_ny("2026-03-10 10:00") + timedelta(hours=hours, minutes=1)
+    after = by_step(plan_patient(new_patient, [s], [], DEFAULT_PLAN, WINDOW, now))["aftercare"]
+    if hours < 72:
+        assert after.status == "scheduled"
+    else:
+        assert (after.status, after.reason) == (
+            "skipped",
+            "too old: the session ended more than 3d ago",
+        )
