@@ -79,6 +79,7 @@ SQL_CALLS = {"execute", "exec_driver_sql", "scalar", "scalars", "query", "add_al
 #: which top-level parts of ``followup`` each part may import; everything else is refused
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
+    "log_privacy": set(),
     "phones": set(),
     "hours": set(),
     "store": {"store"},
@@ -97,8 +98,8 @@ ALLOWED: dict[str, set[str]] = {
     "worker": {"runtime", "config", "store", "outbound", "inbound", "staff", "gateways"},
     "web": {"web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff"},
     "cli": {
-        "cli", "runtime", "config", "store", "texts", "gateways", "phones", "hours", "outbound",
-        "inbound", "staff", "intake", "worker", "web.server",
+        "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
+        "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server",
     },
 }  # fmt: skip
 

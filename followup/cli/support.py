@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 
+from followup import log_privacy
 from followup.config import ConfigError
 from followup.runtime import Runtime
 
@@ -87,6 +88,7 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 def setup_logging(verbose: bool) -> None:
+    log_privacy.install()  # no patient's number in any line, tracebacks included
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -102,7 +102,9 @@ def _take_turns(engine: Engine) -> WriteTurns:
 
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; on SQLite, set the pragmas every connection needs and give write
-    transactions of this process their turns (:class:`WriteTurns`)."""
+    transactions of this process their turns (:class:`WriteTurns`). SQL errors never show
+    their parameters: a failed INSERT must not print a patient's number or words."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _take_turns(engine)  # its "begin" listener must run before the BEGIN below

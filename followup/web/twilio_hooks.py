@@ -160,7 +160,12 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
                     conn, sms, catalogue=state.catalogue, now=clock(), senders=state.senders
                 )
 
-        result = await on_db_thread(state, work)
+        try:
+            result = await on_db_thread(state, work)
+        except Exception:
+            # Twilio retries a 500, so the reply is not lost; the log says where, never what
+            log.exception("inbound %s could not be stored", fields.sid)
+            return Response("could not store the message\n", 500, media_type="text/plain")
         if result.alerts and state.alerts is not None:
             state.alerts.kick()  # after commit: the sender thread reads what we wrote
         return Response(twiml(result.reply), media_type=TWIML)

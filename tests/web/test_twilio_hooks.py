@@ -6,6 +6,7 @@ against the public URL, while the test client talks to another host name, as beh
 
 from __future__ import annotations
 
+import logging
 import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -566,3 +567,30 @@ def test_a_long_body_is_kept_but_cut(client, seeded):
     r = say(client, "3 " + "y" * 5_000)
     assert r.status_code == 200
     assert len(one(seeded, InboundMessage).body) == 2_000
+
+
+def test_a_failing_request_logs_where_it_failed_never_the_number_or_the_words(
+    client, seeded, monkeypatch, caplog
+):
+    """No PHI in logs, ever: the failure is logged with its frames, and Twilio gets a 500
+    so it retries (the reply is not lost)."""
+    from followup import log_privacy
+    from followup.inbound import receive
+
+    def broken(conn, sms, **_kwargs):
+        raise RuntimeError(f"cannot store {sms.from_number}: {sms.body!r}")
+
+    before = logging.getLogRecordFactory()
+    log_privacy._installed = False
+    log_privacy.install()
+    monkeypatch.setattr(receive, "receive", broken)
+    try:
+        with caplog.at_level(logging.ERROR):
+            r = say(client, "my chest hurts a lot", sender=P1)
+    finally:
+        logging.setLogRecordFactory(before)
+        log_privacy._installed = False
+    assert r.status_code == 500
+    logged = "\n".join(logging.Formatter().format(rec) for rec in caplog.records)
+    assert "could not be stored" in logged and "[message withheld]" in logged
+    assert P1 not in logged and P1[2:] not in logged and "chest" not in logged
