@@ -72,10 +72,12 @@ def _start_worker(ctx: click.Context) -> Worker:
     """The worker, with every template and the reply lexicon loaded (and so checked): a
     mistake stops the command here, naming the file; then a warning per clinic that cannot
     text its patients because nobody could be alerted."""
+    from followup import log_privacy
     from followup.inbound.reading import LexiconError
     from followup.texts.catalogue import TemplateError
     from followup.worker import Worker
 
+    log_privacy.install()  # whatever the worker logs, tracebacks included, names no patient
     try:
         worker = Worker(get_runtime(ctx))
     except (ConfigError, TemplateError, LexiconError) as exc:
