@@ -39,9 +39,10 @@ def mark_opted_out(db: Session | Connection, patient_id: int, now: datetime, how
 
 
 def mark_opted_in(db: Session | Connection, patient_id: int, now: datetime, how: str) -> int:
-    """Lift an opt-out: the patient asked for texts again (START, "resume"), which is also
-    consent given by the patient themselves. Texts skipped by the opt-out that can still go
-    out (their window has not ended) are scheduled again. Returns the texts revived."""
+    """Lift an opt-out: the patient asked for texts again (START, "resume"). Texts skipped by
+    the opt-out that can still go out (their window has not ended) are scheduled again.
+    Consent stays the clinic's record: a patient the clinic recorded as "no" gets nothing
+    from a START (the planner still sees no consent). Returns the texts revived."""
     patients.record_opt_in(db, patient_id, now, how)
     return reschedule_skipped(
         db,

@@ -70,7 +70,8 @@ def test_an_opt_in_restores_consent_and_revives_only_what_the_opt_out_skipped_in
         assert mark_opted_in(db, p0, later, "sms: START") == 1
     p = clinics.patient("P0")
     assert (p.opted_out_at, p.opted_out_how) == (None, None)
-    assert (p.consent, p.consent_at, p.consent_method) == (True, later, "sms: START")
+    # consent is the clinic's record: a START lifts the opt-out and leaves it as it was
+    assert (p.consent, p.consent_at, p.consent_method) == (True, None, None)
     assert clinics.texts("P0") == {
         "aftercare": (S.SKIPPED, "opted out: sms: STOP"),
         "checkin_24h": (S.SCHEDULED, "opted in: sms: START"),

@@ -279,7 +279,15 @@ def receive(
             triage.ConsentChange.IN: consent.mark_opted_in,
             triage.ConsentChange.WRONG_NUMBER: consent.mark_wrong_number,
         }[actions.consent]
-        for p in patients:
+        texted = {c.id for c in clinics}
+        if actions.consent == triage.ConsentChange.IN:
+            # an opt-in reaches only the records of the clinics whose sender received it;
+            # from a number no clinic's sender knows, it opts in nothing
+            targets = [p for p in patients if p.clinic_id in texted]
+        else:
+            # stopping is the safe side: where no sender tells the clinic, every record stops
+            targets = [p for p in patients if p.clinic_id in texted] if texted else patients
+        for p in targets:
             mark(conn, p.id, now, how)
 
     flag_id = None

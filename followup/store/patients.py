@@ -114,18 +114,13 @@ def record_opt_out(db: Session | Connection, patient_id: int, now: datetime, how
 
 
 def record_opt_in(db: Session | Connection, patient_id: int, now: datetime, how: str) -> None:
-    """Lift an opt-out and record consent given by the patient themselves, now, ``how``."""
+    """Lift an opt-out. Consent is the clinic's record and stays as it is: a START restores
+    what an opt-out took away, never a clinic's recorded "no". (``how`` is kept on the
+    revived texts' events, see :mod:`followup.consent`.)"""
     db.execute(
         update(Patient)
-        .where(Patient.id == patient_id)
-        .values(
-            opted_out_at=None,
-            opted_out_how=None,
-            consent=True,
-            consent_at=now,
-            consent_method=how[:MAX_CONSENT_METHOD],
-            updated_at=now,
-        )
+        .where(Patient.id == patient_id, Patient.opted_out_at.is_not(None))
+        .values(opted_out_at=None, opted_out_how=None, updated_at=now)
     )
 
 

@@ -143,3 +143,29 @@ def test_a_wrong_number_stops_every_text_to_it_at_that_clinic_and_flags_staff(cl
     assert clinics.patient("P5").phone_unusable_at is None
     assert result.reply is not None and p0.first_name not in result.reply
     assert "911" in result.reply or "emergency" in result.reply.lower()
+
+
+def test_an_opt_in_never_overrides_a_recorded_no_and_reaches_only_the_clinic_texted(clinics):
+    """P1 (Harbor, consent recorded "no") and P5 (Bay, its own sender) share a number; P5 has
+    texted STOP to Bay. A START to Harbor's number lifts nothing at Bay and leaves P1's "no"."""
+    from sqlalchemy import update
+
+    from followup.store.engine import transaction
+    from followup.store.models import Patient
+
+    with transaction(clinics.sessions) as db:
+        db.execute(
+            update(Patient).where(Patient.id == clinics.patient_id("P1")).values(consent=False)
+        )
+    clinics.receive("STOP", SHARED, BAY_NUMBER, sid="SMstop-bay", opt_out_type="STOP")
+    assert clinics.patient("P5").opted_out_at is not None
+    clinics.receive("START", SHARED, sid="SMstart-harbor", now=NOW + timedelta(minutes=5))
+    assert clinics.patient("P1").consent is False  # the clinic's "no" stands
+    assert clinics.patient("P5").opted_out_at is not None  # Bay's opt-out stands
+
+
+def test_an_opt_in_from_a_number_no_sender_knows_opts_in_nothing(clinics):
+    clinics.receive("STOP", SHARED, BAY_NUMBER, sid="SMstop-bay2", opt_out_type="STOP")
+    clinics.receive("please resume texts", SHARED, "+12015550666", sid="SMresume-unknown",
+                    now=NOW + timedelta(minutes=5))  # fmt: skip
+    assert clinics.patient("P5").opted_out_at is not None

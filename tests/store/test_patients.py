@@ -112,7 +112,7 @@ def test_the_demo_adds_a_patient_and_finds_it_by_its_own_id(sessions):
         assert (ben.consent, ben.consent_at, ben.consent_method) == (False, None, None)
 
 
-def test_an_opt_in_lifts_an_opt_out_and_records_consent(sessions):
+def test_an_opt_in_lifts_an_opt_out_and_never_overrides_a_recorded_no(sessions):
     north = a_clinic(sessions)
     (pid,) = upsert(sessions, [PatientRow(north, "P1", "Ana", PHONE, None, False)]).values()
     with sessions() as db, db.begin():
@@ -120,4 +120,5 @@ def test_an_opt_in_lifts_an_opt_out_and_records_consent(sessions):
         patients.record_opt_in(db, pid, LATER, "sms: START")
     ana = patient(sessions, pid)
     assert (ana.opted_out_at, ana.opted_out_how) == (None, None)
-    assert (ana.consent, ana.consent_at, ana.consent_method) == (True, LATER, "sms: START")
+    # the clinic recorded "no": a START does not turn it into a yes
+    assert (ana.consent, ana.consent_at) == (False, NOW)

@@ -369,7 +369,7 @@ def test_start_after_stop_revives_the_texts_the_opt_out_skipped(client, seeded):
     assert still_useful
     assert answer(say(client, "START")) is None
     p = patient(seeded, P0)
-    assert p.opted_out_at is None and p.consent and p.consent_method == "sms: START"
+    assert p.opted_out_at is None and p.consent and p.consent_method is None  # as imported
     with seeded.sessions() as db:
         scheduled = set(
             db.scalars(
