@@ -35,6 +35,9 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     public_url: str | None = None
+    #: FOLLOWUP_DEV_MODE=1: webhooks without FOLLOWUP_PUBLIC_URL check signatures against the
+    #: URL this server sees (a local tunnel); never in production
+    dev_mode: bool = False
     messages_dir: Path = Path(__file__).resolve().parent.parent / "messages"
     tick_seconds: float = 5.0
     #: texts claimed per transaction; smaller batches share the outbox more evenly between
@@ -71,6 +74,15 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type = fl
     if value <= 0:
         raise ConfigError(f"{name}={raw!r}: expected {what} greater than 0")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name}: expected 1 or 0, got {value!r}")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -149,6 +161,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_from_number=from_number,
         twilio_messaging_service_sid=service_sid,
         public_url=public_url,
+        dev_mode=_flag(env, "FOLLOWUP_DEV_MODE"),
         messages_dir=messages_dir,
         tick_seconds=_positive(env, "FOLLOWUP_TICK_SECONDS", Settings.tick_seconds),
         lease_seconds=lease,

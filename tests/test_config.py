@@ -81,3 +81,10 @@ def test_sending_settings_are_read():
     assert (s.send_concurrency, s.sender_rate, s.max_attempts) == (3, 1.5, 7)
     assert (s.twilio_timeout, s.lease_seconds) == (2.0, 4.0)
     assert s.twilio_api_url == "http://127.0.0.1:4010"
+
+
+def test_dev_mode_is_a_flag():
+    assert load_settings({}).dev_mode is False
+    assert load_settings({"FOLLOWUP_DEV_MODE": "1"}).dev_mode is True
+    with pytest.raises(ConfigError, match="FOLLOWUP_DEV_MODE"):
+        load_settings({"FOLLOWUP_DEV_MODE": "sometimes"})

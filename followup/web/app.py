@@ -48,10 +48,18 @@ def create_app(
     token = settings.twilio_auth_token
     if not token:
         log.warning("TWILIO_AUTH_TOKEN is not set: every webhook request will be refused (403)")
+    elif not settings.public_url and not settings.dev_mode:
+        # the URL this server sees comes from the Host and X-Forwarded-* headers, which a
+        # caller chooses: a signature made for another URL would pass
+        log.warning(
+            "FOLLOWUP_PUBLIC_URL is not set: every webhook request will be refused (403); "
+            "set it to the URL Twilio calls (FOLLOWUP_DEV_MODE=1 for a local tunnel)"
+        )
+        token = None
     elif not settings.public_url:
         log.warning(
-            "FOLLOWUP_PUBLIC_URL is not set: signatures are checked against the URL "
-            "this server sees, which fails behind a proxy"
+            "FOLLOWUP_DEV_MODE: signatures are checked against the URL this server sees; "
+            "never run it like this in production"
         )
     state = AppState(
         engine=runtime.engine,

@@ -3,7 +3,9 @@
 
 Every request must carry a valid ``X-Twilio-Signature``, checked with the SDK's
 ``RequestValidator`` against the URL Twilio called: ``FOLLOWUP_PUBLIC_URL`` + path (+ query),
-because behind a proxy or tunnel the URL this server sees is not the one Twilio signed. A
+because behind a proxy or tunnel the URL this server sees is not the one Twilio signed, and
+it comes from headers a caller chooses: without ``FOLLOWUP_PUBLIC_URL`` the webhooks refuse
+every request, unless ``FOLLOWUP_DEV_MODE=1`` says this is a local tunnel. A
 missing or wrong signature gets 403 before anything is read into the database; a body over
 64 KiB gets 413 before it is read at all; a signed request whose fields Twilio would never
 send (a malformed MessageSid, another account) is refused (:mod:`.webhook_fields`). Without
@@ -86,7 +88,11 @@ async def verified_form(request: Request, state: AppState) -> MultiDict:
     """The form fields of a request whose Twilio signature is valid; Forbidden otherwise."""
     signature = request.headers.get(SIGNATURE_HEADER)
     if state.validator is None or not signature:
-        raise Forbidden("missing signature" if state.validator else "no TWILIO_AUTH_TOKEN")
+        raise Forbidden(
+            "missing signature"
+            if state.validator
+            else "webhooks are off: no TWILIO_AUTH_TOKEN, or no FOLLOWUP_PUBLIC_URL"
+        )
     form = parse_form(await capped_body(request))
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     url = signed_url(state.public_url, request)

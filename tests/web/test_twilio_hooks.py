@@ -594,3 +594,22 @@ def test_a_failing_request_logs_where_it_failed_never_the_number_or_the_words(
     logged = "\n".join(logging.Formatter().format(rec) for rec in caplog.records)
     assert "could not be stored" in logged and "[message withheld]" in logged
     assert P1 not in logged and P1[2:] not in logged and "chest" not in logged
+
+
+@pytest.mark.parametrize("dev_mode", ["0", "1"])
+def test_without_a_public_url_webhooks_are_off_unless_in_dev_mode(seeded, env, dev_mode):
+    """The URL this server sees comes from Host and X-Forwarded-* headers, which a caller
+    chooses: a signature made for another URL would pass. Only a declared local setup may
+    check against it."""
+    settings = {**env, "TWILIO_AUTH_TOKEN": TOKEN, "FOLLOWUP_DEV_MODE": dev_mode}
+    rt = Runtime(load_settings(settings))
+    served = "http://testserver"
+    try:
+        with TestClient(create_app(rt, gateway=RecordingGateway()), base_url=served) as c:
+            params = inbound_params("3", P0)
+            signature = sign(INBOUND, params, base=served)
+            r = post_signed(c, INBOUND, params, signature=signature)
+    finally:
+        rt.close()
+    assert r.status_code == (200 if dev_mode == "1" else 403)
+    assert count(seeded, InboundMessage) == (1 if dev_mode == "1" else 0)
