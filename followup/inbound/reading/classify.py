@@ -55,7 +55,7 @@ from followup.inbound.reading.keywords import (
     wrong_number,
 )
 from followup.inbound.reading.lexicon import Lexicon
-from followup.inbound.reading.normalise import NON_WORD, fold, words_of
+from followup.inbound.reading.normalise import fold, words_of
 from followup.inbound.reading.result import Classification, ReplyContext, make
 from followup.inbound.reading.scores import pick_score, read_scores
 from followup.inbound.reading.spelling import meant
@@ -102,7 +102,7 @@ def classify(
     `lexicon` defaults to the one shipped in the package."""
     lex = lexicon if lexicon is not None else lexicon_files.default()
     folded = fold(text)
-    norm = NON_WORD.sub(" ", folded).strip()
+    norm = words_of(folded)
     if not norm:
         return make("text")
     twilio_kind = TWILIO.get(norm)

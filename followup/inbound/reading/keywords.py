@@ -53,12 +53,12 @@ def opt_out_wording(lex: Lexicon, norm: str, folded: str) -> str | None:
     fillers = lex.stop_fillers
     if words and words[0] in lex.leading_opt_out and all(w in fillers for w in words[1:]):
         return words[0]  # "STOP please", "stop texting me now", "end texts"
-    first = strip_polite(lex, first_clause(lex, folded)).split()
-    if first and first[0] in lex.leading_stop and all(w in fillers for w in first[1:]):
-        return first[0]  # "Stop. My pain is 2", "please quit, I'm done": a request of its own
-    last = last_clause(lex, folded).split()
-    if last and last[0] in lex.leading_stop and all(w in fillers for w in last[1:]):
-        return last[0]  # "enough with the texts already, stop"
+    # "Stop. My pain is 2", "please quit, I'm done", "enough with the texts already, stop":
+    # a clause of its own that asks to stop
+    for clause in (strip_polite(lex, first_clause(lex, folded)), last_clause(lex, folded)):
+        said = clause.split()
+        if said and said[0] in lex.leading_stop and all(w in fillers for w in said[1:]):
+            return said[0]
     return None
 
 

@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from followup.inbound.reading.normalise import words_of
+
 SEVERITIES = {"emergency": 2, "clinic_today": 1}
 _FRAGMENT = re.compile(r"\{(\*?)([a-z_]+)\}")
 _ESCAPE = re.compile(r"\\.")
@@ -114,7 +116,7 @@ class _File:
 
 def _normalised(word: str) -> bool:
     """Whether a word or phrase is written the way the reader sees text (see normalise.py)."""
-    spaced = " ".join(re.sub(r"[\W_]+", " ", word).split())
+    spaced = words_of(word)
     return bool(word) and word == spaced and word.isascii() and word == word.casefold()
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from followup.store.models import OutboundMessage
-from followup.store.outbox.machine import transition
+from followup.store.outbox.machine import move_each
 from followup.store.statuses import MessageStatus
 
 
@@ -28,7 +28,15 @@ def skip_pending(
         OutboundMessage.patient_id == patient_id,
         OutboundMessage.status == MessageStatus.SCHEDULED,
     )
-    return _move(db, pending, MessageStatus.SCHEDULED, MessageStatus.SKIPPED, now, reason, actor)
+    return move_each(
+        db,
+        pending,
+        MessageStatus.SCHEDULED,
+        MessageStatus.SKIPPED,
+        at=now,
+        reason=reason,
+        actor=actor,
+    )
 
 
 def reschedule_skipped(
@@ -48,20 +56,12 @@ def reschedule_skipped(
         OutboundMessage.reason.startswith(skipped_because, autoescape=True),
         OutboundMessage.expires_at > now,
     )
-    return _move(db, revivable, MessageStatus.SKIPPED, MessageStatus.SCHEDULED, now, reason, actor)
-
-
-def _move(
-    db: Session | Connection,
-    ids: Select[tuple[int]],
-    from_status: MessageStatus,
-    to_status: MessageStatus,
-    now: datetime,
-    reason: str,
-    actor: str,
-) -> int:
-    """Move each text ``ids`` selects, one transition (and event) each; how many moved."""
-    return sum(
-        transition(db, message_id, from_status, to_status, at=now, reason=reason, actor=actor)
-        for message_id in db.scalars(ids).all()
+    return move_each(
+        db,
+        revivable,
+        MessageStatus.SKIPPED,
+        MessageStatus.SCHEDULED,
+        at=now,
+        reason=reason,
+        actor=actor,
     )

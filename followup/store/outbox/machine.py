@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, insert, text, update
+from sqlalchemy import ColumnElement, Connection, Select, insert, text, update
 from sqlalchemy.orm import Session
 
 from followup.store.models import MessageEvent, OutboundMessage
@@ -86,6 +86,24 @@ def transition(
         )
     )
     return True
+
+
+def move_each(
+    db: Session | Connection,
+    ids: Select[tuple[int]],
+    from_status: str,
+    to_status: str,
+    *,
+    at: datetime,
+    reason: str,
+    actor: str,
+) -> int:
+    """Move each text ``ids`` selects, one :func:`transition` (and event) each; returns how
+    many moved (a text another worker moved first is left to it)."""
+    return sum(
+        transition(db, message_id, from_status, to_status, at=at, reason=reason, actor=actor)
+        for message_id in db.scalars(ids).all()
+    )
 
 
 def add_events(

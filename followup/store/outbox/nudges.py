@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Row, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from followup.store.models import Clinic, OutboundMessage, UTCDateTime
-from followup.store.outbox.machine import transition
+from followup.store.outbox.machine import move_each
 from followup.store.statuses import MessageStatus
 
 #: the outbox step of a nudge
@@ -124,16 +124,12 @@ def skip_waiting_nudges(
 ) -> int:
     """Skip the patient's nudges still ``scheduled`` (a reply came): one transition and
     event each. Returns how many moved."""
-    ids = db.execute(_WAITING, {"patient_id": patient_id}).scalars().all()
-    return sum(
-        transition(
-            db,
-            message_id,
-            MessageStatus.SCHEDULED,
-            MessageStatus.SKIPPED,
-            at=now,
-            reason=reason,
-            actor=actor,
-        )
-        for message_id in ids
+    return move_each(
+        db,
+        _WAITING.params(patient_id=patient_id),
+        MessageStatus.SCHEDULED,
+        MessageStatus.SKIPPED,
+        at=now,
+        reason=reason,
+        actor=actor,
     )
