@@ -151,7 +151,7 @@ def outbox(
     limit: int | None,
 ) -> None:
     """List texts in the outbox with their state, and why they were skipped or failed."""
-    from followup.staff.reports import outbox_rows
+    from followup.staff.reports import outbox_rows, unplannable_sessions
 
     rt = get_runtime(ctx)
     with rt.sessions() as db:
@@ -166,6 +166,15 @@ def outbox(
                     f"/{row['step']:12} attempts={row['attempts']}"
                     + (f"  {row['reason']}" if row["reason"] else "")
                 )
+        count, aside = unplannable_sessions(db, clinic_slug=clinic_slug)
+    # sessions the planner set aside have no texts to list: say so, never stay silent
+    if count and not as_json:
+        click.echo(f"{count} sessions could not be planned (fix the row and write it again):")
+    for row in aside:
+        if as_json:
+            click.echo(json.dumps({**row, "status": "unplannable"}, ensure_ascii=False))
+        else:
+            click.echo(f"  {row['clinic']}/{row['session_id']}  {row['error']}")
 
 
 @main.command("demo")

@@ -42,11 +42,13 @@ from followup.outbound.schedule import (
 from followup.outbound.timing import SendWindow
 from followup.staff.alerts import queue_alerts
 from followup.store import flags
+from followup.store.engine import database_unavailable
 from followup.store.outbox import planned_rows, texted_patients, write_plan
 from followup.store.planning import (
     lock_patients,
     lock_waiting_sessions,
     mark_planned,
+    mark_unplannable,
     sessions_to_plan,
     waiting_patients,
 )
@@ -69,6 +71,8 @@ class PlanReport:
     changed: int = 0
     #: safety texts a limit held back: flagged, and staff alerted (once per text)
     held: int = 0
+    #: sessions set aside with ``plan_error``: their data cannot be planned
+    unplannable: int = 0
 
     def __iadd__(self, other: PlanReport) -> PlanReport:
         for f in fields(self):
@@ -109,25 +113,85 @@ class _PlanCache:
 def plan_pending(
     factory: sessionmaker[Session], now: datetime, batch_size: int = 2000
 ) -> PlanReport:
-    """Plan every session waiting for it; returns what was done."""
+    """Plan every session waiting for it; returns what was done.
+
+    One patient's bad data never stops the others. A patient whose facts the rules cannot
+    read (a time zone no database knows, a care plan that no longer parses) has their
+    waiting sessions set aside with the error (``plan_error``), in the batch's transaction.
+    A batch whose writes fail (a row breaking a constraint) is planned again one patient at a
+    time, and the patient whose own transaction fails is set aside the same way. Errors of
+    the database itself (unreachable, locked, a deadlock) are not the data's fault: they end
+    the run, and the next tick tries again with nothing set aside."""
     total = PlanReport()
     plans = _PlanCache()
     while True:
-        with factory() as db, db.begin():
-            report = _plan_batch(db, now, batch_size, plans)
+        try:
+            with factory() as db, db.begin():
+                report = _plan_batch(db, now, batch_size, plans)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            log.exception("a planning batch failed; planning its patients one at a time")
+            report = _plan_one_at_a_time(factory, now, batch_size, plans)
         if report is None:
             break
         total += report
     return total
 
 
+def describe(exc: BaseException) -> str:
+    """What ``plan_error`` says: the kind of error and its first line (SQL errors carry no
+    values: the engine hides statement parameters)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+def _plan_one_at_a_time(
+    factory: sessionmaker[Session], now: datetime, batch_size: int, plans: _PlanCache
+) -> PlanReport | None:
+    """Plan the waiting patients of a failed batch each in its own transaction; set aside
+    the sessions of each one whose transaction fails."""
+    with factory() as db, db.begin():
+        candidates = waiting_patients(db.connection(), batch_size)
+    if not candidates:
+        return None
+    total, progressed = PlanReport(), False
+    for patient_id in dict.fromkeys(candidates):
+        try:
+            with factory() as db, db.begin():
+                report = _plan_batch(db, now, batch_size, plans, only=[patient_id])
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            with factory() as db, db.begin():
+                conn = db.connection()
+                pending = lock_waiting_sessions(conn, [patient_id])
+                mark_unplannable(conn, pending, describe(exc))
+            log.error(
+                "patient %s: %d sessions set aside, cannot be planned: %s",
+                patient_id, len(pending), describe(exc),
+            )  # fmt: skip
+            total.unplannable += len(pending)
+            progressed = True
+            continue
+        if report is not None:
+            total += report
+            progressed = True
+    # None when every candidate was another worker's: the run ends, as a full batch would
+    return total if progressed else None
+
+
 def _plan_batch(
-    db: Session, now: datetime, batch_size: int, plans: _PlanCache
+    db: Session,
+    now: datetime,
+    batch_size: int,
+    plans: _PlanCache,
+    only: list[int] | None = None,
 ) -> PlanReport | None:
     # Core rows through the session's connection: plain column reads need none of the ORM's
     # result machinery, which would cost more than the queries themselves.
     conn = db.connection()
-    candidates = waiting_patients(conn, batch_size)
+    candidates = only if only is not None else waiting_patients(conn, batch_size)
     if not candidates:
         return None
     # The patient is the unit of planning: the patients first, then their waiting sessions
@@ -139,9 +203,12 @@ def _plan_batch(
     pending = lock_waiting_sessions(conn, patient_ids)
 
     sessions_by_patient: dict[int, list[SessionFacts]] = defaultdict(list)
+    pending_by_patient: dict[int, list[int]] = defaultdict(list)
     for s in sessions_to_plan(
         conn, patient_ids, completed_since=now - LOOKBACK, appointment_since=now - timedelta(days=1)
     ):
+        if s.plan_pending:
+            pending_by_patient[s.patient_id].append(s.id)
         sessions_by_patient[s.patient_id].append(
             SessionFacts(
                 id=s.id,
@@ -163,24 +230,25 @@ def _plan_batch(
     births: list[tuple[Decision, int, int, str]] = []
     moves: list[tuple[Any, Decision]] = []
     held: list[Decision] = []
+    set_aside: set[int] = set()
     for patient_id in patient_ids:
         patient = patients[patient_id]
-        tz = _zone(patient.timezone or patient.clinic_timezone)
-        facts = PatientFacts(
-            tz=tz,
-            consent=patient.consent,
-            opted_out=patient.opted_out_at is not None,
-            texted_before=patient_id in texted,
-        )
-        sessions = sessions_by_patient[patient_id]
         rows = rows_by_patient[patient_id]
-        existing = [
-            ExistingMessage(r.session_id, r.step, r.status, r.send_at, r.sent_at, r.reason)
-            for r in rows
-        ]
-        window = _window(patient.send_window_start, patient.send_window_end)
-        plan = plans.get(patient.clinic_id, patient.care_plan)
-        decisions = plan_patient(facts, sessions, existing, plan, window, now)
+        try:
+            decisions = _decide(
+                patient, sessions_by_patient[patient_id], rows, plans, now,
+                texted_before=patient_id in texted,
+            )  # fmt: skip
+        except Exception as exc:  # the rules cannot read this patient's facts
+            waiting = pending_by_patient[patient_id]
+            mark_unplannable(conn, waiting, describe(exc))
+            set_aside.update(waiting)
+            report.unplannable += len(waiting)
+            log.error(
+                "patient %s: %d sessions set aside, cannot be planned: %s",
+                patient_id, len(waiting), describe(exc),
+            )  # fmt: skip
+            continue
         locale = patient.locale or patient.default_locale
         by_key = {(r.session_id, r.step): r for r in rows}
         for d in decisions:
@@ -195,12 +263,39 @@ def _plan_batch(
                 births.append((d, patient.clinic_id, patient_id, locale))
             elif _changed(old, d):
                 moves.append((old, d))
+    pending = [sid for sid in pending if sid not in set_aside]
 
     report.changed = write_plan(conn, births, moves, at=now)
     report.held = flag_held(conn, held, now)
     mark_planned(conn, pending)
     log.debug("planned %d sessions", report.sessions)
     return report
+
+
+def _decide(
+    patient: Any,
+    sessions: list[SessionFacts],
+    rows: list[Any],
+    plans: _PlanCache,
+    now: datetime,
+    *,
+    texted_before: bool,
+) -> list[Decision]:
+    """The rules' decisions for one patient (pure but for the caches): raises when the
+    patient's facts cannot be read (an unknown time zone, a care plan that fails to parse)."""
+    facts = PatientFacts(
+        tz=_zone(patient.timezone or patient.clinic_timezone),
+        consent=patient.consent,
+        opted_out=patient.opted_out_at is not None,
+        texted_before=texted_before,
+    )
+    existing = [
+        ExistingMessage(r.session_id, r.step, r.status, r.send_at, r.sent_at, r.reason)
+        for r in rows
+    ]
+    window = _window(patient.send_window_start, patient.send_window_end)
+    plan = plans.get(patient.clinic_id, patient.care_plan)
+    return plan_patient(facts, sessions, existing, plan, window, now)
 
 
 def flag_held(conn: Any, held: list[Decision], now: datetime) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from followup.staff.redact import redact
-from followup.store import listings
+from followup.store import listings, planning
 from followup.store.statuses import AlertChannel
 
 
@@ -120,4 +120,16 @@ def reply_rows(
             "reply": m.reply_body,
         }
         for m, slug, external_id in listings.replies(db, clinic_slug=clinic_slug, limit=limit)
+    ]
+
+
+def unplannable_sessions(
+    db: Session, *, clinic_slug: str | None = None, limit: int = 20
+) -> tuple[int, list[dict[str, Any]]]:
+    """Sessions the planner set aside (their data cannot be planned), the latest first:
+    how many in all, and up to ``limit`` as dicts (clinic, session_id, error)."""
+    count, rows = planning.unplannable(db.connection(), clinic_slug=clinic_slug, limit=limit)
+    return count, [
+        {"clinic": slug, "session_id": session_id, "error": error}
+        for slug, session_id, error in rows
     ]

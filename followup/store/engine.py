@@ -211,3 +211,14 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         params.append(tuple(values))
     marks = ", ".join("?" * len(names))
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', params)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's own trouble (unreachable, locked, a deadlock, a
+    dropped connection) rather than a fault of the data being written: the first passes, the
+    second does not. Drivers' own errors count too (a bulk COPY raises psycopg's directly);
+    PEP 249 names the two kinds the same way in every driver."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    kinds = {klass.__name__ for klass in type(exc).__mro__}
+    return bool(kinds & {"OperationalError", "InterfaceError"})

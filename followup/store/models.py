@@ -157,6 +157,9 @@ class TreatmentSession(Base):
     #: true while the planner has not yet turned the latest version of this row into messages;
     #: every writer (CSV, API, a clinic system writing directly) sets it on insert and update
     plan_pending: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    #: why the planner could not plan this session (its texts are not written; every other
+    #: session goes on): cleared when it is planned, e.g. after the clinic fixes the row
+    plan_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

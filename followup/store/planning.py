@@ -1,5 +1,6 @@
 """What the planner reads of patients, clinics and sessions, the locks it takes on them, and
-its one write to them: clearing ``plan_pending``.
+its writes to them: clearing ``plan_pending`` (with ``plan_error`` when a session could not be
+planned), and setting it again for a text to be placed anew.
 
 Here rather than in :mod:`followup.store.outbox.planning`: the outbox package writes texts
 and nothing else, while these statements are about who is waiting to be planned and with
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
 from followup.store.models import Clinic, Patient, TreatmentSession
 
@@ -77,6 +78,40 @@ def mark_planned(conn: Connection, session_ids: Sequence[int]) -> None:
     conn.execute(_MARK_PLANNED, {"ids": session_ids})
 
 
+def mark_unplannable(conn: Connection, session_ids: Sequence[int], error: str) -> None:
+    """Set sessions aside that the planner could not plan: no longer pending (so the next
+    run does not trip on them again), ``plan_error`` saying why. Writing the session again
+    (a fixed re-import, a direct update) makes it pending once more."""
+    conn.execute(_MARK_UNPLANNABLE, {"ids": list(session_ids), "error": error[:500]})
+
+
+def plan_again(conn: Connection, session_ids: Sequence[int]) -> None:
+    """Mark sessions pending so the next planning run places their texts again (a text that
+    came due outside its sending hours is placed by the whole rule set, caps included)."""
+    if session_ids:
+        conn.execute(_PLAN_AGAIN, {"ids": list(set(session_ids))})
+
+
+def unplannable(
+    conn: Connection, *, clinic_slug: str | None = None, limit: int = 20
+) -> tuple[int, list[Row]]:
+    """How many sessions could not be planned, and the latest ``limit`` of them (clinic
+    slug, the clinic's session id, the error), for ``followup outbox``."""
+    where = [TreatmentSession.plan_error.is_not(None)]
+    if clinic_slug is not None:
+        where.append(Clinic.slug == clinic_slug)
+    base = select(TreatmentSession.id).join(Clinic, Clinic.id == TreatmentSession.clinic_id)
+    count = conn.execute(select(func.count()).select_from(base.where(*where).subquery()))
+    rows = conn.execute(
+        select(Clinic.slug, TreatmentSession.external_id, TreatmentSession.plan_error)
+        .join(Clinic, Clinic.id == TreatmentSession.clinic_id)
+        .where(*where)
+        .order_by(TreatmentSession.id.desc())
+        .limit(limit)
+    ).all()
+    return count.scalar_one(), rows
+
+
 def _postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
@@ -124,6 +159,7 @@ _SESSIONS = select(
     TreatmentSession.status,
     TreatmentSession.regions,
     TreatmentSession.next_appointment_at,
+    TreatmentSession.plan_pending,
 ).where(
     TreatmentSession.patient_id.in_(bindparam("ids", expanding=True)),
     or_(
@@ -135,5 +171,19 @@ _SESSIONS = select(
 _MARK_PLANNED = (
     update(TreatmentSession.__table__)
     .where(TreatmentSession.__table__.c.id.in_(bindparam("ids", expanding=True)))
-    .values(plan_pending=False, updated_at=TreatmentSession.__table__.c.updated_at)
+    .values(plan_pending=False, plan_error=None, updated_at=TreatmentSession.__table__.c.updated_at)
+)
+_MARK_UNPLANNABLE = (
+    update(TreatmentSession.__table__)
+    .where(TreatmentSession.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        plan_pending=False,
+        plan_error=bindparam("error"),
+        updated_at=TreatmentSession.__table__.c.updated_at,
+    )
+)
+_PLAN_AGAIN = (
+    update(TreatmentSession.__table__)
+    .where(TreatmentSession.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    .values(plan_pending=True, updated_at=TreatmentSession.__table__.c.updated_at)
 )

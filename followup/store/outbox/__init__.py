@@ -26,7 +26,12 @@ from followup.store.outbox.nudges import (
     sent_checkins,
     skip_waiting_nudges,
 )
-from followup.store.outbox.outcomes import fail_claimed, retry_claimed, skip_claimed
+from followup.store.outbox.outcomes import (
+    defer_claimed,
+    fail_claimed,
+    retry_claimed,
+    skip_claimed,
+)
 from followup.store.outbox.planning import planned_rows, texted_patients, write_plan
 from followup.store.outbox.sending import LastLook, LastLookReader, claimed_texts
 from followup.store.outbox.waiting import NO_ALERT_DESTINATION, hold_due, release_waiting
@@ -44,6 +49,7 @@ __all__ = [
     "claim_due",
     "claimed_texts",
     "clinic_plans",
+    "defer_claimed",
     "fail_claimed",
     "hold_due",
     "mark_sent",

@@ -72,3 +72,22 @@ def retry_claimed(
         guard=(OutboundMessage.claimed_by == worker,), send_at=send_at, lease_until=None,
         error_code=code, error_message=message[:ERROR_MESSAGE_CHARS],
     )  # fmt: skip
+
+
+def defer_claimed(
+    db: Session | Connection,
+    message_id: int,
+    *,
+    worker: str,
+    at: datetime,
+    send_at: datetime,
+    reason: str,
+) -> bool:
+    """``sending`` -> ``scheduled`` at ``send_at``, the attempt not counted: the text came due
+    outside its sending hours (a backlog, a worker that was down overnight) and waits for
+    them. False when ``worker`` no longer holds the claim."""
+    return transition(
+        db, message_id, S.SENDING, S.SCHEDULED, at=at, reason=reason, actor=worker,
+        guard=(OutboundMessage.claimed_by == worker,), send_at=send_at, lease_until=None,
+        attempts=OutboundMessage.attempts - 1,
+    )  # fmt: skip
