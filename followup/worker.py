@@ -51,6 +51,7 @@ class TickReport:
             f"skipped {d.skipped}"
             + (f", recovered {d.recovered}" if d.recovered else "")
             + (f", released {d.released}" if d.released else "")
+            + (f", {d.deferred} waiting for their sending hours" if d.deferred else "")
             + (f", {d.waiting} waiting for a clinic alert destination" if d.waiting else "")
             + (f"; errors {errors}" if errors else "")
             + (
@@ -59,6 +60,11 @@ class TickReport:
                 else ""
             )
             + (f"; {p.held} safety texts held back (staff alerted)" if p.held else "")
+            + (
+                f"; {p.unplannable} sessions cannot be planned (see followup outbox)"
+                if p.unplannable
+                else ""
+            )
             + (f"; {self.receipts} early receipts applied" if self.receipts else "")
             + (
                 f"; escalated {e.overdue} unread review flag(s), {e.second_contact} to the "

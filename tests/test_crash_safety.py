@@ -5,10 +5,8 @@ that belong to one number (21211, 21610)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from support.fake_twilio import FakeTwilio
+from support.processes import FOLLOWUP, clean_env
 from support.seeding import seed_treated
 
 from followup.intake.demo import daytime_zone
 from followup.store.engine import make_engine, make_sessionmaker
 from followup.store.models import OutboundMessage, Patient
 
-FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 CLINIC_FROM = "+12015550111"
 
 pytestmark = pytest.mark.slow
@@ -48,7 +46,7 @@ def seed(db_url: str, n: int, now: datetime) -> None:
 
 
 def worker_env(db_url: str, fake: FakeTwilio, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "TWILIO_"))}
+    env = clean_env()
     env.update(
         FOLLOWUP_DATABASE_URL=db_url,
         FOLLOWUP_SMS_BACKEND="twilio",
@@ -218,7 +216,7 @@ def test_send_due_once_sends_each_due_text_once_and_classifies_each_error(db_url
 
 def test_the_twilio_backend_without_credentials_stops_at_start(db_url):
     seed(db_url, 1, datetime.now(UTC))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "TWILIO_"))}
+    env = clean_env()
     env.update(FOLLOWUP_DATABASE_URL=db_url, FOLLOWUP_SMS_BACKEND="twilio")
     result = subprocess.run(
         [*FOLLOWUP, "send-due", "--once"], env=env, capture_output=True, text=True

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 import httpx2 as httpx
 import pytest
+from support.processes import FOLLOWUP, clean_env
 from support.webhooks import TOKEN, inbound_params, sign
-
-FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 
 
 def _env(db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "TWILIO_"))}
+    env = clean_env()
     env.update(FOLLOWUP_DATABASE_URL=db_url, FOLLOWUP_TICK_SECONDS="0.5")
     return env
 

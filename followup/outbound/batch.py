@@ -11,8 +11,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from followup.gateways.base import OutgoingSms
+from followup.outbound.timing import SendWindow
 from followup.store.outbox import Accepted
 
 
@@ -25,6 +27,8 @@ class DispatchReport:
     skipped: int = 0
     recovered: int = 0
     released: int = 0
+    #: due outside their sending hours (a backlog, a worker down overnight): they wait
+    deferred: int = 0
     #: due texts newly held back: their clinic has no staff alert destination
     waiting: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -51,6 +55,11 @@ class Job:
     attempts: int
     #: the previous attempt may have reached the provider: look it up before sending
     lookup: bool
+    session_id: int
+    #: the recipient's zone and the text's sending hours (its step's, else the clinic's):
+    #: checked again right before the send, and where a retry lands
+    tz: ZoneInfo
+    window: SendWindow
 
 
 class Batch:

@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from followup.gateways.base import SendError, SendResult
 from followup.gateways.policy import backoff
 from followup.outbound.batch import Batch, DispatchReport, Job
+from followup.outbound.timing import next_allowed
 from followup.store.outbox import (
     Accepted,
+    defer_claimed,
     fail_claimed,
     mark_sent,
     release,
@@ -105,7 +107,9 @@ class Outcomes:
         (never on the first attempt)."""
         if job.attempts < self.max_attempts:
             delay = backoff(job.attempts, base=self.retry_base)
-            self.retry_later(db, job.message_id, now, delay, code, what, report)
+            # the retry lands inside the text's sending hours, never at night
+            at = next_allowed(now + delay, job.tz, job.window)
+            self.retry_later(db, job.message_id, now, delay, code, what, report, send_at=at)
         else:
             self.fail(db, job.message_id, now, code,
                       f"gave up after {job.attempts} attempts: {err.code}", report,
@@ -128,15 +132,26 @@ class Outcomes:
 
     def retry_later(
         self, db: Session, message_id: int, now: datetime, delay: timedelta, code: str,
-        message: str, report: DispatchReport,
+        message: str, report: DispatchReport, send_at: datetime | None = None,
     ) -> None:  # fmt: skip
-        """Back to ``scheduled`` at ``now + delay``, the error kept on the row."""
+        """Back to ``scheduled`` at ``send_at`` (default ``now + delay``), the error kept on
+        the row."""
+        at = send_at or now + delay
         if retry_claimed(
-            db, message_id, worker=self.worker, at=now, send_at=now + delay, code=code,
+            db, message_id, worker=self.worker, at=now, send_at=at, code=code,
             message=message,
-            reason=f"{code}: {message[:200]}; retry in {int(delay.total_seconds())} s",
+            reason=f"{code}: {message[:200]}; retry in {int((at - now).total_seconds())} s",
         ):  # fmt: skip
             report.add("retried")
+
+    def defer(
+        self, db: Session, message_id: int, now: datetime, until: datetime, why: str,
+        report: DispatchReport,
+    ) -> None:  # fmt: skip
+        """Back to ``scheduled`` at ``until``, its attempt not spent: it came due outside its
+        sending hours. The caller asks the planner to place it again (caps, expiry)."""
+        if defer_claimed(db, message_id, worker=self.worker, at=now, send_at=until, reason=why):
+            report.add("deferred")
 
     def pause_batch(self, batch: Batch, err: SendError, now: datetime) -> None:
         """An error that would repeat for every text (rate limited, credentials refused):

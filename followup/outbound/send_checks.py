@@ -1,5 +1,6 @@
 """Whether a claimed text may still go out: checked when it is claimed, and again right
-before the send (a STOP may have arrived a second ago).
+before the send (a STOP may have arrived a second ago), and whether it is inside its sending
+hours now (:func:`window_wait`: a text that came due at night waits for the morning).
 
 :func:`skip_reason` is the rule, on plain values; :class:`SendChecks` applies it to the row,
 patient and session as they are at the last moment
@@ -9,9 +10,11 @@ patient and session as they are at the last moment
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from followup.consent import OPTED_OUT, UNUSABLE
 from followup.outbound.batch import Job
+from followup.outbound.timing import SendWindow, next_allowed
 from followup.store.outbox import LastLookReader
 from followup.store.statuses import MessageStatus, SessionStatus
 
@@ -19,6 +22,18 @@ from followup.store.statuses import MessageStatus, SessionStatus
 GONE = "gone"
 #: why a nudge does not go: the patient answered the check-in it follows
 ANSWERED = "answered: the patient replied"
+
+
+def window_wait(now: datetime, tz: ZoneInfo, window: SendWindow) -> datetime | None:
+    """None while ``now`` is inside the text's sending hours; else the next allowed minute,
+    when it waits for (a text due at 10:00 that a backlog reaches at 23:30 goes at 08:00)."""
+    at = next_allowed(now, tz, window)
+    return at if at > now else None
+
+
+def waiting_reason(at: datetime, tz: ZoneInfo) -> str:
+    """The row's reason while it waits for its sending hours (local time, as staff read it)."""
+    return f"outside sending hours: waits until {at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
 
 
 def skip_reason(

@@ -13,16 +13,15 @@ Static mode answers every create with the same example: SID ``SM`` + 32 ``a``, s
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from support.prism import PrismClient, running_prism
+from support.processes import FOLLOWUP, clean_env
 from support.seeding import aftercares, seed_treated
 
 from followup.gateways.base import OutgoingSms
@@ -44,7 +43,6 @@ SMS_SID = re.compile(r"^SM[0-9a-f]{32}$")
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 T0 = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 in New York
 DUE = T0 + timedelta(minutes=30)  # the aftercare text of a session completed at T0
-FOLLOWUP = [sys.executable, "-m", "followup.cli"]
 
 
 @pytest.fixture(scope="session")
@@ -302,7 +300,7 @@ def test_a_429_pauses_the_batch_and_gives_back_the_unsent_texts(prism_url, sessi
 
 
 def cli_env(db_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "TWILIO_"))}
+    env = clean_env()
     env.update(FOLLOWUP_DATABASE_URL=db_url, **extra)
     return env
 

@@ -235,3 +235,29 @@ def test_a_stop_while_waiting_for_a_senders_slot_releases_the_text(many, runtime
     report = d.run_once(NOW)
     assert (report.sent, report.released, len(gw.sent)) == (1, 1, 1)
     assert sorted(r.status for r in aftercares(s)) == ["scheduled", "sent"]
+
+
+def test_a_text_that_cannot_be_prepared_waits_with_its_error_and_the_others_go(many, runtime):
+    """A clinic system wrote a zone no database knows on one patient after planning: that
+    text waits with the error on its row (and fails once its attempts are spent); the
+    batch goes on."""
+    s = many(3)
+    with s() as db, db.begin():
+        db.execute(update(Patient).where(Patient.external_id == "P1").values(timezone="Mars/Base"))
+    gw = ScriptedGateway()
+    report = dispatcher(s, runtime, gw).run_once(NOW)
+    assert report.sent == 2
+    assert report.errors == {"prepare": 1}
+    bad = next(r for r in aftercares(s) if r.status != "sent")
+    assert (bad.status, bad.error_code) == ("scheduled", "prepare")
+    assert "ZoneInfoNotFoundError" in bad.error_message
+    assert bad.send_at > NOW
+    # it keeps failing to prepare: after its attempts it is failed, visible, not looping
+    for _ in range(6):
+        with s() as db:
+            at = db.get(OutboundMessage, bad.id).send_at
+        dispatcher(s, runtime, gw, max_attempts=3).run_once(max(at, NOW))
+    with s() as db:
+        final = db.get(OutboundMessage, bad.id)
+    assert (final.status, final.error_code) == ("failed", "prepare")
+    assert len(gw.sent) == 2

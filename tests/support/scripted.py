@@ -50,6 +50,5 @@ OPTED_OUT = SendResult(
 def dispatcher(sessions, runtime, gateway, **kw) -> Dispatcher:
     """A dispatcher whose clock stands still (at the ``now`` each run is given)."""
     kw.setdefault("wall_clock", lambda: T0)
-    return Dispatcher(
-        sessions, gateway, Catalogue.load(runtime.settings.messages_dir), worker="test", **kw
-    )
+    kw.setdefault("worker", "test")
+    return Dispatcher(sessions, gateway, Catalogue.load(runtime.settings.messages_dir), **kw)

@@ -154,6 +154,9 @@ _ANSWERED = case(
 CLAIMED_TEXT = (
     OutboundMessage.id,
     OutboundMessage.patient_id,
+    OutboundMessage.session_id,
+    OutboundMessage.clinic_id,
+    OutboundMessage.step,
     OutboundMessage.template_key,
     OutboundMessage.locale,
     OutboundMessage.due_at,
@@ -171,6 +174,8 @@ CLAIMED_TEXT = (
     Clinic.phone.label("clinic_phone"),
     Clinic.country,
     Clinic.timezone.label("clinic_timezone"),
+    Clinic.send_window_start,
+    Clinic.send_window_end,
     Clinic.emergency_number,
     Clinic.from_number,
     Clinic.messaging_service_sid,
