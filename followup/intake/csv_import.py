@@ -43,10 +43,11 @@ Decisions worth knowing:
   line (the 24 h check-in then asks about breathing, to be safe); it never rejects the row.
 - Rows whose fields are all empty (blank lines, Excel's trailing ",,,,") are ignored, not
   counted.
-- One bad row never ends the import: a line that is not UTF-8 (a Windows-encoded "José")
-  or a field over the csv module's 131,072 characters rejects that row, with its line, and
-  the rows after it are read. Only a header that cannot be read stops the import, and a
-  first line that is a patient's row rather than a header is refused without echoing it.
+- One bad row never ends the import: a line that is not UTF-8 (a Windows-encoded "José"),
+  a field over the csv module's 131,072 characters or a lone carriage return in an unquoted
+  field rejects that row, with its line, and the rows after it are read. Only a header that
+  cannot be read stops the import, and a first line that is a patient's row rather than a
+  header is refused without echoing it.
 - A session keeps its patient: re-importing a session id under another patient id is
   rejected with its line (the session's texts were planned for the first patient; moving
   it would leave them behind). A new visit for the other patient needs a new session id.
@@ -188,6 +189,10 @@ def _row_error(exc: csv.Error, start: int, line: int) -> str | None:
         if line != start:
             why += f" (is a quote opened on line {start} never closed?)"
         return why
+    if message.startswith("new-line character seen in unquoted field"):
+        # a lone CR (an old Mac line end, a pasted note): the csv module ends the record
+        # there and refuses the rest of the line
+        return "a carriage return inside an unquoted field; quote the field or remove it"
     return None
 
 

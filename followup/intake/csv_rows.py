@@ -126,6 +126,9 @@ class Utf8Lines:
             self.bytes_read += len(chunk)
             if number == 1 and chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8) :]
+            elif number == 1 and chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                # Excel's "Unicode Text": every other byte is 0, no line would read
+                raise CsvFormatError('the file is UTF-16 text; save it as "CSV UTF-8"', 1)
             try:
                 yield chunk.decode("utf-8")
             except UnicodeDecodeError as exc:

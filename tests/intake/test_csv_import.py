@@ -755,3 +755,30 @@ def test_a_patient_given_two_phones_is_warned_about_and_the_later_row_wins(
                 )
             )
         assert phone == "+12015550199"
+
+
+def test_a_lone_carriage_return_rejects_its_row_and_the_import_goes_on(
+    sessions, clinics, tmp_path
+) -> None:
+    good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,\n"
+    path = tmp_path / "cr.csv"
+    path.write_bytes(
+        (HEADER + "\n" + good.format(1) + "downtown,S2,P1,An\rn,201-555-0123,,yes\n"
+         + good.format(3)).encode()
+    )  # fmt: skip
+    report = run(sessions, path)
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (3, "a carriage return inside an unquoted field; quote the field or remove it")
+    ]
+    assert sorted(all_sessions(sessions)) == ["S1", "S3"]
+
+
+def test_a_utf16_file_is_refused_with_what_to_do(sessions, clinics, tmp_path) -> None:
+    path = write(tmp_path, HEADER, "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",
+                 encoding="utf-16")  # fmt: skip
+    with pytest.raises(CsvFormatError) as info:
+        run(sessions, path)
+    assert (info.value.line, info.value.reason) == (
+        1,
+        'the file is UTF-16 text; save it as "CSV UTF-8"',
+    )
