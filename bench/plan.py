@@ -52,7 +52,7 @@ def seed(url: str, n: int) -> None:
                 {
                     "slug": "bench",
                     "name": "Bench Physio",
-                    "phone": "+12015550100",
+                    "phone": "+12125550100",
                     "timezone": "America/New_York",
                     "country": "US",
                     "default_locale": "en",
@@ -191,7 +191,7 @@ def bench_import(rows: int, workdir: Path) -> dict:
             "--timezone",
             "America/New_York",
             "--phone",
-            "+12015550100",
+            "+12125550100",
         ],
         env=env,
         check=True,

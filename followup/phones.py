@@ -6,18 +6,26 @@ only be matched to a patient if all of them are stored the same way. ``phonenumb
 libphonenumber) knows which ranges each country actually assigns, so a typo is caught at
 import rather than as a failed send days later.
 
-Only invalid numbers are rejected, not fixed-line ones: in the US most numbers are
-FIXED_LINE_OR_MOBILE and libphonenumber cannot tell them apart; Twilio reports an undeliverable
-landline as an error code, which the dispatcher records.
+:func:`normalize_phone` refuses only invalid numbers: it also reads a clinic's own numbers,
+which are often landlines. A *patient's* number must also be one a text can reach
+(:func:`patient_phone`): libphonenumber's number type tells a mobile (or, in the US and Canada,
+FIXED_LINE_OR_MOBILE: most numbers there, which it cannot tell apart) or VoIP number from a
+landline, a premium-rate, toll-free or shared-cost line, a pager, a voicemail access number, a
+personal (forwarding) number or a company's universal access number; a short code (22395, 911)
+is a service, not a person. A premium-rate number is the worst of them: every text to it costs
+the clinic money. Twilio would report most of them as an error days later, after the patient's
+aftercare advice had gone nowhere; refusing them at import puts the mistake in front of the
+clinic while it can still fix it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 
 
 class PhoneError(ValueError):
@@ -28,6 +36,11 @@ def normalize_phone(raw: str, country: str) -> str:
     """``raw`` in E.164 (``+12015550123``), read as a national number of ``country`` unless it
     starts with ``+``. A valid number of another country, written with ``+``, is accepted:
     patients travel and keep their numbers."""
+    return phonenumbers.format_number(_valid_number(raw, country), PhoneNumberFormat.E164)
+
+
+def _valid_number(raw: str, country: str) -> phonenumbers.PhoneNumber:
+    """``raw`` parsed; PhoneError unless it is a valid number (see :func:`normalize_phone`)."""
     text = (raw or "").strip()
     if not text:
         raise PhoneError("no phone number given")
@@ -43,7 +56,56 @@ def normalize_phone(raw: str, country: str) -> str:
         ):
             where = region
         raise PhoneError(f"not a valid number for {where}")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return number
+
+
+#: the number types a text can reach
+TEXTABLE_TYPES = frozenset(
+    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.VOIP}
+)
+#: why a number of each other type cannot be a patient's phone
+_NOT_TEXTABLE = {
+    PhoneNumberType.FIXED_LINE: "a landline; cannot receive texts",
+    PhoneNumberType.PREMIUM_RATE: "a premium-rate number; cannot be texted",
+    PhoneNumberType.TOLL_FREE: "a toll-free number; cannot be texted",
+    PhoneNumberType.SHARED_COST: "a shared-cost number; cannot be texted",
+    PhoneNumberType.UAN: "a company's universal access number; cannot be texted",
+    PhoneNumberType.PAGER: "a pager number; cannot be texted",
+    PhoneNumberType.VOICEMAIL: "a voicemail access number; cannot be texted",
+    PhoneNumberType.PERSONAL_NUMBER: "a personal (forwarding) number; cannot be texted",
+}
+_SHORT_CODE = "a short code or service number, not a patient's phone"
+
+
+def patient_phone(raw: str, country: str, not_these: Mapping[str, str] | None = None) -> str:
+    """``raw`` in E.164 if a text to a patient can go to it; PhoneError saying why not.
+
+    Besides :func:`normalize_phone`'s checks: a short code, and any number whose type is not
+    in :data:`TEXTABLE_TYPES`, is refused (see the module docstring). ``not_these`` maps
+    numbers in E.164 that are never a patient's to what they are ("the clinic's phone"): a
+    clinic's own number or a sender of this service, where a text would loop back to us.
+    Messages never repeat the number (they end up in reports and logs)."""
+    try:
+        number = _valid_number(raw, country)
+    except PhoneError:
+        if _is_short_code(raw, country):
+            raise PhoneError(_SHORT_CODE) from None
+        raise
+    kind = phonenumbers.number_type(number)
+    if kind not in TEXTABLE_TYPES:
+        raise PhoneError(_NOT_TEXTABLE.get(kind, "a number of unknown type; cannot be texted"))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if not_these and e164 in not_these:
+        raise PhoneError(f"{not_these[e164]}, not a patient's")
+    return e164
+
+
+def _is_short_code(raw: str, country: str) -> bool:
+    try:
+        number = phonenumbers.parse(raw.strip(), country.upper())
+    except NumberParseException:
+        return False
+    return shortnumberinfo.is_valid_short_number_for_region(number, country.upper())
 
 
 def _country_code_length(e164: str) -> int:

@@ -37,6 +37,7 @@ PURE = (
     "followup.gateways.policy",
     "followup.intake.clinic_fields",
     "followup.intake.csv_rows",
+    "followup.intake.patient_fields",
     "followup.phones",
     "followup.hours",
     "followup.web.webhook_fields",

@@ -205,6 +205,8 @@ def import_sessions(ctx: click.Context, file: Path) -> None:
         fail(f"{file}: cannot read: {exc.strerror}")
         return
     report: ImportReport | None = None
+    # the install's own sender is never a patient's phone (nor is any clinic's phone or sender)
+    senders = (rt.settings.twilio_from_number,)
     try:
         if _stderr_is_terminal():
             with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
@@ -214,9 +216,9 @@ def import_sessions(ctx: click.Context, file: Path) -> None:
                     bar.update(read - done[0])
                     done[0] = read
 
-                report = import_csv(rt.sessions, file, progress=advance)
+                report = import_csv(rt.sessions, file, progress=advance, senders=senders)
         else:
-            report = import_csv(rt.sessions, file)
+            report = import_csv(rt.sessions, file, senders=senders)
     except CsvFormatError as exc:
         where = f"{file}:{exc.line}" if exc.line else str(file)
         if exc.report:

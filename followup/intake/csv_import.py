@@ -23,7 +23,17 @@ Decisions worth knowing:
   offset or ``Z`` are converted. All are stored in UTC. A completed session more than
   10 minutes in the future is rejected: it is almost always a time written in another zone.
 - A session id repeated in the file (same clinic): the first valid row wins, later ones are
-  rejected. A patient repeated in the file: the last row's name, phone, locale and consent win.
+  rejected. A patient repeated in the file: the last row's name, phone, locale and consent win
+  (the file's order is the clinic's latest word); a patient given two phones is warned about
+  with both lines, since one of them is a typo or an old number.
+- A patient's phone must be one a text can reach (:func:`followup.phones.patient_phone`): a
+  landline, premium-rate, toll-free or shared-cost number, a pager, a short code... rejects
+  the row, and so does one of the service's own numbers (the clinic's phone, its sender, any
+  sender of this install): a text there goes to the front desk or loops back in as a reply.
+- A first name that holds more than a name (a web or e-mail address, digits, a sentence, many
+  words) is cut to its first word, or dropped, and warned about
+  (:func:`followup.intake.patient_fields.check_first_name`); the row is imported: the patient
+  still gets the aftercare advice.
 - Consent is ``yes`` or ``no`` (any case) and nothing else: a guess here would send texts to
   someone who did not agree. ``consent_at``/``consent_method`` ("csv") change only when the
   consent value changes. ``opted_out_at`` is never touched: an opt-out is the patient's own
@@ -33,10 +43,11 @@ Decisions worth knowing:
   line (the 24 h check-in then asks about breathing, to be safe); it never rejects the row.
 - Rows whose fields are all empty (blank lines, Excel's trailing ",,,,") are ignored, not
   counted.
-- One bad row never ends the import: a line that is not UTF-8 (a Windows-encoded "José")
-  or a field over the csv module's 131,072 characters rejects that row, with its line, and
-  the rows after it are read. Only a header that cannot be read stops the import, and a
-  first line that is a patient's row rather than a header is refused without echoing it.
+- One bad row never ends the import: a line that is not UTF-8 (a Windows-encoded "José"),
+  a field over the csv module's 131,072 characters or a lone carriage return in an unquoted
+  field rejects that row, with its line, and the rows after it are read. Only a header that
+  cannot be read stops the import, and a first line that is a patient's row rather than a
+  header is refused without echoing it.
 - A session keeps its patient: re-importing a session id under another patient id is
   rejected with its line (the session's texts were planned for the first patient; moving
   it would leave them behind). A new visit for the other patient needs a new session id.
@@ -51,7 +62,7 @@ module runs the import: the loop, the report, the batches and their transactions
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -69,6 +80,7 @@ from followup.intake.csv_rows import (
     open_lines,
     read_header,
 )
+from followup.intake.patient_fields import PhoneChanges
 from followup.store import clinics, patients
 from followup.store import sessions as treatment_sessions
 from followup.store.patients import PatientRow
@@ -88,21 +100,26 @@ def import_csv(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    senders: Iterable[str | None] = (),
 ) -> ImportReport:
     """Import the sessions in ``path`` (a file name, or an already open text stream).
 
     ``progress`` is called after every batch with the number of bytes of the file read so
-    far (files only), so a caller can draw a bar against the file size.
+    far (files only), so a caller can draw a bar against the file size. ``senders``: the
+    install's own sender numbers (``TWILIO_FROM_NUMBER``), refused as a patient's phone like
+    every clinic's phone and sender.
     Raises CsvFormatError for a file that is not an import file, OSError if it can't be read.
     """
     now = now or datetime.now(UTC)
     report = ImportReport()
     writer = _Writer(sessions, now, report)
+    with sessions() as db:
+        senders = [*senders, *clinics.sender_numbers(db)]
     with open_lines(path) as (lines, tell):
         bad_lines: dict[int, str] = getattr(lines, "bad", {})
         reader = csv.reader(lines)
         columns = read_header(reader)
-        parse = RowParser(_clinic_lookup(sessions), columns, now)
+        parse = RowParser(_clinic_lookup(sessions), columns, now, senders)
         seen: dict[tuple[int, str], int] = {}
         batch: list[Row] = []
         last_line = reader.line_num
@@ -113,17 +130,16 @@ def import_csv(
             except StopIteration:
                 break
             except csv.Error as exc:
-                if not str(exc).startswith("field larger than field limit"):
+                why = _row_error(exc, line, reader.line_num)
+                if why is None:
                     writer.write(batch)  # keep what was good so far; re-importing is safe
                     error = _fatal(exc, line, reader.line_num)
                     error.report = report
                     raise error from None
-                # one oversize field: that row goes, the rows after it do not
+                # the reader starts afresh on the next line: that row goes, the rows after
+                # it do not
                 last_line = reader.line_num
                 report.rows += 1
-                why = f"a field is over {MAX_FIELD:,} characters"
-                if reader.line_num != line:
-                    why += f" (is a quote opened on line {line} never closed?)"
                 report.rejected.append(RowError(line, why))
                 continue
             except CsvFormatError as exc:
@@ -164,6 +180,22 @@ def import_csv(
 MAX_FIELD = csv.field_size_limit()
 
 
+def _row_error(exc: csv.Error, start: int, line: int) -> str | None:
+    """Why the record starting on line ``start`` is rejected, when the csv module's error
+    spoils that record alone (it reads the next line afresh); None when it is fatal."""
+    message = str(exc)
+    if message.startswith("field larger than field limit"):
+        why = f"a field is over {MAX_FIELD:,} characters"
+        if line != start:
+            why += f" (is a quote opened on line {start} never closed?)"
+        return why
+    if message.startswith("new-line character seen in unquoted field"):
+        # a lone CR (an old Mac line end, a pasted note): the csv module ends the record
+        # there and refuses the rest of the line
+        return "a carriage return inside an unquoted field; quote the field or remove it"
+    return None
+
+
 def _fatal(exc: Exception, start: int, line: int) -> CsvFormatError:
     """The error that stops an import midway, naming the line (see import_csv)."""
     kept = " (rows before this line were imported)"
@@ -176,12 +208,13 @@ def _fatal(exc: Exception, start: int, line: int) -> CsvFormatError:
 def _clinic_lookup(factory: sessionmaker[Session]) -> ClinicLookup:
     """The parser's clinic lookup: one short read-only session per slug (the parser caches)."""
 
-    def lookup(slug: str) -> tuple[int, str, str, dict | None] | None:
+    def lookup(slug: str) -> tuple[int, str, str, dict | None, tuple[str, str | None]] | None:
         with factory() as db:
             found = clinics.by_slug(db, slug)
             if found is None:
                 return None
-            return found.id, found.country, found.timezone, found.care_plan
+            own = (found.phone, found.from_number)
+            return found.id, found.country, found.timezone, found.care_plan, own
 
     return lookup
 
@@ -193,6 +226,7 @@ class _Writer:
         self.factory = factory
         self.now = now
         self.report = report
+        self.phones = PhoneChanges()
 
     def write(self, rows: list[Row]) -> None:
         if not rows:
@@ -217,6 +251,10 @@ class _Writer:
         rows = [r for r in rows if id(r) not in gone]
         if not rows:
             return
+        for r in rows:  # in file order: the later row's phone is the one stored
+            changed = self.phones.note((r.clinic_id, r.patient_id), r.patient_id, r.phone, r.line)
+            if changed:
+                self.report.warnings.append(RowError(r.line, changed))
         # a patient repeated in the batch: the last row's name, phone, locale and consent win
         latest = {(r.clinic_id, r.patient_id): r for r in rows}
         people = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,9 +23,9 @@ from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followup.intake.clinic_fields import LOCALE
+from followup.intake.patient_fields import check_first_name, check_phone, own_numbers
 from followup.outbound.careplan import CarePlanError, plan_for
 from followup.outbound.regions import DEFAULT_TABLE, RegionTable, split_regions
-from followup.phones import PhoneError, normalize_phone
 from followup.store.statuses import SessionStatus
 from followup.store.statuses import values as enum_values
 
@@ -80,6 +80,9 @@ class ClinicInfo:
     zone: ZoneInfo
     #: the region names the clinic's care plan knows
     regions: RegionTable = DEFAULT_TABLE
+    #: numbers that are never a patient's (E.164 -> what it is), see
+    #: :func:`followup.intake.patient_fields.own_numbers`
+    own: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -123,6 +126,9 @@ class Utf8Lines:
             self.bytes_read += len(chunk)
             if number == 1 and chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8) :]
+            elif number == 1 and chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                # Excel's "Unicode Text": every other byte is 0, no line would read
+                raise CsvFormatError('the file is UTF-16 text; save it as "CSV UTF-8"', 1)
             try:
                 yield chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -180,28 +186,39 @@ def read_header(reader: Iterator[list[str]]) -> dict[str, int]:
     return {n: i for i, n in enumerate(names)}
 
 
-def _normalize_or_reason(raw: str, country: str) -> tuple[str | None, str | None]:
-    try:
-        return normalize_phone(raw, country), None
-    except PhoneError as exc:
-        return None, str(exc)
-
-
 #: a clinic's (id, country, IANA time zone name) by slug, optionally with its stored care plan
-#: (for its region names) as a fourth item; None when there is no such clinic
+#: (for its region names) as a fourth item and its (phone, sender number) as a fifth (the
+#: ``Any`` tuple); None when there is no such clinic
 ClinicLookup = Callable[[str], "tuple[int, str, str] | tuple[int, str, str, Any] | None"]
 
 
 class RowParser:
-    """Validates one row into a :class:`Row`; raises Reject with every problem found."""
+    """Validates one row into a :class:`Row`; raises Reject with every problem found.
 
-    def __init__(self, lookup: ClinicLookup, columns: dict[str, int], now: datetime):
+    ``senders``: the numbers this service sends texts from (the install's own, every
+    clinic's), which are never a patient's phone."""
+
+    def __init__(
+        self,
+        lookup: ClinicLookup,
+        columns: dict[str, int],
+        now: datetime,
+        senders: Iterable[str | None] = (),
+    ):
         self.lookup = lookup
         self.columns = columns
         self.now = now
+        self.senders = tuple(senders)
         self.clinics: dict[str, ClinicInfo | str] = {}
-        # patients recur across rows; libphonenumber is the slowest step per row
-        self.phone = lru_cache(maxsize=65536)(_normalize_or_reason)
+        # patients recur across rows; libphonenumber is the slowest step per row, and
+        # judging a name the next one
+        self.phone = lru_cache(maxsize=65536)(self._phone)
+        self.first_name = lru_cache(maxsize=65536)(check_first_name)
+
+    def _phone(self, raw: str, slug: str) -> tuple[str | None, str]:
+        clinic = self.clinics[slug]
+        assert isinstance(clinic, ClinicInfo)
+        return check_phone(raw, clinic.country, clinic.own)
 
     def clinic(self, slug: str) -> ClinicInfo | str:
         """The clinic for ``slug``, or why it can't be used (cached, misses too)."""
@@ -218,7 +235,9 @@ class RowParser:
                     self.clinics[slug] = problem
                 else:
                     plan = found[3] if len(found) > 3 else None
-                    self.clinics[slug] = ClinicInfo(clinic_id, country, zone, _regions(plan))
+                    phone, sender = found[4] if len(found) > 4 else (None, None)
+                    own = own_numbers(phone, sender, self.senders, country)
+                    self.clinics[slug] = ClinicInfo(clinic_id, country, zone, _regions(plan), own)
         return self.clinics[slug]
 
     def __call__(self, fields: list[str], line: int) -> Row:
@@ -243,7 +262,13 @@ class RowParser:
         slug = required("clinic").lower()
         session_id = required("session_id")
         patient_id = required("patient_id")
-        first_name = required("first_name")
+        # a message in the name field is cut to the first name, or dropped, before it is
+        # measured: the patient still gets the aftercare advice, greeted without a name
+        first_name, name_warning = self.first_name(get("first_name", ""))
+        if not get("first_name", ""):
+            errors.append("first_name: required")
+        elif len(first_name) > MAX_ID:
+            errors.append(f"first_name: longer than {MAX_ID} characters")
         consent_raw = required("consent")
         completed_raw = required("completed_at")
         phone_raw = required("phone")
@@ -266,7 +291,7 @@ class RowParser:
                 errors.insert(0, clinic)
         else:
             if phone_raw:
-                phone, problem = self.phone(phone_raw, clinic.country)
+                phone, problem = self.phone(phone_raw, slug)
                 if problem:
                     errors.append(f"phone: {problem}")
             if completed_raw:
@@ -290,11 +315,13 @@ class RowParser:
         if errors or isinstance(clinic, str) or not phone or not completed_at:
             raise Reject("; ".join(errors))
         unknown = clinic.regions.unknown(split_regions(regions))
-        warnings = [
-            f"regions: {', '.join(repr(u) for u in unknown)} not in the region table; the "
-            "24 h check-in asks about breathing to be safe (add the name to the care plan's "
-            "[regions] if it is a known region)"
-        ] if unknown else []  # fmt: skip
+        warnings = [name_warning] if name_warning else []
+        if unknown:
+            warnings.append(
+                f"regions: {', '.join(repr(u) for u in unknown)} not in the region table; the "
+                "24 h check-in asks about breathing to be safe (add the name to the care plan's "
+                "[regions] if it is a known region)"
+            )
         return Row(
             line=line,
             clinic_id=clinic.id,

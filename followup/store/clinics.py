@@ -66,6 +66,11 @@ def add(db: Session, **fields: Any) -> Clinic | None:
     return clinic
 
 
+def sender_numbers(db: Session) -> list[str]:
+    """Every clinic's own sender number (E.164): numbers that are never a patient's."""
+    return list(db.scalars(select(Clinic.from_number).where(Clinic.from_number.is_not(None))))
+
+
 def listed(db: Session) -> Sequence[Clinic]:
     """Every clinic, by slug."""
     return db.scalars(select(Clinic).order_by(Clinic.slug)).all()

@@ -22,22 +22,37 @@ text to that (``LONG_SAMPLE`` in :mod:`followup.texts.check` has a first name ex
 long), so a capped name never costs a second segment. Clinic names are not cut (the clinic
 chose its name and was warned when it was added, see
 :func:`followup.intake.clinic_fields.name_warnings`): they are folded and cleaned only.
+
+A first name must also *be* a name (:func:`screen_first_name`). Whatever a clinic's system
+holds in that field goes into a text sent in the clinic's name: "Ana. Your account is locked,
+call +1 900 555 0100" would greet the patient and then deliver a stranger's message, with the
+clinic's credibility. So a first name carrying a web or e-mail address, digits, sentence
+punctuation or more than :data:`NAME_MAX_WORDS` words is cut to its first word when that word
+is a plausible given name (letters of any script, accents, inner hyphens and apostrophes), and
+otherwise dropped: the text then goes out without a name (:func:`tidy_without_name`), which
+costs a greeting, never the advice. The import applies the rule and warns the clinic; the
+renderers apply it again, because rows written straight into the database never pass the
+import.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import NamedTuple
 
 from followup.texts.segments import GSM7_EXTENSION, is_gsm7
 
 __all__ = [
     "CLINIC_NAME_BUDGET",
     "FIRST_NAME_MAX",
+    "NAME_MAX_WORDS",
+    "ScreenedName",
     "clinic_name_for_sms",
     "first_name_for_sms",
     "gsm_fold",
     "patient_names",
+    "screen_first_name",
     "septets",
     "tidy_without_name",
 ]
@@ -128,12 +143,99 @@ def _cap(value: str, limit: int) -> str:
     return kept.rstrip(" -'.,")
 
 
+#: a first name of more words than this is more than a given name (see the module docstring);
+#: "Maria del Carmen" and "Anne Marie Louise" are not
+NAME_MAX_WORDS = 4
+#: what may join the letters of one name: hyphens, apostrophes ("Jean-Luc", "O'Brien",
+#: "N'Diaye") and the Catalan middle dot ("Gal·la"), as written or as folding writes them
+_JOINERS = frozenset("-'·") | {c for c, folded in _PUNCTUATION.items() if folded in ("-", "'")}
+_SENTENCE = frozenset(".,;:!?")
+_URL = re.compile(
+    r"://|\bwww\.|\.(?:com|net|org|info|biz|io|co|ly|me|app|link|xyz|us|uk|ca|de|es|fr|to)\b",
+    re.IGNORECASE,
+)
+#: what may wrap a first word and be taken off it: "Ana." "Ana," "(Ana)" "“Bob”"
+_WRAPPING = "\"'()[]{}<>«»“”‘’„‚.,;:!?"
+
+
+class ScreenedName(NamedTuple):
+    """A first name as a text may carry it, and why it was cut or dropped (None: kept)."""
+
+    name: str
+    problem: str | None
+
+
+def _letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"
+
+
+def _plausible(word: str) -> bool:
+    """A word of a given name: letters (and their marks) of any script, joined by single
+    hyphens or apostrophes, starting and ending with a letter."""
+    if not word or not _letter(word[0]) or not _letter(word[-1]):
+        return False
+    joined = False
+    for char in word:
+        if _letter(char):
+            joined = False
+        elif char in _JOINERS and not joined:
+            joined = True
+        else:
+            return False
+    return True
+
+
+def _why_not_a_name(text: str, words: list[str]) -> str:
+    """What makes ``text`` more than a name, for the clinic's warning (never the name)."""
+    if "@" in text:
+        return "an e-mail address"
+    if _URL.search(text):
+        return "a web address"
+    if any(c.isdigit() for c in text):
+        return "digits"
+    if _SENTENCE & set(text):
+        return "sentence punctuation"
+    if len(words) > NAME_MAX_WORDS:
+        return f"more than {NAME_MAX_WORDS} words"
+    return "characters a name does not have"
+
+
+def screen_first_name(value: str | None) -> ScreenedName:
+    """``value`` if it is a given name, else its first word if that is one, else ``""``;
+    with the reason when it was cut or dropped (see the module docstring). Pure, and the one
+    rule every way a name comes in (an import, a direct write, an API) and every text
+    goes by.
+
+    The name comes back composed (NFC), on one line, without invisible characters; accents,
+    scripts and spelling are left as they are (folding to GSM-7 is :func:`gsm_fold`'s job).
+    """
+    text = " ".join(
+        "".join(c for c in unicodedata.normalize("NFC", value or "") if not _control(c)).split()
+    )
+    words = text.split(" ") if text else []
+    if len(words) <= NAME_MAX_WORDS and all(_plausible(w) for w in words):
+        return ScreenedName(text, None)
+    problem = _why_not_a_name(text, words)
+    first = words[0].strip(_WRAPPING)
+    return ScreenedName(first if _plausible(first) else "", problem)
+
+
+def _control(char: str) -> bool:
+    """Invisible characters that are not whitespace (zero-width, bidi, controls): removed
+    before a name is judged, so they can neither hide a message nor spoil a real name."""
+    return unicodedata.category(char)[0] == "C" and not char.isspace()
+
+
 def first_name_for_sms(value: str | None) -> str:
-    """A patient's first name for a text: folded to GSM-7, cleaned, capped at
+    """A patient's first name for a text: folded to GSM-7, screened
+    (:func:`screen_first_name`: what is more than a name is cut or dropped), capped at
     :data:`FIRST_NAME_MAX` septets. Empty when nothing of it can be sent (the text is then
     worded without a name, see :func:`tidy_without_name`), and when what is left has no
-    letter or digit ("?", "-"): a greeting "Hi -," is worse than none."""
-    name = _cap(gsm_fold(value or ""), FIRST_NAME_MAX)
+    letter or digit ("?", "-"): a greeting "Hi -," is worse than none.
+
+    Screened after folding, so a look-alike (full-width digits, a dash GSM-7 lacks) is judged
+    as what the patient would read."""
+    name = _cap(screen_first_name(gsm_fold(value or "")).name, FIRST_NAME_MAX)
     return name if any(c.isalnum() for c in name) else ""
 
 

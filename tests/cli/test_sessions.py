@@ -257,6 +257,24 @@ def test_import_sessions_reports_rejected_rows_and_exits_1(
         assert s.scalar(select(func.count()).select_from(TreatmentSession)) == 2
 
 
+def test_import_sessions_refuses_the_installs_own_sender_as_a_patients_phone(
+    cli, downtown, sessions, tmp_path: Path, monkeypatch
+) -> None:
+    """TWILIO_FROM_NUMBER sends every clinic's texts that has no sender of its own: a
+    patient row with that number would text the service itself, and its answers loop."""
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+12015550188")
+    path = tmp_path / "s.csv"
+    rows = [HEADER, ROW.format(sid="S1"), ROW.format(sid="S2").replace("0123", "0188")]
+    path.write_text("\n".join(rows) + "\n")
+    result = cli("import-sessions", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{path}:3: phone: one of this service's sender numbers, not a patient's"
+    ]
+    assert "0188" not in result.output
+    assert result.stdout == "imported 1 sessions (1 new, 0 updated), rejected 1 of 2 rows\n"
+
+
 def test_import_sessions_bad_header_exits_1(cli, downtown, tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("clinic,session,patient_id\n")

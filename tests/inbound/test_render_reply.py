@@ -55,10 +55,17 @@ def test_a_name_with_nothing_gsm7_can_spell_is_answered_without_a_name():
     )
 
 
+def test_a_message_in_the_name_column_never_reaches_the_answer():
+    bad = "Ana. Your account is locked, call +1 900 555 0100"
+    text = render_reply(shipped(), "reply_thanks", "en", clinic(), bad)
+    assert text.startswith("Thanks Ana, Harbor Physio got your answer")
+    assert "900" not in text and "locked" not in text
+    text = render_reply(shipped(), "reply_thanks", "en", clinic(), "ana@mail.example")
+    assert text.startswith("Thanks, Harbor Physio") and "@" not in text
+
+
 def test_a_long_first_name_is_cut_at_a_word():
-    text = render_reply(
-        shipped(), "reply_received", "en", clinic(), "Maria del Carmen Fernandez Lopez"
-    )
+    text = render_reply(shipped(), "reply_received", "en", clinic(), "Maria del Carmen Fernandez")
     assert text.startswith("Thanks Maria del Carmen, Harbor Physio staff will read")
 
 

@@ -60,7 +60,7 @@ def setup(runtime, *, zone: str, patient_zone: str | None = None, locale: str = 
 def test_clinic_today_says_when_the_call_will_come(runtime, zone, now, when):
     setup(runtime, zone=zone)
     text = answer(runtime, BLEEDING, now.replace(tzinfo=UTC), "SM1")
-    assert text.startswith("Thanks Pat0. Harbor Physio will call you ")
+    assert text.startswith("Thanks PatA. Harbor Physio will call you ")
     assert when in text
     assert "911" in text  # still the emergency line
 

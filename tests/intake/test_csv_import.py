@@ -507,7 +507,7 @@ def test_a_nul_character_rejects_the_row(sessions, clinics, tmp_path) -> None:
 
 def test_progress_reports_bytes_read(sessions, clinics, tmp_path) -> None:
     lines = [HEADER] + [
-        f"downtown,S{i},P{i},Ann,201-555-{i:04d},,yes,2025-05-30T16:30,," for i in range(250)
+        f"downtown,S{i},P{i},Ann,201-555-{200 + i:04d},,yes,2025-05-30T16:30,," for i in range(250)
     ]
     path = write(tmp_path, *lines)
     seen: list[int] = []
@@ -617,3 +617,168 @@ def test_a_date_before_2000_is_rejected_with_its_line(sessions, clinics, tmp_pat
     report = run(sessions, path)
     assert [(e.line, "before 2000" in e.reason) for e in report.rejected] == [(2, True)]
     assert all_sessions(sessions) == {}
+
+
+# --- what a patient's phone and name may be ---------------------------------------------------
+
+
+def test_a_phone_no_text_can_reach_rejects_its_row_without_echoing_it(
+    sessions, clinics, tmp_path
+) -> None:
+    row = "{clinic},S{sid},P{sid},Ann,{phone},,yes,2025-05-30T16:30,,"
+    phones = [
+        ("downtown", "201-555-0123"),  # 2: fine
+        ("downtown", "+1 900 555 0142"),  # 3
+        ("downtown", "1-800-555-0142"),  # 4
+        ("downtown", "(888) 555-0142"),  # 5
+        ("london", "0909 123 4567"),  # 6
+        ("london", "0800 123 4567"),  # 7
+        ("london", "020 7946 0142"),  # 8: a landline
+        ("downtown", "22395"),  # 9: a short code
+        ("london", "07911 123456"),  # 10: fine
+    ]
+    lines = [row.format(clinic=c, sid=i, phone=p) for i, (c, p) in enumerate(phones)]
+    report = run(sessions, write(tmp_path, HEADER, *lines))
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (3, "phone: a premium-rate number; cannot be texted"),
+        (4, "phone: a toll-free number; cannot be texted"),
+        (5, "phone: a toll-free number; cannot be texted"),
+        (6, "phone: a premium-rate number; cannot be texted"),
+        (7, "phone: a toll-free number; cannot be texted"),
+        (8, "phone: a landline; cannot receive texts"),
+        (9, "phone: a short code or service number, not a patient's phone"),
+    ]
+    assert sorted(all_sessions(sessions)) == ["S0", "S8"]
+    for error in report.rejected:
+        assert "0142" not in error.reason and "4567" not in error.reason
+
+
+def test_the_services_own_numbers_are_never_a_patients_phone(sessions, clinics, tmp_path):
+    """The clinic's phone (its texts would go to the front desk), the clinic's sender, any
+    other clinic's sender and the install's (a text to a sender comes back as a reply)."""
+    from followup.store.models import Clinic
+
+    with transaction(sessions) as s:
+        s.execute(
+            update(Clinic).where(Clinic.slug == "downtown").values(from_number="+12015550111")
+        )
+        s.execute(update(Clinic).where(Clinic.slug == "london").values(from_number="+447911000222"))
+    row = "downtown,S{},P{},Ann,{},,yes,2025-05-30T16:30,,"
+    path = write(
+        tmp_path,
+        HEADER,
+        row.format(1, 1, "(201) 555-0100"),  # the clinic's phone, written another way
+        row.format(2, 2, "+12015550111"),  # the clinic's sender
+        row.format(3, 3, "+44 7911 000222"),  # the other clinic's sender
+        row.format(4, 4, "201-555-0177"),  # TWILIO_FROM_NUMBER
+        row.format(5, 5, "201-555-0123"),
+    )
+    report = run(sessions, path, senders=["+12015550177", None])
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (2, "phone: the clinic's phone, not a patient's"),
+        (3, "phone: the clinic's sender number, not a patient's"),
+        (4, "phone: one of this service's sender numbers, not a patient's"),
+        (5, "phone: one of this service's sender numbers, not a patient's"),
+    ]
+    assert sorted(all_sessions(sessions)) == ["S5"]
+
+
+@pytest.mark.parametrize(
+    "name", ["María José", "Jean-Luc", "O'Brien", "Nguyễn", "Anne Marie", "Maria del Carmen"]
+)
+def test_a_real_first_name_is_imported_as_written(sessions, clinics, tmp_path, name) -> None:
+    path = write(tmp_path, HEADER, f"downtown,S1,P1,{name},201-555-0123,,yes,2025-05-30T16:30,,")
+    report = run(sessions, path)
+    assert (report.created, report.rejected, report.warnings) == (1, [], [])
+    assert all_patients(sessions)["P1"].first_name == name
+
+
+def test_a_message_in_the_name_is_cut_to_the_first_name_or_dropped_with_a_warning(
+    sessions, clinics, tmp_path
+) -> None:
+    """The row is imported all the same: the patient gets the aftercare advice, greeted by
+    the first name or by none. The warning names the line and the reason, not the name."""
+    row = 'downtown,S{0},P{0},"{1}",201-555-01{0:02d},,yes,2025-05-30T16:30,,'
+    names = [
+        "Ana. Your account is locked, call +1 900 555 0100",  # 2
+        "Bea https://pay.example",  # 3
+        "cat@mail.example",  # 4
+        "Dora Lee Ann Mae Sue",  # 5
+        "Eva",  # 6
+        "X" * 70 + " Fay.",  # 7: cut to a first word still too long for a name: rejected
+    ]
+    lines = [row.format(i + 2, n) for i, n in enumerate(names)]
+    report = run(sessions, write(tmp_path, HEADER, *lines))
+    assert (report.created, report.rejected) == (
+        5,
+        [RowError(7, "first_name: longer than 64 characters")],
+    )
+    kept = "; only its first word is kept"
+    dropped = "; imported without a name, so its texts greet no one by name"
+    assert [(w.line, w.reason) for w in report.warnings] == [
+        (2, "first_name: more than a name (digits)" + kept),
+        (3, "first_name: more than a name (a web address)" + kept),
+        (4, "first_name: more than a name (an e-mail address)" + dropped),
+        (5, "first_name: more than a name (more than 4 words)" + kept),
+    ]
+    stored = {k: p.first_name for k, p in all_patients(sessions).items()}
+    assert stored == {"P2": "Ana", "P3": "Bea", "P4": "", "P5": "Dora", "P6": "Eva"}
+    for warning in report.warnings:
+        assert not {"Ana", "Bea", "cat", "Dora", "900"} & set(warning.reason.split())
+
+
+def test_a_patient_given_two_phones_is_warned_about_and_the_later_row_wins(
+    sessions, clinics, tmp_path
+) -> None:
+    row = "downtown,S{},P{},Ann,{},,yes,2025-05-30T16:30,,"
+    path = write(
+        tmp_path,
+        HEADER,
+        row.format(1, 1, "201-555-0123"),  # 2
+        row.format(2, 1, "(201) 555-0123"),  # 3: the same phone: a second session
+        row.format(3, 2, "201-555-0124"),  # 4
+        row.format(4, 1, "201-555-0199"),  # 5: P1's phone changes
+        row.format(5, 1, "201-555-0199"),  # 6: and stays
+        "london,S6,P1,Bob,07911 123456,,yes,2025-05-30T16:30,,",  # 7: another clinic's P1
+    )
+    for batch_size in (1000, 1):  # one batch, and a batch per row
+        report = run(sessions, path, batch_size=batch_size)
+        assert report.rejected == []
+        assert [(w.line, w.reason) for w in report.warnings] == [
+            (5, "patient_id 'P1' has another phone on line 3; the phone of this line (the "
+                "later row) is kept"),
+        ]  # fmt: skip
+        with sessions() as s:
+            phone = s.scalar(
+                select(Patient.phone).where(
+                    Patient.external_id == "P1", Patient.clinic_id == clinics["downtown"]
+                )
+            )
+        assert phone == "+12015550199"
+
+
+def test_a_lone_carriage_return_rejects_its_row_and_the_import_goes_on(
+    sessions, clinics, tmp_path
+) -> None:
+    good = "downtown,S{},P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,\n"
+    path = tmp_path / "cr.csv"
+    path.write_bytes(
+        (HEADER + "\n" + good.format(1) + "downtown,S2,P1,An\rn,201-555-0123,,yes\n"
+         + good.format(3)).encode()
+    )  # fmt: skip
+    report = run(sessions, path)
+    assert [(e.line, e.reason) for e in report.rejected] == [
+        (3, "a carriage return inside an unquoted field; quote the field or remove it")
+    ]
+    assert sorted(all_sessions(sessions)) == ["S1", "S3"]
+
+
+def test_a_utf16_file_is_refused_with_what_to_do(sessions, clinics, tmp_path) -> None:
+    path = write(tmp_path, HEADER, "downtown,S1,P1,Ann,201-555-0123,,yes,2025-05-30T16:30,,",
+                 encoding="utf-16")  # fmt: skip
+    with pytest.raises(CsvFormatError) as info:
+        run(sessions, path)
+    assert (info.value.line, info.value.reason) == (
+        1,
+        'the file is UTF-16 text; save it as "CSV UTF-8"',
+    )

@@ -71,6 +71,28 @@ def test_accented_and_hidden_characters_in_names_do_not_cost_a_second_segment(se
         assert (info.encoding, info.segments) == ("GSM-7", 1), body
 
 
+@pytest.mark.parametrize(
+    ("written", "greeting"),
+    [
+        ("Ana. Your account is locked, call +1 900 555 0100", "Hi Ana, "),
+        ("http://evil.example/pay", "Hi, "),
+    ],
+)
+def test_a_message_written_into_the_name_column_never_reaches_a_text(
+    sessions, runtime, written, greeting
+):
+    """A clinic's system writes patients straight into the database (docs/direct-writes.md),
+    past the import's checks: the dispatcher cuts the name to a first name or drops it."""
+    seed_treated(sessions, ["+12015550123"], T0, first_name=written, first_id=1)
+    gw = ScriptedGateway()
+    dispatcher(sessions, runtime, gw).run_once(T0 + timedelta(minutes=30))  # aftercare
+    dispatcher(sessions, runtime, gw).run_once(T0 + timedelta(days=1))  # the 24 h check-in
+    aftercare_text, checkin = (sms.body for sms in gw.sent)
+    assert checkin.startswith(greeting), checkin
+    for body in (aftercare_text, checkin):
+        assert "900" not in body and "locked" not in body and "evil" not in body, body
+
+
 def test_nothing_is_sent_before_it_is_due(seeded, runtime):
     gw = ScriptedGateway()
     # the aftercare is due right after the session (T0); a minute before, nothing goes

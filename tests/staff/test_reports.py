@@ -37,7 +37,7 @@ def seeded(clinics):
 
 def test_an_outbox_row_is_plain_values_with_times_in_utc_iso(clinics):
     clinics.update_text(
-        "P5", "aftercare", status=S.SENT, sent_at=DONE.replace(minute=31), body="Hi Pat5",
+        "P5", "aftercare", status=S.SENT, sent_at=DONE.replace(minute=31), body="Hi PatF",
         provider_sid="SMsent", attempts=1,
     )  # fmt: skip
     with clinics.sessions() as db:
@@ -61,7 +61,7 @@ def test_an_outbox_row_is_plain_values_with_times_in_utc_iso(clinics):
         "reason": None,
         "error_code": None,
         "provider_sid": "SMsent",
-        "body": "Hi Pat5",
+        "body": "Hi PatF",
     }
     assert rows[1]["sent_at"] is None  # a time not yet known stays None, not "None"
     json.dumps(rows)  # plain values all through: the CLI prints them as JSON lines
@@ -136,7 +136,7 @@ def test_a_flag_row_names_the_patient_but_never_quotes_them(seeded):
         "id": seeded.flag["F2"],
         "clinic": "bay",
         "patient": "P5",
-        "first_name": "Pat5",
+        "first_name": "PatF",
         "kind": "emergency",
         "reason": "red flag: chest pain",
         "status": "open",

@@ -101,10 +101,10 @@ def test_flags_are_listed_newest_first_by_status_with_whose_they_are(seeded):
         # F3 and F4 were raised at the same time: the later id first
         assert [names[f.id] for f, *_ in rows] == ["F4", "F3", "F2", "F1"]
         assert [(slug, first, ext) for _, slug, first, ext in rows] == [
-            ("harbor", "Pat2", "P2"),
+            ("harbor", "PatC", "P2"),
             (None, None, None),  # the unknown number: no clinic, no patient, still listed
-            ("bay", "Pat5", "P5"),
-            ("harbor", "Pat0", "P0"),
+            ("bay", "PatF", "P5"),
+            ("harbor", "PatA", "P0"),
         ]
         assert [(f.kind, f.created_at) for f, *_ in rows][2] == ("emergency", ago(2))
         acknowledged = listings.flags(db, status=FlagStatus.ACKNOWLEDGED)

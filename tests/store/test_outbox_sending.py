@@ -54,14 +54,14 @@ def test_a_claimed_batch_comes_with_each_texts_own_patient_clinic_and_session(cl
     assert sorted(rows) == sorted(aftercares.values())
     bay, harbor = rows[aftercares["P5"]], rows[aftercares["P2"]]
     assert (bay.first_name, bay.phone, bay.clinic_name, bay.from_number) == (
-        "Pat5",
+        "PatF",
         SHARED,
         "Bay Physio",
         BAY_NUMBER,
     )
     assert (bay.next_appointment_at, bay.session_status) == (NEXT_VISIT, SessionStatus.COMPLETED)
     assert (harbor.first_name, harbor.phone, harbor.clinic_name, harbor.from_number) == (
-        "Pat2",
+        "PatC",
         OTHER,
         "Harbor Physio",
         HARBOR_NUMBER,
@@ -73,7 +73,8 @@ def test_a_claimed_batch_comes_with_each_texts_own_patient_clinic_and_session(cl
         assert (r.opted_out_at, r.consent, r.phone_unusable_at) == (None, True, None)
         assert (r.clinic_phone, r.country, r.emergency_number) == ("+12015550100", "US", "911")
         assert r.messaging_service_sid is None
-        assert r.patient_id == clinics.patient_id(r.first_name.replace("Pat", "P"))
+        # P{i} is seeded as "Pat" and the i-th letter
+        assert r.patient_id == clinics.patient_id(f"P{ord(r.first_name[-1]) - ord('A')}")
 
 
 def test_a_claimed_batch_holds_only_texts_still_sending(clinics, aftercares, runtime):

@@ -87,7 +87,7 @@ def test_a_numbers_records_come_with_their_latest_check_in_sent_by_now(runtime):
     assert (p0.checkin_id, p0.template_key) == (clinics.text_id("P0", "checkin_24h"), "checkin_24h")
     assert p0.sent_at == NOW - timedelta(hours=2)
     assert (p1.checkin_id, p1.template_key, p1.sent_at) == (None, None, None)
-    assert (p0.clinic_id, p0.first_name, p0.locale) == (clinics.clinic_id("harbor"), "Pat0", None)
+    assert (p0.clinic_id, p0.first_name, p0.locale) == (clinics.clinic_id("harbor"), "PatA", None)
 
 
 def test_the_reply_history_is_the_last_score_and_a_recent_acknowledgement(runtime):

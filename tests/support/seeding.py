@@ -33,14 +33,16 @@ def seed_treated(
     completed_at: datetime,
     *,
     plan_at: datetime | None = None,
-    first_name: str = "Pat{i}",
+    first_name: str = "Pat{letter}",
     first_id: int = 0,
     regions: str | None = "calf",
     **clinic: Any,
 ) -> None:
     """The Harbor clinic (``clinic`` overrides its fields) and one consenting patient per
     phone, external ids ``P{i}``/``S{i}`` from ``first_id``, each with a session completed at
-    ``completed_at``; then planned at ``plan_at`` (default: ``completed_at``).
+    ``completed_at``; then planned at ``plan_at`` (default: ``completed_at``). Patient ``P{i}``
+    is called ``Pat`` and the i-th letter (P0 "PatA", P5 "PatF"): a name with a digit is no
+    name, and texts leave it out.
 
     The sessions treated the calf unless ``regions`` says otherwise: away from the lung, so
     the 24 h check-in is the plain one (no region at all would ask about breathing)."""
@@ -52,7 +54,7 @@ def seed_treated(
             patient = Patient(
                 clinic_id=row.id,
                 external_id=f"P{i}",
-                first_name=first_name.format(i=i),
+                first_name=first_name.format(i=i, letter=chr(ord("A") + i % 26)),
                 phone=phone,
                 consent=True,
             )

@@ -21,10 +21,12 @@ from followup.texts.check import LONG_SAMPLE, first_name_room, lint, long_contex
 from followup.texts.names import (
     CLINIC_NAME_BUDGET,
     FIRST_NAME_MAX,
+    NAME_MAX_WORDS,
     clinic_name_for_sms,
     first_name_for_sms,
     gsm_fold,
     patient_names,
+    screen_first_name,
     septets,
     tidy_without_name,
 )
@@ -79,7 +81,7 @@ def one_gsm7_segment(text: str) -> bool:
         ("O’Brien", "O'Brien"),
         ("Jean‐Luc", "Jean-Luc"),
         ("Anne–Marie", "Anne-Marie"),
-        ("“Bob”", '"Bob"'),
+        ("“Bob”", "Bob"),  # quotes are no part of a name: the word inside is kept
         ("Mary\u00a0Ann", "Mary Ann"),
         # invisible characters are removed: zero-width, bidi, controls, soft hyphen
         ("Ana\u200b", "Ana"),
@@ -112,19 +114,21 @@ def test_staff_alerts_see_a_question_mark_where_a_character_had_no_gsm7_form():
 @pytest.mark.parametrize(
     ("name", "sent"),
     [
-        ("Maria del Carmen Fernandez Lopez", "Maria del Carmen"),  # whole words while they fit
+        ("Maria del Carmen Fernandez", "Maria del Carmen"),  # whole words while they fit
         ("Maximiliana Fernanda", "Maximiliana Fernanda"),  # exactly the cap
         ("Maximiliana Fernandas", "Maximiliana"),
         ("Wolfeschlegelsteinhausen", "Wolfeschlegelsteinha"),  # one word: cut short
         ("Anne-Marie-Louise-Charlotte", "Anne-Marie-Louise-Ch"),
-        ("María José Núñez del Río", "Maria José Nuñez del"),
-        ("Ab " + "{" * 30, "Ab"),  # extension characters count two septets
-        ("Jo" + "{" * 10, "Jo" + "{" * 9),
+        ("María José Núñez Ríos", "Maria José Nuñez"),
     ],
 )
 def test_a_first_name_is_capped_at_whole_words(name, sent):
     assert first_name_for_sms(name) == sent
     assert septets(sent) <= FIRST_NAME_MAX
+
+
+def test_extension_characters_count_two_septets():
+    assert septets("Jo{}") == 6 and septets("Jo") == 2
 
 
 def test_a_clinic_name_is_folded_but_never_cut():
@@ -153,6 +157,101 @@ def test_patient_names_are_the_two_placeholders():
 )
 def test_a_text_without_a_name_closes_up(text, tidy):
     assert tidy_without_name(text) == tidy
+
+
+# --- what is more than a name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "María José",
+        "Jean-Luc",
+        "O'Brien",
+        "O’Brien",
+        "N'Diaye",
+        "Nguyễn",
+        "Anne Marie",
+        "Anne Marie Louise",
+        "Maria del Carmen",
+        "María-José Núñez O’Connor",
+        "Gal·la",
+        "Zoë",
+        "王芳",
+        "Νίκος",
+        "Анна-Мария",
+    ],
+)
+def test_a_real_name_is_kept_as_it_is(name):
+    assert screen_first_name(name) == (name, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "kept", "problem"),
+    [
+        ("Ana. Your account is locked, call +1 900 555 0100", "Ana", "digits"),
+        ("Ana, visit evil.com", "Ana", "a web address"),
+        ("Ana https://x.example/pay", "Ana", "a web address"),
+        ("Ana www.clinic-refunds.net", "Ana", "a web address"),
+        ("Ana ana@mail.example", "Ana", "an e-mail address"),
+        ("Ana 2015550123", "Ana", "digits"),
+        ("Ana!", "Ana", "sentence punctuation"),
+        ("Ana: call us now", "Ana", "sentence punctuation"),
+        ("Ana your account is locked", "Ana", f"more than {NAME_MAX_WORDS} words"),
+        ("María José Núñez del Río", "María", f"more than {NAME_MAX_WORDS} words"),
+        ("(Ana) 😀", "Ana", "characters a name does not have"),
+        # the first word is no name: nothing is kept
+        ("https://evil.example", "", "a web address"),
+        ("ana@mail.example", "", "an e-mail address"),
+        ("+1 900 555 0100", "", "digits"),
+        ("Ana2 Maria", "", "digits"),
+        ("Ana--Maria Lopez!", "", "sentence punctuation"),
+        ("Ａｎａ１２３", "", "digits"),  # full-width digits are digits
+    ],
+)
+def test_more_than_a_name_is_cut_to_the_first_name_or_dropped(name, kept, problem):
+    assert screen_first_name(name) == (kept, problem)
+
+
+def test_invisible_characters_neither_hide_a_message_nor_spoil_a_name():
+    assert screen_first_name("Zoë\u200b\u202e Çelik") == ("Zoë Çelik", None)
+    assert screen_first_name("Ana\u200b.\u200bcall 555 0100").name == ""
+    # a bidi override that shows digits backwards: removed, the digits are seen
+    assert screen_first_name("Ana\u202e0010 555 009 1+ llac") == ("", "digits")
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        ("Ana. Your account is locked, call +1 900 555 0100", "Ana"),
+        ("http://evil.example", ""),
+        ("Ana ＠ evil", "Ana"),  # a full-width @ is folded to the one GSM-7 has, then seen
+        ("Lucía, call 0800 123", "Lucia"),
+    ],
+)
+def test_a_text_never_carries_more_than_a_name(name, sent):
+    """Rows written straight into the database never pass the import: the renderers screen
+    the name too (patient_names, which both renderers use)."""
+    assert first_name_for_sms(name) == sent
+    assert patient_names(name, "Harbor Physio")["first_name"] == sent
+
+
+_MESSAGE_BITS = st.sampled_from(
+    ["http://", "www.", ".com", "@", "0", "555 0100", ". ", "!", ", call", "?"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.text(alphabet=TRICKY + "abcdefghij ", max_size=20),
+    bit=_MESSAGE_BITS,
+    after=st.text(max_size=20),
+)
+def test_a_name_with_a_link_digits_or_a_sentence_never_reaches_a_text_whole(before, bit, after):
+    sent = first_name_for_sms(before + bit + after)
+    assert not any(c.isdigit() for c in sent)
+    assert not set(sent) & set("@.,;:!?/")
+    assert len(sent.split()) <= 1  # cut to its first word, or dropped
 
 
 # --- the cap, measured ---------------------------------------------------------------------
@@ -218,7 +317,7 @@ def test_canonically_equal_names_are_sent_alike(name):
     assert first_name_for_sms(nfc) == first_name_for_sms(nfd)
 
 
-_GSM_LETTERS = sorted(c for c in GSM7_BASIC | GSM7_EXTENSION if c not in " \n\r\f")
+_GSM_LETTERS = sorted(c for c in GSM7_BASIC | GSM7_EXTENSION if c.isalpha())
 
 
 @given(words=st.lists(st.text(alphabet=_GSM_LETTERS, min_size=1, max_size=8), max_size=3))

@@ -175,7 +175,7 @@ def test_a_signed_request_without_sender_is_a_bad_request(client):
 
 def test_a_score_is_linked_to_patient_clinic_and_check_in_and_thanked(client, seeded):
     text = answer(say(client, "about a 3"))
-    assert text is not None and "Thanks Pat0" in text and "Harbor Physio" in text
+    assert text is not None and "Thanks PatA" in text and "Harbor Physio" in text
     row = one(seeded, InboundMessage)
     p = patient(seeded, P0)
     checkin = one(
@@ -228,7 +228,7 @@ def test_an_emergency_gets_the_emergency_number_a_flag_and_a_staff_text_in_secon
     assert time.monotonic() - started < 5
     (alert,) = client.gateway.sent
     assert alert.to == ONCALL and alert.from_number == "+12015550111"
-    assert "Pat0" in alert.body
+    assert "PatA" in alert.body
     for phi in ("chest", "breath", P0, "201) 555-0201"):
         assert phi not in alert.body
     assert wait_for(lambda: one(seeded, StaffAlert).status == "sent")
@@ -262,7 +262,7 @@ def test_high_and_rising_scores_ask_for_a_call_back(client, seeded, first, secon
         assert text is not None and "will call you back" in text
     else:
         assert flags == []
-        assert text is not None and text.startswith("Thanks Pat0")
+        assert text is not None and text.startswith("Thanks PatA")
 
 
 def _all(rt, model):
@@ -312,7 +312,7 @@ def test_a_negated_red_flag_is_not_answered_as_an_emergency_but_is_reviewed(clie
     text = answer(say(client, "no chest pain, just sore, 3"))
     # the thanks for a score (which carries the emergency line, as every answer does), not
     # the emergency answer
-    assert text is not None and text.startswith("Thanks Pat0, Harbor Physio got your answer")
+    assert text is not None and text.startswith("Thanks PatA, Harbor Physio got your answer")
     assert "now" not in text
     (flag,) = _all(seeded, Flag)
     assert flag.kind == "review" and "chest pain" in flag.reason
@@ -492,7 +492,7 @@ def test_a_shared_number_links_to_the_record_texted_a_check_in_most_recently(cli
     # P9 is the newer record, but P0 got the latest check-in (5 h ago against 10 h)
     answered = one(seeded, Patient, Patient.external_id == "P0")
     assert row.patient_id == answered.id
-    assert text is not None and "Pat0" in text
+    assert text is not None and "PatA" in text
 
 
 def test_an_unknown_number_is_also_acknowledged_once_a_day(client, seeded):
