@@ -234,9 +234,26 @@ def test_an_emergency_gets_the_emergency_number_a_flag_and_a_staff_text_in_secon
     assert wait_for(lambda: one(seeded, StaffAlert).status == "sent")
 
 
-def test_a_clinic_today_red_flag_says_the_clinic_will_call(client, seeded):
-    text = answer(say(client, "the bleeding won't stop even with pressure"))
-    assert text is not None and "will call you today" in text and "(201) 555-0100" in text
+def _next_weekday_at(hour: int) -> datetime:
+    """The next Tuesday at ``hour`` New York time: a fixed side of Harbor's opening hours
+    (Mon-Fri 09:00-17:00 by default), whatever the machine's clock says."""
+    ny = ZoneInfo("America/New_York")
+    t = datetime.now(ny).replace(hour=hour, minute=0, second=0, microsecond=0)
+    t += timedelta(days=(1 - t.weekday()) % 7 or 7)
+    return t.astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("hour", "promise"),
+    [(11, "will call you today"), (21, "will call you during opening hours, from Wed 09:00")],
+)
+def test_a_clinic_today_red_flag_says_when_the_clinic_will_call(seeded, hour, promise):
+    at = _next_weekday_at(hour)
+    app = create_app(seeded, gateway=RecordingGateway(), clock=lambda: at)
+    with TestClient(app, base_url="http://internal:8000") as client:
+        text = answer(say(client, "the bleeding won't stop even with pressure"))
+    assert text is not None and promise in text and "(201) 555-0100" in text
+    assert "911" in text  # the way to emergency help, open or closed
     assert "bleed" not in text.lower()
     assert one(seeded, Flag).kind == "clinic_today"
     assert patient(seeded, P0).opted_out_at is None  # "won't stop" is not an opt-out
