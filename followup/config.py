@@ -55,6 +55,9 @@ class Settings:
     twilio_timeout: float = 10.0
     #: tests and local mocks only: send the SDK's requests to this base URL instead of Twilio
     twilio_api_url: str | None = None
+    #: the emergency number told to a sender no clinic is known for, when the sender's own
+    #: number does not say its country (:func:`followup.phones.emergency_number_of`)
+    emergency_number: str = "112"
 
     @property
     def twilio_configured(self) -> bool:
@@ -153,6 +156,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not messages_dir.is_dir():
         raise ConfigError(f"FOLLOWUP_MESSAGES_DIR={str(messages_dir)!r}: not a directory")
 
+    emergency = get("FOLLOWUP_EMERGENCY_NUMBER") or Settings.emergency_number
+    if not re.match(r"^\d{2,6}$", emergency):
+        raise ConfigError(
+            f"FOLLOWUP_EMERGENCY_NUMBER={emergency!r}: expected 2 to 6 digits, such as 112 or 911"
+        )
+
     return Settings(
         database_url=database_url,
         sms_backend=backend,
@@ -176,4 +185,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         twilio_timeout=timeout,
         twilio_api_url=api_url,
+        emergency_number=emergency,
     )

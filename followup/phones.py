@@ -177,6 +177,31 @@ def emergency_number_for(country: str) -> str:
     return _EMERGENCY.get(code, "112")
 
 
+def region_of(e164: str | None) -> str | None:
+    """The country (ISO 3166 code) a number belongs to, or None when libphonenumber cannot
+    place it: the one thing known about a sender no clinic has on file."""
+    if not e164:
+        return None
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return None
+    # the number's own region when it is in an assigned range, else its country code's main
+    # region (+44 7700 900..., set aside for fiction, is still British)
+    region = phonenumbers.region_code_for_number(parsed) or (
+        phonenumbers.region_code_for_country_code(parsed.country_code)
+    )
+    return region if region and region != phonenumbers.UNKNOWN_REGION else None
+
+
+def emergency_number_of(e164: str | None) -> str | None:
+    """The emergency number of the country ``e164`` belongs to (:func:`emergency_number_for`),
+    or None when the number's country is unknown: for answering a red flag from a number no
+    clinic has on file, where the clinic's own emergency number is not known."""
+    region = region_of(e164)
+    return emergency_number_for(region) if region else None
+
+
 @functools.lru_cache(maxsize=1024)
 def display_phone(e164: str, country: str) -> str:
     """The clinic's number as patients there write it, e.g. ``(201) 555-0123``.

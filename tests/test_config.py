@@ -46,6 +46,8 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_LEASE_SECONDS": "15"}, "FOLLOWUP_LEASE_SECONDS"),  # < 2 x the 10 s timeout
         ({"FOLLOWUP_TWILIO_API_URL": "localhost:4010"}, "FOLLOWUP_TWILIO_API_URL"),
         ({"FOLLOWUP_TWILIO_API_URL": "http://h/2010-04-01"}, "FOLLOWUP_TWILIO_API_URL"),
+        ({"FOLLOWUP_EMERGENCY_NUMBER": "+1 911"}, "FOLLOWUP_EMERGENCY_NUMBER"),
+        ({"FOLLOWUP_EMERGENCY_NUMBER": "9"}, "FOLLOWUP_EMERGENCY_NUMBER"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -88,3 +90,8 @@ def test_dev_mode_is_a_flag():
     assert load_settings({"FOLLOWUP_DEV_MODE": "1"}).dev_mode is True
     with pytest.raises(ConfigError, match="FOLLOWUP_DEV_MODE"):
         load_settings({"FOLLOWUP_DEV_MODE": "sometimes"})
+
+
+def test_the_fallback_emergency_number_is_112_unless_set():
+    assert load_settings({}).emergency_number == "112"
+    assert load_settings({"FOLLOWUP_EMERGENCY_NUMBER": " 000 "}).emergency_number == "000"

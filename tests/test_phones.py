@@ -21,6 +21,7 @@ from followup.phones import (
     TEXTABLE_TYPES,
     PhoneError,
     emergency_number_for,
+    emergency_number_of,
     mask_phone,
     normalize_phone,
     patient_phone,
@@ -183,3 +184,21 @@ def test_masking_always_hides_at_least_three_digits() -> None:
 )
 def test_it_knows_emergency_numbers(country: str, number: str) -> None:
     assert emergency_number_for(country) == number
+
+
+@pytest.mark.parametrize(
+    ("phone", "number"),
+    [
+        ("+12015550123", "911"),  # US
+        ("+14165550123", "911"),  # Canada shares +1: told apart by area code
+        ("+447700900123", "999"),
+        ("+61412345678", "000"),
+        ("+4915123456789", "112"),
+        ("+81312345678", "112"),
+        ("+999123", None),  # no country
+        ("not a number", None),
+        (None, None),
+    ],
+)
+def test_a_senders_number_tells_its_countrys_emergency_number(phone, number) -> None:
+    assert emergency_number_of(phone) == number

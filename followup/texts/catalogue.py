@@ -37,6 +37,8 @@ __all__ = [
     "DEFAULT_LOCALE",
     "FIRST_MESSAGE_KEY",
     "LOCALE_FILE",
+    "NAMELESS_KEYS",
+    "NAMELESS_PLACEHOLDERS",
     "PLAN_KEYS",
     "REPLY_KEYS",
     "REPLY_PLACEHOLDERS",
@@ -73,7 +75,13 @@ PLAN_KEYS = (
 REPLY_KEYS = (
     "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
     "reply_received_again", "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
+    "reply_emergency_unknown",
 )  # fmt: skip
+#: answers given when no clinic is known (a number no clinic has on file, on a sender several
+#: clinics share): they cannot name a clinic or its phone, and must still say whom to call
+NAMELESS_KEYS = frozenset({"reply_emergency_unknown"})
+#: the placeholders a nameless answer may use: nothing about a clinic or a patient
+NAMELESS_PLACEHOLDERS = frozenset({"emergency_number"})
 TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS
 FIRST_MESSAGE_KEY = "aftercare"
 DEFAULT_LOCALE = "en"
@@ -138,6 +146,17 @@ def compile_template(env: jinja2.Environment, key: str, locale: str, path: Path)
             f"unknown placeholder(s) {', '.join(unknown)}; allowed: "
             + ", ".join(sorted(ALLOWED_PLACEHOLDERS)),
         )
+    if key in NAMELESS_KEYS:
+        # said when no clinic is known: a clinic or patient placeholder would render empty
+        outside = sorted(used - NAMELESS_PLACEHOLDERS)
+        if outside:
+            raise TemplateError(
+                path,
+                f"{', '.join(outside)}: an answer given when no clinic is known may use only "
+                + ", ".join(sorted(NAMELESS_PLACEHOLDERS)),
+            )
+        if "emergency_number" not in used:
+            raise TemplateError(path, "must give {{ emergency_number }}: it answers a red flag")
     reply_only = sorted(used & REPLY_PLACEHOLDERS)
     if reply_only and not key.startswith(REPLY_PREFIX):
         raise TemplateError(

@@ -18,6 +18,7 @@ from followup.texts.catalogue import (
     DEFAULT_LOCALE,
     FIRST_MESSAGE_KEY,
     LOCALE_FILE,
+    NAMELESS_KEYS,
     PLAN_KEYS,
     TEMPLATE_KEYS,
     Catalogue,
@@ -174,7 +175,9 @@ def _policy(t: Template, info: LocaleInfo) -> Iterator[str]:
                 f"{seg.segments} {seg.encoding} segments ({seg.characters} characters) with "
                 f"long sample values{which}; the limit is 1 segment of 160 GSM-7 characters"
             )
-    if "clinic_name" not in t.placeholders:
+    if t.key in NAMELESS_KEYS:
+        pass  # said when no clinic is known (compile_template checks what it may use)
+    elif "clinic_name" not in t.placeholders:
         yield "does not name the clinic: add {{ clinic_name }}"
     else:
         for rendered, which in texts:

@@ -13,6 +13,7 @@ import pytest
 from followup.config import load_settings
 from followup.texts.catalogue import (
     ALLOWED_PLACEHOLDERS,
+    NAMELESS_KEYS,
     TEMPLATE_KEYS,
     Catalogue,
     LocaleInfo,
@@ -52,6 +53,8 @@ def minimal(root: Path, **extra: str) -> Path:
     """A valid catalogue: every key in en, locale.json, plus ``extra`` files."""
     files = {f"en/{key}.txt": f"{{{{ clinic_name }}}}: {key} text\n" for key in TEMPLATE_KEYS}
     files["en/aftercare.txt"] = "{{ clinic_name }}: sore? Call {{ clinic_phone }}. STOP/HELP\n"
+    for key in NAMELESS_KEYS:
+        files[f"en/{key}.txt"] = f"{key}: call {{{{ emergency_number }}}}\n"
     files["en/locale.json"] = json.dumps({"appointment_format": "%b %-d %-I:%M %p"})
     files.update({_path(name): text for name, text in extra.items()})
     return write(root, files)
@@ -92,7 +95,7 @@ def test_it_renders_every_shipped_text_into_one_gsm7_segment(shipped, locale, ke
         text = shipped.render(key, locale, context)
         info = analyze(text)
         assert (info.encoding, info.segments) == ("GSM-7", 1), (text, info)
-        assert "Harbor Physio and Sports Rehab" in text
+        assert key in NAMELESS_KEYS or "Harbor Physio and Sports Rehab" in text
         assert "{" not in text
 
 
@@ -458,3 +461,25 @@ def test_it_checks_segments_with_the_longest_appointment_time(tmp_path):
     assert lint(tmp_path) == []
     (tmp_path / "en" / "locale.json").write_text('{"appointment_format": "%A %B %d"}')
     assert reasons(lint(tmp_path), "reminder.txt")[0].startswith("2 GSM-7 segments (163 ")
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("Call {{ emergency_number }}. {{ clinic_name }}\n", "may use only emergency_number"),
+        ("Hi {{ first_name }}, call {{ emergency_number }}\n", "may use only emergency_number"),
+        ("Please call your clinic.\n", "must give {{ emergency_number }}"),
+    ],
+)
+def test_an_answer_for_no_known_clinic_names_no_clinic_and_gives_the_emergency_number(
+    tmp_path, source, reason
+):
+    minimal(tmp_path, en__reply_emergency_unknown=source)
+    with pytest.raises(TemplateError, match=re.escape(reason)):
+        Catalogue.load(tmp_path)
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_the_answer_for_no_known_clinic_gives_the_number_it_is_given(shipped, locale):
+    text = shipped.render("reply_emergency_unknown", locale, {"emergency_number": "999"})
+    assert "999" in text and "{" not in text
