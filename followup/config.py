@@ -58,6 +58,9 @@ class Settings:
     #: the emergency number told to a sender no clinic is known for, when the sender's own
     #: number does not say its country (:func:`followup.phones.emergency_number_of`)
     emergency_number: str = "112"
+    #: a phone that hears of an urgent reply no clinic can be given (a number no clinic
+    #: behind the shared sender has on file); required with Twilio and a shared sender
+    fallback_alert_to: str | None = None
 
     @property
     def twilio_configured(self) -> bool:
@@ -162,6 +165,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"FOLLOWUP_EMERGENCY_NUMBER={emergency!r}: expected 2 to 6 digits, such as 112 or 911"
         )
 
+    fallback = get("FOLLOWUP_FALLBACK_ALERT_TO")
+    if fallback and not _E164.match(fallback):
+        raise ConfigError(
+            "FOLLOWUP_FALLBACK_ALERT_TO: expected an E.164 number such as +15555550100"
+        )
+
     return Settings(
         database_url=database_url,
         sms_backend=backend,
@@ -186,4 +195,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_timeout=timeout,
         twilio_api_url=api_url,
         emergency_number=emergency,
+        fallback_alert_to=fallback,
     )
+
+
+def check_replies_reach_a_person(settings: Settings) -> None:
+    """Refuse to serve webhooks on Twilio with a shared sender and nobody to hear of an
+    urgent reply from a number none of its clinics knows (FOLLOWUP_FALLBACK_ALERT_TO).
+
+    Checked where replies are received (``followup web``, ``followup run``), not by every
+    command: sending texts needs no such phone."""
+    shared = settings.twilio_from_number or settings.twilio_messaging_service_sid
+    if settings.sms_backend == "twilio" and shared and not settings.fallback_alert_to:
+        name = (
+            "TWILIO_FROM_NUMBER"
+            if settings.twilio_from_number
+            else ("TWILIO_MESSAGING_SERVICE_SID")
+        )
+        raise ConfigError(
+            f"{name} is a sender several clinics may share: set FOLLOWUP_FALLBACK_ALERT_TO "
+            "to the phone that hears of an urgent reply from a number none of them knows"
+        )

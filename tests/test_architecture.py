@@ -31,6 +31,7 @@ PURE = (
     "followup.outbound.timing",
     "followup.outbound.schedule",
     "followup.inbound.triage",
+    "followup.inbound.routing",
     "followup.inbound.reading",
     "followup.texts.segments",
     "followup.texts.names",

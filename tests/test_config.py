@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from followup.config import ConfigError, load_settings
+from followup.config import ConfigError, check_replies_reach_a_person, load_settings
 
 SID = "AC" + "0" * 32
 
@@ -48,6 +48,7 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_TWILIO_API_URL": "http://h/2010-04-01"}, "FOLLOWUP_TWILIO_API_URL"),
         ({"FOLLOWUP_EMERGENCY_NUMBER": "+1 911"}, "FOLLOWUP_EMERGENCY_NUMBER"),
         ({"FOLLOWUP_EMERGENCY_NUMBER": "9"}, "FOLLOWUP_EMERGENCY_NUMBER"),
+        ({"FOLLOWUP_FALLBACK_ALERT_TO": "555 0100"}, "FOLLOWUP_FALLBACK_ALERT_TO"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -95,3 +96,28 @@ def test_dev_mode_is_a_flag():
 def test_the_fallback_emergency_number_is_112_unless_set():
     assert load_settings({}).emergency_number == "112"
     assert load_settings({"FOLLOWUP_EMERGENCY_NUMBER": " 000 "}).emergency_number == "000"
+
+
+@pytest.mark.parametrize(
+    ("extra", "refused"),
+    [
+        ({"TWILIO_FROM_NUMBER": "+15555550100"}, True),
+        ({"TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32}, True),
+        (
+            {"TWILIO_FROM_NUMBER": "+15555550100", "FOLLOWUP_FALLBACK_ALERT_TO": "+15555550199"},
+            False,
+        ),
+        ({}, False),  # no shared sender: every clinic has its own
+    ],
+)
+def test_replies_on_a_shared_twilio_sender_need_someone_to_hear_of_unknown_numbers(extra, refused):
+    settings = load_settings({"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": "t", **extra})
+    if refused:
+        with pytest.raises(ConfigError, match="FOLLOWUP_FALLBACK_ALERT_TO"):
+            check_replies_reach_a_person(settings)
+    else:
+        check_replies_reach_a_person(settings)
+
+
+def test_the_console_backend_needs_no_fallback_phone():
+    check_replies_reach_a_person(load_settings({"TWILIO_FROM_NUMBER": "+15555550100"}))

@@ -36,9 +36,9 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from followup import consent, hours
-from followup.inbound import triage
+from followup.inbound import routing, triage
 from followup.inbound.reading import Classification, ReplyContext, classify
-from followup.phones import display_phone
+from followup.phones import display_phone, emergency_number_of
 from followup.staff import alerts
 from followup.store import flags, replies
 from followup.store.flags import acknowledge_flag as acknowledge_flag
@@ -55,7 +55,11 @@ NUDGE_ANSWERED = "answered: the patient replied"
 #: "staff will read your message" goes to a sender at most once in this long; free text
 #: within it gets the short acknowledgement (never silence, see triage)
 ACK_INTERVAL = timedelta(hours=24)
-_NEVER = datetime.min.replace(tzinfo=UTC)
+#: the answer when no clinic can be named (it gives only the emergency number)
+UNKNOWN_ANSWER = "reply_emergency_unknown"
+#: answers about a clinic's texts (consent, help, a wrong number): without a clinic there
+#: is nothing to stop, start or explain, and nobody texted this number
+NEEDS_A_CLINIC = frozenset({"reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number"})
 
 
 @dataclass(frozen=True)
@@ -75,18 +79,28 @@ class InboundResult:
     inbound_id: int
     duplicate: bool
     reply: str | None
+    #: the answering clinic's flag
     flag_id: int | None = None
     flag_kind: str | None = None
     alerts: int = 0
     classification: Classification | None = None
+    #: every flag opened: an urgent reply is flagged at each recent clinic of the number
+    flag_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Senders:
-    """The process-wide sender, used by clinics that have none of their own."""
+    """The process-wide sender, used by clinics that have none of their own, and who hears
+    of an urgent reply when no clinic can be told which patient wrote."""
 
     from_number: str | None = None
     messaging_service_sid: str | None = None
+    #: told to a sender no clinic is known for, when neither the clinics behind the number
+    #: they texted nor their own number's country say it (FOLLOWUP_EMERGENCY_NUMBER)
+    emergency_number: str = "112"
+    #: a phone that hears of an urgent reply no clinic can be given
+    #: (FOLLOWUP_FALLBACK_ALERT_TO); None: the flag waits in ``followup replies``
+    fallback_alert_to: str | None = None
 
 
 def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list[Any]:
@@ -110,11 +124,24 @@ def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list
 def records_answering(
     conn: Connection, phone: str, clinic_ids: list[int], now: datetime
 ) -> list[Any]:
-    """The records of ``phone`` at those clinics (any clinic when none), most recently
-    texted a check-in last: the last one is the patient who is answering."""
+    """The records of ``phone`` at those clinics, most recently texted a check-in last: the
+    last one is the patient who is answering (:func:`routing.answering_order`). When none
+    of those clinics has the number (or no clinic sends from the number texted), every
+    record of it: a patient of a clinic with its own sender who writes to the shared number
+    is still that clinic's patient."""
     rows = replies.records_of_number(conn, phone, now=now, acknowledged_since=now - ACK_INTERVAL)
-    found = [r for r in rows if not clinic_ids or r.clinic_id in clinic_ids]
-    return sorted(found, key=lambda r: (r.sent_at or _NEVER, r.id))
+    found = [r for r in rows if r.clinic_id in clinic_ids] or rows
+    return routing.answering_order(found)
+
+
+def emergency_number_without_clinic(sms: InboundSms, clinics: list[Any], senders: Senders) -> str:
+    """The emergency number for a sender no clinic is known for: the one every clinic behind
+    the number texted gives, else the one of the sender's own country, else the setting."""
+    return (
+        routing.shared_value([c.emergency_number for c in clinics])
+        or emergency_number_of(sms.from_number)
+        or senders.emergency_number
+    )
 
 
 def read_reply(sms: InboundSms, ctx: ReplyContext) -> Classification:
@@ -234,17 +261,24 @@ def receive(
             known_patient=patient is not None,
         ),
     )
-    reply = None
-    if actions.reply_key and clinic is not None:
+    reply, reply_key = None, actions.reply_key
+    if reply_key and clinic is not None:
         reply = render_reply(
             catalogue,
-            actions.reply_key,
+            reply_key,
             locale,
             clinic,
             patient.first_name if patient else None,
             now=now,
             patient_timezone=patient.timezone if patient else None,
         )
+    elif reply_key and reply_key not in NEEDS_A_CLINIC:
+        # no clinic to speak for (a number none has on file, on a number several send from):
+        # never silence, and always the way to emergency help
+        reply_key = UNKNOWN_ANSWER
+        locale = locale or routing.shared_value([c.default_locale for c in clinics])
+        emergency = emergency_number_without_clinic(sms, clinics, senders)
+        reply = catalogue.render(reply_key, locale, {"emergency_number": emergency})
     inbound_id = replies.file_reply(
         conn,
         provider_sid=sms.sid,
@@ -262,7 +296,7 @@ def receive(
         score=c.score,
         worry=c.worry,
         matched=c.matched,
-        reply_key=actions.reply_key if reply else None,
+        reply_key=reply_key if reply else None,
         reply_body=reply,
     )
     if inbound_id is None:  # the same MessageSid committed by a concurrent request
@@ -285,24 +319,53 @@ def receive(
             # from a number no clinic's sender knows, it opts in nothing
             targets = [p for p in patients if p.clinic_id in texted]
         else:
-            # stopping is the safe side: where no sender tells the clinic, every record stops
-            targets = [p for p in patients if p.clinic_id in texted] if texted else patients
+            # stopping is the safe side: where no sender tells the clinic (or the patient
+            # wrote to a number none of their clinics sends from), every record found stops
+            targets = [p for p in patients if p.clinic_id in texted] or patients
         for p in targets:
             mark(conn, p.id, now, how)
 
-    flag_id = None
+    flag_ids: list[int] = []
     queued = 0
-    if actions.flag:
+    if actions.flag and patient is None:
         flag_id = flags.open_flag(
             conn,
             clinic_id=clinic.id if clinic else None,
-            patient_id=patient.id if patient else None,
+            patient_id=None,
             inbound_id=inbound_id,
             kind=actions.flag,
             reason=actions.flag_reason or actions.flag,
             now=now,
         )
-        queued = alerts.queue_alerts(
-            conn, flag_id=flag_id, flag_kind=actions.flag, clinic=clinic, now=now
-        )
-    return InboundResult(inbound_id, False, reply, flag_id, actions.flag, queued, c)
+        flag_ids.append(flag_id)
+        if clinic is not None:
+            queued = alerts.queue_alerts(
+                conn, flag_id=flag_id, flag_kind=actions.flag, clinic=clinic, now=now
+            )
+        elif senders.fallback_alert_to:
+            queued = alerts.queue_fallback_alert(
+                conn,
+                flag_id=flag_id,
+                flag_kind=actions.flag,
+                destination=senders.fallback_alert_to,
+                now=now,
+            )
+    elif actions.flag:
+        by_id = {c.id: c for c in clinics}
+        for record in routing.records_to_flag(patients, patient, actions.flag, now):
+            at = by_id.get(record.clinic_id) or replies.clinic_by_id(conn, record.clinic_id)
+            flag_id = flags.open_flag(
+                conn,
+                clinic_id=record.clinic_id,
+                patient_id=record.id,
+                inbound_id=inbound_id,
+                kind=actions.flag,
+                reason=actions.flag_reason or actions.flag,
+                now=now,
+            )
+            flag_ids.append(flag_id)
+            queued += alerts.queue_alerts(
+                conn, flag_id=flag_id, flag_kind=actions.flag, clinic=at, now=now
+            )
+    first = flag_ids[0] if flag_ids else None
+    return InboundResult(inbound_id, False, reply, first, actions.flag, queued, c, tuple(flag_ids))

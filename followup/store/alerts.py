@@ -42,8 +42,9 @@ class ClaimedAlert:
     flag_kind: str
     #: staff words (the outbox's review flags say in them what their alert is about)
     flag_reason: str
-    clinic_name: str
-    clinic_slug: str
+    #: None for a fallback alert, which no clinic was given
+    clinic_name: str | None
+    clinic_slug: str | None
     from_number: str | None
     messaging_service_sid: str | None
     emergency_number: str | None
@@ -105,7 +106,8 @@ _CLAIMED = (
         StaffAlert.purpose,
     )
     .join(Flag, Flag.id == StaffAlert.flag_id)
-    .join(Clinic, Clinic.id == StaffAlert.clinic_id)
+    # no clinic: a fallback alert (an urgent reply from a number no clinic has on file)
+    .outerjoin(Clinic, Clinic.id == StaffAlert.clinic_id)
     .outerjoin(Patient, Patient.id == Flag.patient_id)
     .where(StaffAlert.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(URGENCY, StaffAlert.next_attempt_at, StaffAlert.id)
@@ -150,7 +152,7 @@ def queue_pending(
     db: Session | Connection,
     *,
     flag_id: int,
-    clinic_id: int,
+    clinic_id: int | None,
     destinations: Sequence[tuple[str, str]],
     now: datetime,
     purpose: str = AlertPurpose.FLAG,

@@ -49,7 +49,12 @@ _HISTORY = (
 _RECORDS = (
     text(
         "SELECT p.id, p.clinic_id, p.first_name, p.locale, p.timezone,"
-        " c.id AS checkin_id, c.template_key, c.sent_at, "
+        " c.id AS checkin_id, c.template_key, c.sent_at,"
+        # when the clinic last had this patient: a treatment, or a text it sent them
+        " (SELECT MAX(s.completed_at) FROM treatment_sessions s WHERE s.patient_id = p.id)"
+        " AS last_treated,"
+        " (SELECT MAX(o.sent_at) FROM outbound_messages o WHERE o.patient_id = p.id)"
+        " AS last_texted, "
         + _HISTORY.format(who="i.patient_id = p.id")
         + " FROM patients p LEFT JOIN outbound_messages c ON c.id = ("
         "  SELECT m.id FROM outbound_messages m WHERE m.patient_id = p.id"
@@ -58,7 +63,7 @@ _RECORDS = (
         " WHERE p.phone = :phone ORDER BY p.id"
     )
     .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
-    .columns(sent_at=UTCDateTime)
+    .columns(sent_at=UTCDateTime, last_treated=UTCDateTime, last_texted=UTCDateTime)
 )
 _HISTORY_OF_NUMBER = text("SELECT " + _HISTORY.format(who="i.from_number = :who")).bindparams(
     bindparam("since", type_=UTCDateTime)
@@ -104,8 +109,10 @@ def records_of_number(
 ) -> list[Row[Any]]:
     """Every patient record with ``phone``, by id, each with its latest check-in sent by
     ``now`` and its reply history, in one statement. Columns: id, clinic_id, first_name,
-    locale, timezone; checkin_id, template_key, sent_at (None without a check-in); previous
-    (the last score) and acked (1 when acknowledged after ``acknowledged_since``, else None)."""
+    locale, timezone; checkin_id, template_key, sent_at (None without a check-in);
+    last_treated and last_texted (the latest session, the latest text sent, or None);
+    previous (the last score) and acked (1 when acknowledged after ``acknowledged_since``,
+    else None)."""
     return list(conn.execute(_RECORDS, {"phone": phone, "now": now, "since": acknowledged_since}))
 
 

@@ -162,7 +162,8 @@ class StaffAlert(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), index=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    #: None: a fallback alert (an urgent reply no clinic could be given)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     #: why it was sent (:class:`~followup.store.statuses.AlertPurpose`)
     purpose: Mapped[str] = mapped_column(

@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from followup.config import check_replies_reach_a_person
 from followup.gateways.base import Gateway
 from followup.inbound.receive import Senders
 from followup.runtime import Runtime
@@ -41,6 +42,7 @@ def create_app(
     """The app. Without ``alerts`` it builds its own sender (on ``gateway``, default: the
     configured one) and runs it for the app's lifetime; a given sender belongs to the caller."""
     settings = runtime.settings
+    check_replies_reach_a_person(settings)
     runtime.lexicon  # noqa: B018 - replies are read here: a lexicon mistake stops the start
     own_alerts = alerts is None
     if alerts is None:
@@ -66,7 +68,12 @@ def create_app(
         catalogue=catalogue or runtime.catalogue,
         validator=RequestValidator(token) if token else None,
         public_url=settings.public_url,
-        senders=Senders(settings.twilio_from_number, settings.twilio_messaging_service_sid),
+        senders=Senders(
+            settings.twilio_from_number,
+            settings.twilio_messaging_service_sid,
+            emergency_number=settings.emergency_number,
+            fallback_alert_to=settings.fallback_alert_to,
+        ),
         alerts=alerts,
         db_concurrency=1 if runtime.engine.dialect.name == "sqlite" else 4,
         account_sid=settings.twilio_account_sid,

@@ -75,11 +75,15 @@ def test_an_unknown_number_is_kept_and_flagged_for_review(clinics):
     assert result.alerts == 0  # the inbox is read; nobody is paged for it
 
 
-def test_an_unknown_number_writing_to_no_clinic_is_kept_unanswered(clinics):
+def test_an_unknown_number_writing_to_no_clinic_is_kept_and_told_whom_to_call(clinics):
     result = clinics.receive("hello?", UNKNOWN, "+19995550000", sid="SMnowhere")
     row = stored(clinics, InboundMessage, result.inbound_id)
-    assert (row.clinic_id, row.patient_id, row.body, result.reply) == (None, None, "hello?", None)
+    assert (row.clinic_id, row.patient_id, row.body) == (None, None, "hello?")
+    # no clinic to name, never silence: the emergency number of the sender's country
+    assert result.reply is not None and "call 911 now" in result.reply
+    assert (row.reply_key, row.reply_body) == ("reply_emergency_unknown", result.reply)
     assert stored(clinics, Flag, result.flag_id).kind == FlagKind.REVIEW
+    assert result.alerts == 0  # no clinic, no fallback phone configured here
 
 
 def test_a_reply_links_to_the_latest_check_in_sent_before_it(clinics):

@@ -157,3 +157,39 @@ def test_db_upgrade_only_goes_forward_and_names_an_unknown_revision(tmp_path, mo
     unknown = runner.invoke(main, ["db", "upgrade", "--revision", "nope"])
     assert unknown.exit_code == 1 and "Can't locate revision" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_fallback_alerts_keep_their_rows_and_a_downgrade_refuses_to_lose_them(tmp_path):
+    """0008 lets an alert have no clinic (an urgent reply from a number no clinic knows).
+    Going back to 0007 would have to delete such alerts: it refuses, and keeps them."""
+    import pytest
+    from alembic import command
+
+    from followup.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0007_plan_errors")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        _seed_reply_flag_and_alert(conn)
+    upgrade(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO staff_alerts (id, flag_id, clinic_id, channel, destination, status,"
+                " attempts, next_attempt_at, created_at)"
+                " VALUES (2, 1, NULL, 'sms', '+12015550900', 'pending', 0, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    with pytest.raises(RuntimeError, match="1 fallback alert"):
+        command.downgrade(alembic_config(url), "0007_plan_errors")
+    alerts = "SELECT id, clinic_id FROM staff_alerts ORDER BY id"
+    with engine.begin() as conn:
+        assert conn.execute(text(alerts)).all() == [(1, 1), (2, None)]
+        conn.execute(text("DELETE FROM staff_alerts WHERE clinic_id IS NULL"))
+    command.downgrade(alembic_config(url), "0007_plan_errors")
+    with engine.begin() as conn:
+        assert conn.execute(text(alerts)).all() == [(1, 1)]
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

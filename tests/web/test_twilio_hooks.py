@@ -343,8 +343,9 @@ def test_an_unknown_number_is_kept_flagged_and_still_told_what_to_do(client, see
     assert one(seeded, Flag).kind == "emergency"
 
 
-def test_a_reply_to_a_number_no_clinic_uses_is_kept_without_a_reply(client, seeded):
-    assert answer(say(client, "hello?", sender="+12015550777", to="+19995550000")) is None
+def test_a_reply_to_a_number_no_clinic_uses_is_kept_and_told_whom_to_call(client, seeded):
+    text = answer(say(client, "hello?", sender="+12015550777", to="+19995550000"))
+    assert text is not None and "call 911 now" in text and "Harbor" not in text
     row = one(seeded, InboundMessage)
     assert (row.clinic_id, row.patient_id, row.body) == (None, None, "hello?")
     assert one(seeded, Flag).kind == "review"

@@ -34,7 +34,7 @@ than a missed one.
 """
 
 from followup.staff.alerts.channels import MAX_ERROR, with_timeouts
-from followup.staff.alerts.queueing import destinations, queue_alerts
+from followup.staff.alerts.queueing import destinations, queue_alerts, queue_fallback_alert
 from followup.staff.alerts.sender import POLL_INTERVAL, AlertReport, AlertSender
 from followup.staff.alerts.wording import (
     ALERTED_KINDS,
@@ -65,6 +65,7 @@ __all__ = [
     "flag_link",
     "paged_review",
     "queue_alerts",
+    "queue_fallback_alert",
     "redact",
     "with_timeouts",
 ]

@@ -47,3 +47,23 @@ def queue_alerts(
     return store.queue_pending(
         db, flag_id=flag_id, clinic_id=clinic.id, destinations=destinations(clinic), now=now
     )
+
+
+def queue_fallback_alert(
+    db: Session | Connection,
+    *,
+    flag_id: int,
+    flag_kind: str,
+    destination: str,
+    now: datetime,
+) -> int:
+    """Queue a text to ``destination`` (FOLLOWUP_FALLBACK_ALERT_TO) for an urgent flag no
+    clinic can be given: a number no clinic behind the sender it texted has on file. The
+    row has no clinic; the alert says "shared number" where it would name one, and carries
+    nothing of what the sender wrote. Kinds outside :data:`ALERTED_KINDS` wait in
+    ``followup replies``. Returns the number of rows added (0 or 1)."""
+    if flag_kind not in ALERTED_KINDS:
+        return 0
+    return store.queue_pending(
+        db, flag_id=flag_id, clinic_id=None, destinations=[(AlertChannel.SMS, destination)], now=now
+    )

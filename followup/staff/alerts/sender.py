@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from followup.gateways.base import Gateway
 from followup.gateways.policy import backoff, sender_for
 from followup.staff.alerts.channels import Outcome, notify, send_sms, short
-from followup.staff.alerts.wording import alert_text, flag_link
+from followup.staff.alerts.wording import NO_CLINIC, alert_text, flag_link
 from followup.staff.redact import redact, scrub
 from followup.store import alerts as store
 from followup.store.alerts import ClaimedAlert
@@ -157,7 +157,7 @@ class AlertSender:
             title, body = alert_text(
                 kind=alert.flag_kind,
                 first_name=alert.first_name,
-                clinic_name=alert.clinic_name,
+                clinic_name=alert.clinic_name or NO_CLINIC,
                 link=flag_link(self.public_url, alert.clinic_slug, alert.flag_id),
                 emergency_number=alert.emergency_number,
                 # the on-call text is one segment; chat and email keep the link whatever

@@ -53,6 +53,9 @@ _PREFIXES = {
     FlagKind.CALLBACK: "{clinic}: ",
     FlagKind.REVIEW: "{clinic}: ",
 }
+#: said where a clinic's name would be, in an alert no clinic was given: an urgent reply
+#: from a number no clinic behind the shared sender has on file
+NO_CLINIC = "Shared number"
 #: the longest names alert_text must still fit in one segment, with the link dropped
 FIT_FIRST_NAME, FIT_CLINIC_NAME = FIRST_NAME_MAX, CLINIC_NAME_BUDGET
 
