@@ -25,14 +25,21 @@ _installed = False
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}(?::\d{2})*)?")
 
 
+#: a Twilio SID (two capitals, 32 hex digits: SM..., AC..., MG...): not a number, and the
+#: one thing an operator greps the logs for, so it stays whole
+TWILIO_SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
+_SID_OR_PHONE = re.compile(f"(?P<sid>{TWILIO_SID.pattern})|{PHONE_LIKE.pattern}")
+
+
 def _mask(m: re.Match[str]) -> str:
-    # dates and times ("2026-03-10", "2026-03-10 15:30") stay: logs need them
-    return m.group() if _DATE.fullmatch(m.group()) else MASK
+    # dates and times ("2026-03-10", "2026-03-10 15:30") and SIDs stay: logs need them
+    return m.group() if m.group("sid") or _DATE.fullmatch(m.group()) else MASK
 
 
 def scrub(text: str) -> str:
-    """``text`` with everything that looks like a phone number masked."""
-    return PHONE_LIKE.sub(_mask, text)
+    """``text`` with everything that looks like a phone number masked (SIDs and dates
+    kept)."""
+    return _SID_OR_PHONE.sub(_mask, text)
 
 
 def _scrubbed(value: Any) -> Any:

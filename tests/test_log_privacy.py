@@ -47,6 +47,18 @@ def test_scores_times_and_ids_are_left_alone():
         assert log_privacy.scrub(kept) == kept
 
 
+def test_twilio_sids_stay_whole_and_numbers_beside_them_do_not():
+    sid = "SM" + "0123456789" * 3 + "ab"
+    assert log_privacy.scrub(f"inbound {sid} could not be stored") == (
+        f"inbound {sid} could not be stored"
+    )
+    assert log_privacy.scrub(f"{sid} from +12015550123") == f"{sid} from [number]"
+    # not a SID: 31 hex digits, or lower-case letters in front, or glued to more hex
+    for almost in ("SM" + "0123456789" * 3 + "a", "sm" + "0123456789" * 3 + "ab"):
+        assert "[number]" in log_privacy.scrub(almost)
+    assert "[number]" in log_privacy.scrub(sid + "1234567")
+
+
 def test_sql_errors_carry_no_parameters(tmp_path):
     """A failed INSERT of a reply must not print the patient's number or words."""
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
