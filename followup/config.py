@@ -58,6 +58,11 @@ class Settings:
     #: the emergency number told to a sender no clinic is known for, when the sender's own
     #: number does not say its country (:func:`followup.phones.emergency_number_of`)
     emergency_number: str = "112"
+    #: how long the webhook waits for the database (lock, connection, statement) before it
+    #: keeps the reply in the spool and answers without it: well inside Twilio's 15 s
+    webhook_db_timeout: float = 3.0
+    #: where replies the database could not take wait, one file each (:mod:`followup.spool`)
+    spool_dir: Path = Path("followup-spool")
 
     @property
     def twilio_configured(self) -> bool:
@@ -162,6 +167,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"FOLLOWUP_EMERGENCY_NUMBER={emergency!r}: expected 2 to 6 digits, such as 112 or 911"
         )
 
+    spool_dir = Path(get("FOLLOWUP_SPOOL_DIR") or Settings.spool_dir)
+
     return Settings(
         database_url=database_url,
         sms_backend=backend,
@@ -186,4 +193,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_timeout=timeout,
         twilio_api_url=api_url,
         emergency_number=emergency,
+        webhook_db_timeout=_positive(
+            env, "FOLLOWUP_WEBHOOK_DB_TIMEOUT", Settings.webhook_db_timeout
+        ),
+        spool_dir=spool_dir,
     )

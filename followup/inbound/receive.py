@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from followup import consent, hours
 from followup.inbound import triage
+from followup.inbound.offline_answer import OfflineAnswer
 from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone
 from followup.staff import alerts
@@ -200,9 +201,15 @@ def receive(
     catalogue: Catalogue,
     now: datetime,
     senders: Senders = Senders(),
+    answered: OfflineAnswer | None = None,
 ) -> InboundResult:
     """File, read and act on one inbound text (see the module docstring). The caller owns
-    the transaction; alerts are queued in it and sent by the alert sender after commit."""
+    the transaction; alerts are queued in it and sent by the alert sender after commit.
+
+    ``answered``: the patient was answered already, when the reply was kept in the spool
+    (:mod:`followup.inbound.drain`); that answer is stored as the reply's, none is rendered,
+    and the result's ``reply`` is it (the caller must not send it again). Flags, alerts and
+    consent are as for a live reply."""
     conn = db.connection() if isinstance(db, Session) else db
     clinics = clinics_texted(conn, sms, senders)
     patients = records_answering(conn, sms.from_number, [c.id for c in clinics], now)
@@ -235,7 +242,9 @@ def receive(
         ),
     )
     reply = None
-    if actions.reply_key and clinic is not None:
+    if answered is not None:
+        reply = answered.body
+    elif actions.reply_key and clinic is not None:
         reply = render_reply(
             catalogue,
             actions.reply_key,
@@ -262,7 +271,7 @@ def receive(
         score=c.score,
         worry=c.worry,
         matched=c.matched,
-        reply_key=actions.reply_key if reply else None,
+        reply_key=(answered.key if answered else actions.reply_key) if reply else None,
         reply_body=reply,
     )
     if inbound_id is None:  # the same MessageSid committed by a concurrent request

@@ -7,6 +7,7 @@ no webhook waits on Slack, email or an SMS to the on-call phone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -70,6 +71,10 @@ def create_app(
         alerts=alerts,
         db_concurrency=1 if runtime.engine.dialect.name == "sqlite" else 4,
         account_sid=settings.twilio_account_sid,
+        spool_dir=settings.spool_dir,
+        db_timeout=settings.webhook_db_timeout,
+        emergency_number=settings.emergency_number,
+        drain_interval=settings.tick_seconds,
     )
 
     @contextlib.asynccontextmanager
@@ -82,9 +87,13 @@ def create_app(
         if own_alerts:
             alerts.start()
             alerts.kick()  # alerts left pending by an earlier process go out now
+        draining = asyncio.create_task(twilio_hooks.drain_spool_forever(state))
         try:
             yield
         finally:
+            draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining
             state.close()
             if own_alerts:
                 alerts.close()
