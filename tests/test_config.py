@@ -48,6 +48,8 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_TWILIO_API_URL": "http://h/2010-04-01"}, "FOLLOWUP_TWILIO_API_URL"),
         ({"FOLLOWUP_EMERGENCY_NUMBER": "+1 911"}, "FOLLOWUP_EMERGENCY_NUMBER"),
         ({"FOLLOWUP_EMERGENCY_NUMBER": "9"}, "FOLLOWUP_EMERGENCY_NUMBER"),
+        ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "0"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
+        ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "soon"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -95,3 +97,13 @@ def test_dev_mode_is_a_flag():
 def test_the_fallback_emergency_number_is_112_unless_set():
     assert load_settings({}).emergency_number == "112"
     assert load_settings({"FOLLOWUP_EMERGENCY_NUMBER": " 000 "}).emergency_number == "000"
+
+
+def test_the_webhook_waits_3_seconds_for_the_database_and_spools_beside_the_working_dir():
+    settings = load_settings({})
+    assert settings.webhook_db_timeout == 3.0
+    assert str(settings.spool_dir) == "followup-spool"
+    custom = load_settings(
+        {"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "1.5", "FOLLOWUP_SPOOL_DIR": "/var/spool/followup"}
+    )
+    assert (custom.webhook_db_timeout, str(custom.spool_dir)) == (1.5, "/var/spool/followup")
