@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 from dataclasses import replace
@@ -91,14 +92,22 @@ def test_a_claimed_file_is_not_claimed_twice(tmp_path):
         assert after is None
 
 
-def test_a_file_deleted_while_another_waited_for_it_is_not_read(tmp_path):
+def test_a_file_filed_after_another_drainer_opened_it_is_not_filed_again(tmp_path, monkeypatch):
+    """The second drainer opened the file while the first held it; the first files it,
+    deletes it and lets go before the second's lock: the second must see it is gone."""
     spool = Spool(tmp_path)
     spool.keep(reply())
     (path,) = spool.waiting()
-    with spool.claim(path) as first:
-        fd = os.open(path, os.O_RDONLY)  # a second drainer opened it before the delete
-        first.done()
-    os.close(fd)
+    first = spool.claim(path)
+    held = first.__enter__()
+    real_flock = fcntl.flock
+
+    def first_finishes_then_lock(fd, operation):
+        held.done()
+        first.__exit__(None, None, None)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", first_finishes_then_lock)
     with spool.claim(path) as late:
         assert late is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -215,11 +216,15 @@ def _hold(url: str):
     holder = make_engine(url)
     conn = holder.connect()
     tx = conn.begin()
+    # should the bound not hold, the server ends this session (and the test fails on time
+    # instead of waiting forever)
+    conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '5s'"))
     conn.execute(text("LOCK TABLE clinics IN ACCESS EXCLUSIVE MODE"))
 
     def release() -> None:
-        tx.rollback()
-        conn.close()
+        with contextlib.suppress(Exception):
+            tx.rollback()
+            conn.close()
         holder.dispose()
 
     return release
