@@ -454,3 +454,24 @@ def test_an_unwritable_spool_answers_500_and_logs_neither_number_nor_words(env, 
     for secret in (P0, P0.removeprefix("+1"), "5550201", "chest", "breathe"):
         assert secret not in caplog.text
     assert not Path(blocker / "spool").exists()
+
+
+# -- followup spool ---------------------------------------------------------------------------
+
+
+def test_the_spool_command_counts_and_drains_without_showing_a_reply(rt, client):
+    from support.cli_run import run
+
+    with another_writer(rt):
+        answer(say(client, EMERGENCY))
+    (spool_of(rt).directory / f"SM{'e' * 32}.json").write_bytes(b"not json")
+    listed = run("spool")
+    assert listed.exit_code == 0, listed.output
+    assert ": 2 waiting, oldest arrived 20" in listed.output and "0 set aside" in listed.output
+    drained = run("spool", "--drain")
+    assert drained.exit_code == 0, drained.output
+    assert "filed 1, already stored 0, set aside 1, left 0" in drained.output
+    assert "1 set aside" in run("spool").output and "0 waiting" in run("spool").output
+    for secret in ("5550201", "chest", "breathe"):
+        assert secret not in listed.output + drained.output
+    assert count(rt, InboundMessage) == 1
