@@ -2,7 +2,9 @@
 
 ``followup web`` serves it alone; ``followup run`` serves it beside the scheduler and shares
 the worker's alert sender. The alert sender delivers staff alerts in a thread of its own, so
-no webhook waits on Slack, email or an SMS to the on-call phone.
+no webhook waits on Slack, email or an SMS to the on-call phone. For its lifetime the app
+also files the replies its webhook kept in the spool while the database was out of reach
+(:func:`followup.web.twilio_hooks.drain_spool_forever`).
 """
 
 from __future__ import annotations
