@@ -61,6 +61,11 @@ class Settings:
     #: a phone that hears of an urgent reply no clinic can be given (a number no clinic
     #: behind the shared sender has on file); required with Twilio and a shared sender
     fallback_alert_to: str | None = None
+    #: how long the webhook waits for the database (lock, connection, statement) before it
+    #: keeps the reply in the spool and answers without it: well inside Twilio's 15 s
+    webhook_db_timeout: float = 3.0
+    #: where replies the database could not take wait, one file each (:mod:`followup.spool`)
+    spool_dir: Path = Path("followup-spool")
 
     @property
     def twilio_configured(self) -> bool:
@@ -170,6 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "FOLLOWUP_FALLBACK_ALERT_TO: expected an E.164 number such as +15555550100"
         )
+    spool_dir = Path(get("FOLLOWUP_SPOOL_DIR") or Settings.spool_dir)
 
     return Settings(
         database_url=database_url,
@@ -196,6 +202,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_api_url=api_url,
         emergency_number=emergency,
         fallback_alert_to=fallback,
+        webhook_db_timeout=_positive(
+            env, "FOLLOWUP_WEBHOOK_DB_TIMEOUT", Settings.webhook_db_timeout
+        ),
+        spool_dir=spool_dir,
     )
 
 

@@ -1,7 +1,8 @@
-"""The worker: one tick plans pending sessions, writes the nudges of unanswered safety
-check-ins (and tells staff of those still unanswered), sends due texts, applies delivery
-receipts that arrived early, escalates flags nobody acknowledged in time and retries staff
-alerts; ``run`` ticks forever, serving the web app beside it.
+"""The worker: one tick files the replies the inbound spool kept while the database was out
+of reach (their flags and staff alerts with them), plans pending sessions, writes the
+nudges of unanswered safety check-ins (and tells staff of those still unanswered), sends
+due texts, applies delivery receipts that arrived early, escalates flags nobody
+acknowledged in time and retries staff alerts; ``run`` ticks forever, serving the web app beside it.
 
 APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
 schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from followup.gateways.base import Gateway
+from followup.inbound.drain import DrainReport, drain
+from followup.inbound.receive import senders_of
 from followup.inbound.status_callbacks import reconcile
 from followup.outbound.dispatcher import Dispatcher, DispatchReport
 from followup.outbound.nudges import NudgeReport, run_nudges
 from followup.outbound.pacing import SenderPace
 from followup.outbound.planner import PlanReport, plan_pending
 from followup.runtime import Runtime
+from followup.spool import Spool
 from followup.staff.alerts import AlertReport
 from followup.staff.escalation import EscalationReport, escalate_due
 from followup.store.clinics import without_alert_destination
@@ -41,6 +45,12 @@ class TickReport:
     alerts: AlertReport | None = None
     escalations: EscalationReport | None = None
     nudges: NudgeReport | None = None
+    spool: DrainReport | None = None
+
+    @property
+    def drained(self) -> int:
+        """Spooled replies taken into the database this tick."""
+        return self.spool.drained if self.spool else 0
 
     def summary(self) -> str:
         p, d = self.plan, self.dispatch
@@ -66,6 +76,12 @@ class TickReport:
                 else ""
             )
             + (f"; {self.receipts} early receipts applied" if self.receipts else "")
+            + (
+                f"; spooled replies filed {s.filed}, already stored {s.duplicates}, "
+                f"set aside {s.set_aside}, left {s.left}"
+                if (s := self.spool) and (s.drained or s.set_aside or s.left)
+                else ""
+            )
             + (
                 f"; escalated {e.overdue} unread review flag(s), {e.second_contact} to the "
                 "second contact"
@@ -107,11 +123,16 @@ class Worker:
             stop=self.stop,
         )
         self.alerts = runtime.alert_sender(self.gateway)
+        self.spool = Spool(settings.spool_dir)
+        self.senders = senders_of(settings)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """Plan, write nudges, send what is due, apply early receipts, escalate flags nobody
-        acknowledged in time, send and retry alerts: all with one clock."""
+        """File spooled replies, plan, write nudges, send what is due, apply early receipts,
+        escalate flags nobody acknowledged in time, send and retry alerts: all with one clock.
+        Spooled replies come first, so an emergency among them is paged by this tick's
+        alerts run."""
         now = now or datetime.now(UTC)
+        spooled = self.drain_spool()
         plan = plan_pending(self.runtime.sessions, now)
         nudges = run_nudges(self.runtime.sessions, now)
         dispatch = self.dispatcher.run_once(now)
@@ -119,7 +140,16 @@ class Worker:
             receipts = reconcile(db, now)
         escalations = escalate_due(self.runtime.sessions, now)
         alerts = self.alerts.run_once(now)
-        return TickReport(plan, dispatch, receipts, alerts, escalations, nudges)
+        return TickReport(plan, dispatch, receipts, alerts, escalations, nudges, spooled)
+
+    def drain_spool(self) -> DrainReport | None:
+        """The replies the spool holds, filed; None when they could not be (logged: a
+        spool problem never stops the tick)."""
+        try:
+            return drain(self.spool, self.runtime.engine, self.catalogue, senders=self.senders)
+        except Exception:
+            log.exception("spool drain failed")
+            return None
 
     def silent_clinics(self) -> list[str]:
         """One warning line per clinic without a staff alert destination: its patients get no
@@ -165,7 +195,7 @@ class Worker:
 
         def _tick() -> None:
             report = self.tick()
-            if report.plan.sessions or report.dispatch.claimed:
+            if report.plan.sessions or report.dispatch.claimed or report.drained:
                 log.info("%s", report.summary())
 
         scheduler = BackgroundScheduler(

@@ -104,13 +104,16 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Process environment pointing followup at the test database, console backend."""
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Process environment pointing followup at the test database, console backend, and a
+    spool of the test's own (never a ``followup-spool`` beside the checkout)."""
     for name in list(os.environ):
         if name.startswith(("FOLLOWUP_", "TWILIO_")) and name != "FOLLOWUP_TEST_POSTGRES_URL":
             monkeypatch.delenv(name, raising=False)
+    spool = str(tmp_path / "spool")
     monkeypatch.setenv("FOLLOWUP_DATABASE_URL", db_url)
-    return {"FOLLOWUP_DATABASE_URL": db_url}
+    monkeypatch.setenv("FOLLOWUP_SPOOL_DIR", spool)
+    return {"FOLLOWUP_DATABASE_URL": db_url, "FOLLOWUP_SPOOL_DIR": spool}
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ PURE = (
     "followup.inbound.triage",
     "followup.inbound.routing",
     "followup.inbound.reading",
+    "followup.inbound.offline_answer",
     "followup.texts.segments",
     "followup.texts.names",
     "followup.gateways.policy",
@@ -84,6 +85,7 @@ ALLOWED: dict[str, set[str]] = {
     "log_privacy": set(),
     "phones": set(),
     "hours": set(),
+    "spool": set(),
     "store": {"store"},
     "consent": {"store"},
     "texts": {"texts"},
@@ -91,17 +93,23 @@ ALLOWED: dict[str, set[str]] = {
     "outbound": {
         "outbound", "consent", "store", "texts", "gateways", "phones", "staff.alerts",
     },
-    "inbound": {"inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff"},
+    "inbound": {
+        "inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff", "spool",
+    },
     "staff": {"staff", "store", "texts", "gateways", "phones", "hours"},
     "intake": {
         "intake", "store", "texts", "phones", "hours", "outbound.careplan", "outbound.regions",
     },
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
-    "worker": {"runtime", "config", "store", "outbound", "inbound", "staff", "gateways"},
-    "web": {"web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff"},
+    "worker": {
+        "runtime", "config", "store", "outbound", "inbound", "staff", "gateways", "spool",
+    },
+    "web": {
+        "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
+    },
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
-        "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server",
+        "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
     },
 }  # fmt: skip
 

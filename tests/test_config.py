@@ -49,6 +49,8 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_EMERGENCY_NUMBER": "+1 911"}, "FOLLOWUP_EMERGENCY_NUMBER"),
         ({"FOLLOWUP_EMERGENCY_NUMBER": "9"}, "FOLLOWUP_EMERGENCY_NUMBER"),
         ({"FOLLOWUP_FALLBACK_ALERT_TO": "555 0100"}, "FOLLOWUP_FALLBACK_ALERT_TO"),
+        ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "0"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
+        ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "soon"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -121,3 +123,13 @@ def test_replies_on_a_shared_twilio_sender_need_someone_to_hear_of_unknown_numbe
 
 def test_the_console_backend_needs_no_fallback_phone():
     check_replies_reach_a_person(load_settings({"TWILIO_FROM_NUMBER": "+15555550100"}))
+
+
+def test_the_webhook_waits_3_seconds_for_the_database_and_spools_beside_the_working_dir():
+    settings = load_settings({})
+    assert settings.webhook_db_timeout == 3.0
+    assert str(settings.spool_dir) == "followup-spool"
+    custom = load_settings(
+        {"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "1.5", "FOLLOWUP_SPOOL_DIR": "/var/spool/followup"}
+    )
+    assert (custom.webhook_db_timeout, str(custom.spool_dir)) == (1.5, "/var/spool/followup")

@@ -20,6 +20,7 @@ from followup.cli.clinics import clinics_set_escalation, clinics_set_hours
 from followup.cli.messages import segments, templates
 from followup.cli.replies import classify_command
 from followup.cli.sessions import clinics_add, clinics_list, import_sessions
+from followup.cli.spool import spool
 from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, web_options
 from followup.cli.support import fail, get_runtime, parse_now, setup_logging
 from followup.config import ConfigError
@@ -238,6 +239,7 @@ main.add_command(classify_command)
 main.add_command(import_sessions)
 main.add_command(templates)
 main.add_command(segments)
+main.add_command(spool)
 
 
 if __name__ == "__main__":

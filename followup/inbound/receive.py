@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from followup import consent, hours
 from followup.inbound import routing, triage
+from followup.inbound.offline_answer import OfflineAnswer
 from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone, emergency_number_of
 from followup.staff import alerts
@@ -101,6 +102,17 @@ class Senders:
     #: a phone that hears of an urgent reply no clinic can be given
     #: (FOLLOWUP_FALLBACK_ALERT_TO); None: the flag waits in ``followup replies``
     fallback_alert_to: str | None = None
+
+
+def senders_of(settings: Any) -> Senders:
+    """The :class:`Senders` of the settings (:class:`followup.config.Settings`): one place,
+    so the web app, the worker's drain and ``followup spool --drain`` page the same phone."""
+    return Senders(
+        settings.twilio_from_number,
+        settings.twilio_messaging_service_sid,
+        emergency_number=settings.emergency_number,
+        fallback_alert_to=settings.fallback_alert_to,
+    )
 
 
 def clinics_texted(conn: Connection, sms: InboundSms, defaults: Senders) -> list[Any]:
@@ -227,9 +239,15 @@ def receive(
     catalogue: Catalogue,
     now: datetime,
     senders: Senders = Senders(),
+    answered: OfflineAnswer | None = None,
 ) -> InboundResult:
     """File, read and act on one inbound text (see the module docstring). The caller owns
-    the transaction; alerts are queued in it and sent by the alert sender after commit."""
+    the transaction; alerts are queued in it and sent by the alert sender after commit.
+
+    ``answered``: the patient was answered already, when the reply was kept in the spool
+    (:mod:`followup.inbound.drain`); that answer is stored as the reply's, none is rendered,
+    and the result's ``reply`` is it (the caller must not send it again). Flags, alerts and
+    consent are as for a live reply."""
     conn = db.connection() if isinstance(db, Session) else db
     clinics = clinics_texted(conn, sms, senders)
     patients = records_answering(conn, sms.from_number, [c.id for c in clinics], now)
@@ -262,7 +280,10 @@ def receive(
         ),
     )
     reply, reply_key = None, actions.reply_key
-    if reply_key and clinic is not None:
+    if answered is not None:
+        # kept in the spool and answered then: what was sent is what is stored
+        reply, reply_key = answered.body, answered.key
+    elif reply_key and clinic is not None:
         reply = render_reply(
             catalogue,
             reply_key,

@@ -8,7 +8,9 @@ a clinic's database are built by the same migrations.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,21 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: SQLite's wait for its write lock outside a :func:`bounded_transaction`, milliseconds
+SQLITE_BUSY_MS = 30_000
+#: the deadline (``time.monotonic()``) of the bounded transaction this thread is in, if any
+_bounds = threading.local()
+
+
+class DatabaseBusy(Exception):
+    """A :func:`bounded_transaction` ran out of time waiting for its turn at SQLite's write
+    lock within this process, before any SQL ran: the database's trouble, not the data's."""
+
+
+def _remaining() -> float | None:
+    """Seconds left before this thread's bounded transaction must give up (None: no bound)."""
+    deadline = getattr(_bounds, "deadline", None)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class WriteTurns:
@@ -44,16 +61,26 @@ class WriteTurns:
         self._owner: int | None = None
         self._depth = 0
 
-    def acquire(self) -> None:
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Wait for this thread's turn, at most ``timeout`` seconds (None: as long as it
+        takes); False when the time ran out and the turn was not taken."""
         me = threading.get_ident()
         with self._mutex:
             if self._owner == me or (self._owner is None and not self._waiting):
                 self._owner, self._depth = me, self._depth + 1
-                return
+                return True
             turn = threading.Lock()
             turn.acquire()
-            self._waiting.append((me, turn))
-        turn.acquire()  # released by release() when it hands the turn to us
+            entry = (me, turn)
+            self._waiting.append(entry)
+        # released by release() when it hands the turn to us
+        if turn.acquire(timeout=-1 if timeout is None else timeout):
+            return True
+        with self._mutex:
+            if entry not in self._waiting:  # handed to us just as the time ran out
+                return True
+            self._waiting.remove(entry)
+            return False
 
     def release(self) -> None:
         with self._mutex:
@@ -80,7 +107,8 @@ def _take_turns(engine: Engine) -> WriteTurns:
 
     @event.listens_for(engine, "begin")
     def _turn(conn) -> None:
-        turns.acquire()
+        if not turns.acquire(_remaining()):
+            raise DatabaseBusy("no turn at the SQLite write lock within the time allowed")
         holding.add(id(conn.connection.dbapi_connection))
 
     def _ending(original):
@@ -118,16 +146,55 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:
+            # A bounded transaction waits for the lock no longer than it has left; the next
+            # transaction on this connection waits the usual time again.
+            left = _remaining()
+            busy_ms = SQLITE_BUSY_MS if left is None else max(1, int(left * 1000))
+            info = conn.connection.info
+            if info.get("busy_ms", SQLITE_BUSY_MS) != busy_ms:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+                info["busy_ms"] = busy_ms
             # Take the write lock up front: a reader that later writes cannot deadlock or race.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_timeout(_dialect, _record, _cargs, cparams) -> None:
+        # a bounded transaction's new connection gives up in time (libpq's minimum is 2 s)
+        left = _remaining()
+        if left is not None:
+            cparams["connect_timeout"] = max(2, math.ceil(left))
+
+    return engine
+
+
+@contextmanager
+def bounded_transaction(engine: Engine, seconds: float) -> Iterator[Connection]:
+    """One transaction on ``engine`` that waits for the database at most about ``seconds``:
+    for its turn and SQLite's write lock (the busy timeout), or on PostgreSQL for a new
+    connection (``connect_timeout``), a lock (``lock_timeout``) and each statement
+    (``statement_timeout``). Past it, it raises an error :func:`database_unavailable` knows.
+
+    For the inbound webhook, which must answer Twilio within 15 seconds whatever the
+    database does; everything else may wait the usual time."""
+    outer = getattr(_bounds, "deadline", None)
+    _bounds.deadline = time.monotonic() + seconds
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                ms = max(1, int((_remaining() or 0) * 1000))
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            yield conn
+    finally:
+        _bounds.deadline = outer
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -218,7 +285,7 @@ def database_unavailable(exc: BaseException) -> bool:
     dropped connection) rather than a fault of the data being written: the first passes, the
     second does not. Drivers' own errors count too (a bulk COPY raises psycopg's directly);
     PEP 249 names the two kinds the same way in every driver."""
-    if getattr(exc, "connection_invalidated", False):
+    if isinstance(exc, DatabaseBusy) or getattr(exc, "connection_invalidated", False):
         return True
     kinds = {klass.__name__ for klass in type(exc).__mro__}
     return bool(kinds & {"OperationalError", "InterfaceError"})

@@ -75,11 +75,12 @@ PLAN_KEYS = (
 REPLY_KEYS = (
     "reply_emergency", "reply_clinic_today", "reply_callback", "reply_thanks", "reply_received",
     "reply_received_again", "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
-    "reply_emergency_unknown",
+    "reply_emergency_unknown", "reply_kept", "reply_kept_urgent",
 )  # fmt: skip
 #: answers given when no clinic is known (a number no clinic has on file, on a sender several
-#: clinics share): they cannot name a clinic or its phone, and must still say whom to call
-NAMELESS_KEYS = frozenset({"reply_emergency_unknown"})
+#: clinics share; or any reply while the database is out of reach, answered from the spool):
+#: they cannot name a clinic or its phone, and must still say whom to call
+NAMELESS_KEYS = frozenset({"reply_emergency_unknown", "reply_kept", "reply_kept_urgent"})
 #: the placeholders a nameless answer may use: nothing about a clinic or a patient
 NAMELESS_PLACEHOLDERS = frozenset({"emergency_number"})
 TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS

@@ -2,11 +2,14 @@
 
 ``followup web`` serves it alone; ``followup run`` serves it beside the scheduler and shares
 the worker's alert sender. The alert sender delivers staff alerts in a thread of its own, so
-no webhook waits on Slack, email or an SMS to the on-call phone.
+no webhook waits on Slack, email or an SMS to the on-call phone. For its lifetime the app
+also files the replies its webhook kept in the spool while the database was out of reach
+(:func:`followup.web.twilio_hooks.drain_spool_forever`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -21,7 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from followup.config import check_replies_reach_a_person
 from followup.gateways.base import Gateway
-from followup.inbound.receive import Senders
+from followup.inbound.receive import senders_of
 from followup.runtime import Runtime
 from followup.staff.alerts import AlertSender
 from followup.texts.catalogue import Catalogue
@@ -68,15 +71,14 @@ def create_app(
         catalogue=catalogue or runtime.catalogue,
         validator=RequestValidator(token) if token else None,
         public_url=settings.public_url,
-        senders=Senders(
-            settings.twilio_from_number,
-            settings.twilio_messaging_service_sid,
-            emergency_number=settings.emergency_number,
-            fallback_alert_to=settings.fallback_alert_to,
-        ),
+        senders=senders_of(settings),
         alerts=alerts,
         db_concurrency=1 if runtime.engine.dialect.name == "sqlite" else 4,
         account_sid=settings.twilio_account_sid,
+        spool_dir=settings.spool_dir,
+        db_timeout=settings.webhook_db_timeout,
+        emergency_number=settings.emergency_number,
+        drain_interval=settings.tick_seconds,
     )
 
     @contextlib.asynccontextmanager
@@ -89,9 +91,13 @@ def create_app(
         if own_alerts:
             alerts.start()
             alerts.kick()  # alerts left pending by an earlier process go out now
+        draining = asyncio.create_task(twilio_hooks.drain_spool_forever(state))
         try:
             yield
         finally:
+            draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining
             state.close()
             if own_alerts:
                 alerts.close()

@@ -16,6 +16,16 @@ one on SQLite, whose single writer would otherwise make concurrent requests poll
 with growing sleeps, and a few on PostgreSQL, within the connection pool. Requests queue for
 them in arrival order.
 
+The database wait of an inbound webhook is bounded (``FOLLOWUP_WEBHOOK_DB_TIMEOUT``, 3 s by
+default; :func:`followup.store.engine.bounded_transaction`), queueing for a database thread
+included. Past it, or with the database unavailable, the reply is kept in the spool
+(:mod:`followup.spool`) and the patient answered at once from the request alone
+(:mod:`followup.inbound.offline_answer`); only when even the spool cannot keep it is the
+answer a 500, for Twilio to retry. A retry of a spooled MessageSid gets the same answer
+from the spool. The app files spooled replies in the background
+(:func:`drain_spool_forever`): woken by the next request the database answered, and every
+``FOLLOWUP_TICK_SECONDS`` (the worker's tick drains too).
+
 The parts of a request are public functions called through their modules at call time
 (:func:`verified_form`, :func:`parse_form`, :func:`twiml`, :func:`on_db_thread`,
 ``receive.receive``), so a profiler can wrap each where it is defined
@@ -25,7 +35,10 @@ The parts of a request are public functions called through their modules at call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -43,8 +56,10 @@ from twilio.request_validator import (
 from twilio.twiml.messaging_response import MessagingResponse
 
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
-from followup.inbound import receive
+from followup.inbound import drain, offline_answer, receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
+from followup.spool import SpooledReply, SpoolError
+from followup.store.engine import DatabaseBusy, bounded_transaction, database_unavailable
 from followup.web.state import AppState
 from followup.web.webhook_fields import (
     MAX_REQUEST_BYTES,
@@ -60,6 +75,12 @@ INBOUND_PATH = "/twilio/inbound"
 #: the route every text we send names as its StatusCallback
 STATUS_PATH = STATUS_CALLBACK_PATH
 TWIML = "application/xml"
+#: how long past FOLLOWUP_WEBHOOK_DB_TIMEOUT the webhook waits for its database thread to
+#: give up on its own before it answers from the spool regardless
+DB_GRACE_SECONDS = 0.5
+#: spooled replies filed per turn of the web app's drain: its database threads serve
+#: webhooks too
+DRAIN_BATCH = 20
 T = TypeVar("T")
 
 
@@ -159,24 +180,114 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
             num_media=fields.num_media,
             opt_out_type=fields.opt_out_type,
         )
+        arrived = clock()
+        kept = await asyncio.to_thread(state.spool.find, sms.sid)
+        if kept is not None:  # Twilio retries a reply the spool holds: the same answer
+            return Response(twiml(kept.reply_body), media_type=TWIML)
+        deadline = time.monotonic() + state.db_timeout
+        abandoned = threading.Event()
 
         def work() -> receive.InboundResult:
-            with state.engine.begin() as conn:
-                return receive.receive(
-                    conn, sms, catalogue=state.catalogue, now=clock(), senders=state.senders
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseBusy("no database thread free within the time allowed")
+            with bounded_transaction(state.engine, left) as conn:
+                result = receive.receive(
+                    conn, sms, catalogue=state.catalogue, now=arrived, senders=state.senders
                 )
+                if abandoned.is_set():  # answered from the spool meanwhile: roll back
+                    raise DatabaseBusy("the webhook stopped waiting")
+                return result
 
         try:
-            result = await on_db_thread(state, work)
-        except Exception:
+            result = await asyncio.wait_for(
+                on_db_thread(state, work), state.db_timeout + DB_GRACE_SECONDS
+            )
+        except TimeoutError:
+            abandoned.set()
+            return await spool_reply(state, sms, arrived, "the database did not answer in time")
+        except Exception as exc:
+            if database_unavailable(exc):
+                return await spool_reply(
+                    state, sms, arrived, f"database unavailable ({type(exc).__name__})"
+                )
             # Twilio retries a 500, so the reply is not lost; the log says where, never what
             log.exception("inbound %s could not be stored", fields.sid)
             return Response("could not store the message\n", 500, media_type="text/plain")
         if result.alerts and state.alerts is not None:
             state.alerts.kick()  # after commit: the sender thread reads what we wrote
+        if state.kept_since_drain:
+            state.drain_wanted.set()  # the database is back: file what the spool holds
         return Response(twiml(result.reply), media_type=TWIML)
 
     return inbound
+
+
+async def spool_reply(
+    state: AppState, sms: receive.InboundSms, arrived: datetime, why: str
+) -> Response:
+    """Keep ``sms`` in the spool and answer it without the database; a 500 (for Twilio to
+    retry) only when the spool cannot keep it either. Logs name the MessageSid and the
+    reason, never the number or the words."""
+    answer = offline_answer.offline_answer(
+        state.catalogue,
+        body=sms.body,
+        from_number=sms.from_number,
+        default_emergency_number=state.emergency_number,
+        opt_out_type=sms.opt_out_type,
+    )
+    reply = SpooledReply(
+        sid=sms.sid,
+        from_number=sms.from_number,
+        to_number=sms.to_number,
+        messaging_service_sid=sms.messaging_service_sid,
+        body=sms.body,
+        num_media=sms.num_media,
+        opt_out_type=sms.opt_out_type,
+        received_at=arrived,
+        reply_key=answer.key,
+        reply_body=answer.body,
+    )
+    try:
+        kept = await asyncio.to_thread(state.spool.keep, reply)
+    except SpoolError as problem:
+        log.error("inbound %s lost for now (%s) and not spooled: %s", sms.sid, why, problem)
+        return Response("could not store the message\n", 500, media_type="text/plain")
+    state.kept_since_drain = True
+    log.warning("inbound %s kept in the spool: %s", sms.sid, why)
+    return Response(twiml(kept.reply_body), media_type=TWIML)
+
+
+async def drain_spool_forever(state: AppState) -> None:
+    """File spooled replies in the background, :data:`DRAIN_BATCH` at a time, on the app's
+    database threads: woken by a request the database answered, and every
+    ``drain_interval`` seconds (files other processes kept, or kept before a restart)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.drain_wanted.wait(), state.drain_interval)
+        state.drain_wanted.clear()
+        if not await asyncio.to_thread(state.spool.waiting):
+            state.kept_since_drain = False
+            continue
+        try:
+            report = await on_db_thread(
+                state,
+                lambda: drain.drain(
+                    state.spool,
+                    state.engine,
+                    state.catalogue,
+                    senders=state.senders,
+                    timeout=state.db_timeout,
+                    limit=DRAIN_BATCH,
+                ),
+            )
+        except Exception:  # never let the loop die: the next turn tries again
+            log.exception("spool drain failed")
+            continue
+        if report.alerts and state.alerts is not None:
+            state.alerts.kick()
+        if report.left and report.drained:
+            state.drain_wanted.set()  # more waiting and the database takes them: go on
 
 
 def status_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):

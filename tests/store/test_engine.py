@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,7 +12,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
 
-from followup.store.engine import bulk_insert, make_engine
+from followup.store.engine import (
+    DatabaseBusy,
+    bounded_transaction,
+    bulk_insert,
+    database_unavailable,
+    make_engine,
+)
 from followup.store.models import (
     Base,
     Clinic,
@@ -195,3 +202,80 @@ def test_a_writer_gets_its_turn_while_another_thread_writes_without_pause(sqlite
         busy.join()
         engine.dispose()
     assert max(waits) < 0.5, waits
+
+
+def _hold(url: str):
+    """Another connection holding the database for writing (SQLite's write lock; on
+    PostgreSQL an exclusive lock on clinics), until ``release()`` is called."""
+    import sqlite3
+
+    if url.startswith("sqlite"):
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        return raw.rollback
+    holder = make_engine(url)
+    conn = holder.connect()
+    tx = conn.begin()
+    # should the bound not hold, the server ends this session (and the test fails on time
+    # instead of waiting forever)
+    conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = '5s'"))
+    conn.execute(text("LOCK TABLE clinics IN ACCESS EXCLUSIVE MODE"))
+
+    def release() -> None:
+        with contextlib.suppress(Exception):
+            tx.rollback()
+            conn.close()
+        holder.dispose()
+
+    return release
+
+
+def test_a_bounded_transaction_gives_up_in_time_while_another_writer_holds_the_lock(runtime):
+    url = runtime.settings.database_url
+    engine = runtime.engine
+    release = _hold(url)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Exception) as caught, bounded_transaction(engine, 0.5) as conn:
+            conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+        elapsed = time.monotonic() - started
+    finally:
+        release()
+    assert database_unavailable(caught.value), repr(caught.value)
+    assert 0.3 < elapsed < 1.5, elapsed
+    # the same pool serves ordinary transactions afterwards, with the usual waits
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        else:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+
+
+def test_a_bounded_transaction_waits_no_longer_for_its_turn_within_the_process(sqlite_url):
+    """Another thread of this process in a long write transaction: the turn is not taken,
+    DatabaseBusy says so, and the turns are not left broken for anyone."""
+    engine = make_engine(sqlite_url)
+    holding, done = threading.Event(), threading.Event()
+
+    def long_writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+            holding.set()
+            done.wait(10)
+
+    t = threading.Thread(target=long_writer)
+    t.start()
+    try:
+        holding.wait(5)
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy) as caught, bounded_transaction(engine, 0.3):
+            pass
+        assert time.monotonic() - started < 1.0
+        assert database_unavailable(caught.value)
+    finally:
+        done.set()
+        t.join(5)
+    with bounded_transaction(engine, 1.0) as conn:
+        conn.execute(text("UPDATE clinics SET name = name WHERE id = 0"))
+    engine.dispose()
