@@ -114,6 +114,8 @@ CLINIC = {
     "send_window_start": 480,
     "send_window_end": 1200,
     "emergency_number": "911",
+    # a clinic nobody can alert does not text its patients (its due texts wait)
+    "oncall_phone": "+12015550190",
 }
 
 
