@@ -32,6 +32,8 @@ PURE = (
     "followup.outbound.schedule",
     "followup.inbound.triage",
     "followup.inbound.routing",
+    "followup.access.secrets",
+    "followup.access.fields",
     "followup.inbound.reading",
     "followup.inbound.offline_answer",
     "followup.texts.segments",
@@ -86,6 +88,7 @@ ALLOWED: dict[str, set[str]] = {
     "phones": set(),
     "hours": set(),
     "spool": set(),
+    "access": {"access", "store"},
     "store": {"store"},
     "consent": {"store"},
     "texts": {"texts"},
@@ -110,6 +113,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
         "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
+        "access",
     },
 }  # fmt: skip
 

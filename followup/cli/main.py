@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from followup.cli.access import audit_log, keys, users
 from followup.cli.clinics import clinics_set_escalation, clinics_set_hours
 from followup.cli.messages import segments, templates
 from followup.cli.replies import classify_command
@@ -244,3 +245,6 @@ main.add_command(spool)
 
 if __name__ == "__main__":
     main()
+main.add_command(users)
+main.add_command(keys)
+main.add_command(audit_log)

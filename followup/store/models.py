@@ -31,6 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from followup.store.account_models import (
+    STAFF_ROLES,
+    ApiKey,
+    AuditEvent,
+    LoginSession,
+    StaffClinic,
+    StaffUser,
+)
 from followup.store.reply_models import DeliveryReceipt, Flag, InboundMessage, StaffAlert
 from followup.store.schema import (
     ALERT_CHANNELS,
@@ -48,10 +56,33 @@ from followup.store.schema import (
 )
 
 __all__ = [
-    "ALERT_CHANNELS", "ALERT_PURPOSES", "ALERT_STATUSES", "FLAG_KINDS", "FLAG_STATUSES",
-    "MESSAGE_STATUSES", "NAMING", "REPLY_KINDS", "SESSION_STATUSES", "Base", "Clinic",
-    "DeliveryReceipt", "Flag", "InboundMessage", "MessageEvent", "OutboundMessage", "Patient",
-    "StaffAlert", "TreatmentSession", "UTCDateTime", "utcnow",
+    "ALERT_CHANNELS",
+    "ALERT_PURPOSES",
+    "ALERT_STATUSES",
+    "FLAG_KINDS",
+    "FLAG_STATUSES",
+    "MESSAGE_STATUSES",
+    "NAMING",
+    "REPLY_KINDS",
+    "SESSION_STATUSES",
+    "STAFF_ROLES",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Clinic",
+    "DeliveryReceipt",
+    "Flag",
+    "InboundMessage",
+    "LoginSession",
+    "MessageEvent",
+    "OutboundMessage",
+    "Patient",
+    "StaffAlert",
+    "StaffClinic",
+    "StaffUser",
+    "TreatmentSession",
+    "UTCDateTime",
+    "utcnow",
 ]  # fmt: skip
 
 

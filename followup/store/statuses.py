@@ -84,6 +84,15 @@ class AlertStatus(StrEnum):
     FAILED = "failed"
 
 
+class StaffRole(StrEnum):
+    #: everything at its clinic, settings and accounts included
+    ADMIN = "admin"
+    #: flags, replies, patients and texts of its clinic
+    STAFF = "staff"
+    #: admin at each of several clinics (a clinic network)
+    ORG = "org"
+
+
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The stored strings of ``enum``, in order (for CHECK constraints and CLI choices)."""
     return tuple(member.value for member in enum)

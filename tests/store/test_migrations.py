@@ -193,3 +193,29 @@ def test_fallback_alerts_keep_their_rows_and_a_downgrade_refuses_to_lose_them(tm
         assert conn.execute(text(alerts)).all() == [(1, 1)]
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_the_accounts_downgrade_refuses_while_accounts_or_audit_events_exist(tmp_path):
+    import pytest
+    from alembic import command
+
+    from followup.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO audit_events (at, actor, action) VALUES (:now, 'cli', 'user.add')"),
+            {"now": NOW},
+        )
+    with pytest.raises(RuntimeError, match="1 in audit_events"):
+        command.downgrade(alembic_config(url), "0008_fallback_alerts")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == 1
+        conn.execute(text("DELETE FROM audit_events"))
+    command.downgrade(alembic_config(url), "0008_fallback_alerts")
+    with engine.connect() as conn:
+        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+    assert "staff_users" not in tables and "clinics" in tables
+    engine.dispose()
