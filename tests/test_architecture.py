@@ -34,6 +34,7 @@ PURE = (
     "followup.inbound.routing",
     "followup.access.secrets",
     "followup.access.fields",
+    "followup.access.throttle",
     "followup.inbound.reading",
     "followup.inbound.offline_answer",
     "followup.texts.segments",

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from followup.access import audit, secrets
+from followup.access import audit, secrets, throttle
 from followup.access.fields import (
     AccountError,
     check_clinics,
@@ -74,17 +74,36 @@ def add_user(
     return Account(user.id, email, role, tuple(ids))
 
 
-def log_in(db: Session, email: str, password: str, now: datetime) -> Login | None:
+class Throttled(Exception):
+    """Too many failed logins lately (:mod:`followup.access.throttle`): try again at
+    ``retry_at``."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(f"too many failed logins; try again after {retry_at:%H:%M} UTC")
+        self.retry_at = retry_at
+
+
+def log_in(
+    db: Session, email: str, password: str, now: datetime, *, client: str = "unknown"
+) -> Login | None:
     """A new login session when ``email`` and ``password`` match an enabled account, else
-    None (the same work either way: :func:`followup.access.secrets.verify_password`)."""
-    try:
-        email = check_email(email)
-    except AccountError:
-        secrets.verify_password(None, password[:1024])
-        return None
-    user = store.user_by_email(db, email)
+    None (the same work either way: :func:`followup.access.secrets.verify_password`).
+
+    Raises :class:`Throttled`, without checking the password, after too many failures for
+    that e-mail or from that ``client`` (its address); each failure is recorded for that.
+    The caller commits the transaction whatever the outcome, so failures are counted."""
+    typed = (email or "").strip().lower()[:254]
+    key = secrets.token_hash(typed)
+    wait = throttle.retry_at(
+        *store.login_failures(db, email_hash=key, client=client, since=now - throttle.WINDOW),
+        now,
+    )
+    if wait is not None:
+        raise Throttled(wait)
+    user = store.user_by_email(db, typed)
     ok = secrets.verify_password(user.password_hash if user else None, password[:1024])
     if not ok or user is None or user.disabled_at is not None:
+        store.add_login_failure(db, email_hash=key, client=client, at=now)
         return None
     if secrets.needs_rehash(user.password_hash):
         store.set_password_hash(db, user.id, secrets.hash_password(password))
@@ -95,7 +114,7 @@ def log_in(db: Session, email: str, password: str, now: datetime) -> Login | Non
     )  # fmt: skip
     account = Account(user.id, user.email, user.role, tuple(store.clinics_of_user(db, user.id)))
     for clinic_id in account.clinic_ids:
-        audit.record(db, actor=audit.user_actor(email), action="login", now=now,
+        audit.record(db, actor=audit.user_actor(user.email), action="login", now=now,
                      clinic_id=clinic_id)  # fmt: skip
     return Login(account, token, csrf)
 

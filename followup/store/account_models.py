@@ -110,3 +110,18 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "clinic_id", "at"),)
+
+
+class LoginFailure(Base):
+    """A failed login, for throttling (:mod:`followup.access.throttle`): by the SHA-256 of
+    the e-mail tried (what was typed may be a typo of someone else's address: not kept as
+    such) and by the client's address."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index(None, "email_hash", "at"), Index(None, "client", "at"))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from followup.store.account_models import (
     ApiKey,
     AuditEvent,
+    LoginFailure,
     LoginSession,
     StaffClinic,
     StaffUser,
@@ -200,3 +201,20 @@ def audit_events(db: Session, clinic_ids: Sequence[int] | None, limit: int = 200
     if clinic_ids is not None:
         q = q.where(AuditEvent.clinic_id.in_(list(clinic_ids)))
     return list(db.scalars(q))
+
+
+# --- failed logins ---------------------------------------------------------------------------
+
+
+def add_login_failure(db: Session, *, email_hash: str, client: str, at: datetime) -> None:
+    db.execute(insert(LoginFailure).values(at=at, email_hash=email_hash, client=client[:64]))
+
+
+def login_failures(
+    db: Session, *, email_hash: str, client: str, since: datetime
+) -> tuple[list[datetime], list[datetime]]:
+    """The failed logins since ``since``: of that e-mail, and from that client."""
+    at, recent = LoginFailure.at, LoginFailure.at > since
+    by_email = db.scalars(select(at).where(LoginFailure.email_hash == email_hash, recent))
+    by_client = db.scalars(select(at).where(LoginFailure.client == client[:64], recent))
+    return list(by_email), list(by_client)

@@ -19,6 +19,7 @@ down_revision: str | None = "0008_fallback_alerts"
 branch_labels = None
 depends_on = None
 
+#: what the downgrade will not delete (failed logins only throttle: they go with the table)
 TABLES = ("staff_clinics", "login_sessions", "audit_events", "api_keys", "staff_users")
 
 
@@ -118,6 +119,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("staff_clinics", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_clinics_clinic_id"), ["clinic_id"], unique=False)
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
+        sa.Column("client", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_login_failures_email_hash_at"), ["email_hash", "at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_login_failures_client_at"), ["client", "at"], unique=False
+        )
 
 
 def downgrade() -> None:
@@ -143,3 +159,4 @@ def downgrade() -> None:
 
     op.drop_table("api_keys")
     op.drop_table("staff_users")
+    op.drop_table("login_failures")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from support.cli_run import run
 
-from followup.access import accounts, keys, secrets
+from followup.access import accounts, keys, secrets, throttle
 from followup.access.fields import (
     AccountError,
     check_clinics,
@@ -45,7 +45,8 @@ def every_stored_value(runtime) -> str:
     """Every value of every column of the account tables, as one string."""
     out = []
     with runtime.engine.connect() as conn:
-        for table in ("staff_users", "login_sessions", "api_keys", "audit_events"):
+        for table in ("staff_users", "login_sessions", "api_keys", "audit_events",
+                      "login_failures"):  # fmt: skip
             for row in conn.execute(text(f"SELECT * FROM {table}")):
                 out += [str(v) for v in row]
     return "\n".join(out)
@@ -233,3 +234,44 @@ def test_the_commands_add_list_and_audit_without_printing_secrets(runtime, clini
     for action in ("user.add", "key.create", "key.revoke"):
         assert action in audit
     assert key not in audit and PASSWORD not in audit
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def test_the_sixth_failure_in_a_window_waits_for_the_oldest_to_age_out():
+    minute = timedelta(minutes=1)
+    four = [NOW - 10 * minute, NOW - 8 * minute, NOW - 5 * minute, NOW - minute]
+    assert throttle.retry_at(four, [], NOW) is None
+    five = [NOW - 14 * minute, *four]
+    assert throttle.retry_at(five, [], NOW) == NOW + minute  # when the oldest leaves
+    old = [NOW - 20 * minute] * 10
+    assert throttle.retry_at(old + four, [], NOW) is None  # outside the window: not counted
+    many = [NOW - minute] * throttle.PER_CLIENT
+    assert throttle.retry_at([], many, NOW) == NOW - minute + throttle.WINDOW
+
+
+def test_guessing_is_throttled_per_account_and_per_client(runtime, clinic):
+    add(runtime)
+
+    def attempt(password, at, email="ana@harbor.example", client="198.51.100.7"):
+        with transaction(runtime.sessions) as db:
+            return accounts.log_in(db, email, password, at, client=client)
+
+    for i in range(throttle.PER_ACCOUNT):
+        assert attempt(f"guess number {i:04d}", NOW + timedelta(seconds=i)) is None
+    # the right password is not even checked now, from any address
+    with pytest.raises(accounts.Throttled) as caught:
+        attempt(PASSWORD, NOW + timedelta(minutes=1), client="203.0.113.9")
+    assert caught.value.retry_at == NOW + throttle.WINDOW
+    # refused attempts are not counted: the owner gets in once the window has passed
+    assert attempt(PASSWORD, NOW + throttle.WINDOW + timedelta(seconds=1)) is not None
+
+    # one address trying many accounts
+    later = NOW + timedelta(hours=1)
+    for i in range(throttle.PER_CLIENT):
+        assert attempt("whatever it is", later, email=f"user{i}@x.example", client="bot") is None
+    with pytest.raises(accounts.Throttled):
+        attempt(PASSWORD, later, client="bot")
+    assert attempt(PASSWORD, later, client="198.51.100.7") is not None
+    assert "user1@x.example" not in every_stored_value(runtime)  # tried e-mails: hashed
