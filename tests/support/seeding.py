@@ -4,8 +4,9 @@ number) and patients treated at a given time, planned by the real planner."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,3 +83,14 @@ def aftercares(factory: sessionmaker[Session]) -> list[OutboundMessage]:
                 .order_by(OutboundMessage.id)
             )
         )
+
+
+def midday_before(t: datetime) -> datetime:
+    """The last 12:00 in New York (Harbor's zone) at or before ``t``: a session in clinic
+    hours, whose aftercare no quiet hours hold back. A test seeding "30 hours ago" at night
+    would otherwise raise held-back flags and alerts of its own, depending on the clock."""
+    ny = ZoneInfo("America/New_York")
+    noon = t.astimezone(ny).replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > t:
+        noon -= timedelta(days=1)
+    return noon.astimezone(UTC)

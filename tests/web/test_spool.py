@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from starlette.testclient import TestClient
-from support.seeding import seed_treated
+from support.seeding import midday_before, seed_treated
 from support.webhooks import (
     PUBLIC_URL,
     TOKEN,
@@ -71,7 +71,7 @@ def settings_env(env: dict[str, str], **extra: str) -> dict[str, str]:
 def rt(env):
     runtime = Runtime(load_settings(settings_env(env)))
     now = datetime.now(UTC)
-    seed_treated(runtime.sessions, [P0, P1], now - timedelta(hours=30))
+    seed_treated(runtime.sessions, [P0, P1], midday_before(now - timedelta(hours=30)))
     with transaction(runtime.sessions) as db:
         db.execute(update(Clinic).values(oncall_phone=ONCALL))
         for m in db.scalars(select(OutboundMessage).where(OutboundMessage.step == "checkin_24h")):
@@ -172,7 +172,7 @@ def test_a_reply_while_another_writer_holds_the_database_is_answered_in_time_and
     spool, and after the lock is released one drain files it with its flag and alert."""
     runtime = Runtime(load_settings(settings_env(env, FOLLOWUP_WEBHOOK_DB_TIMEOUT="")))
     try:
-        seed_treated(runtime.sessions, [P0], datetime.now(UTC) - timedelta(hours=30))
+        seed_treated(runtime.sessions, [P0], midday_before(datetime.now(UTC) - timedelta(hours=30)))
         with transaction(runtime.sessions) as db:
             db.execute(update(Clinic).values(oncall_phone=ONCALL))
         assert runtime.settings.webhook_db_timeout == 3.0
@@ -444,7 +444,7 @@ def test_an_unwritable_spool_answers_500_and_logs_neither_number_nor_words(env, 
     blocker.write_text("not a directory")
     runtime = Runtime(load_settings(settings_env(env, FOLLOWUP_SPOOL_DIR=str(blocker / "spool"))))
     try:
-        seed_treated(runtime.sessions, [P0], datetime.now(UTC) - timedelta(hours=30))
+        seed_treated(runtime.sessions, [P0], midday_before(datetime.now(UTC) - timedelta(hours=30)))
         with start(runtime) as c, another_writer(runtime), caplog.at_level(logging.DEBUG):
             r = say(c, EMERGENCY)
         assert r.status_code == 500

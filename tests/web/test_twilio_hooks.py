@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
-from support.seeding import seed_treated
+from support.seeding import midday_before, seed_treated
 from support.webhooks import (
     PUBLIC_URL,
     TOKEN,
@@ -56,21 +56,11 @@ def app_rt(env):
     rt.close()
 
 
-def _midday_before(t: datetime) -> datetime:
-    """The last 12:00 in New York at or before ``t``: a session in clinic hours, whose
-    aftercare no quiet hours hold back (that would raise a flag of its own)."""
-    ny = ZoneInfo("America/New_York")
-    noon = t.astimezone(ny).replace(hour=12, minute=0, second=0, microsecond=0)
-    if noon > t:
-        noon -= timedelta(days=1)
-    return noon.astimezone(UTC)
-
-
 @pytest.fixture
 def seeded(app_rt):
     """Harbor with three treated patients (P2 reads Spanish) whose 24 h check-in went out."""
     now = datetime.now(UTC)
-    seed_treated(app_rt.sessions, [P0, P1, P2], _midday_before(now - timedelta(hours=30)))
+    seed_treated(app_rt.sessions, [P0, P1, P2], midday_before(now - timedelta(hours=30)))
     with transaction(app_rt.sessions) as db:
         db.execute(update(Patient).where(Patient.phone == P2).values(locale="es"))
         db.execute(update(Clinic).values(oncall_phone=ONCALL))

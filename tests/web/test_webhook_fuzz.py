@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from starlette.datastructures import MultiDict
 from starlette.testclient import TestClient
-from support.seeding import seed_treated
+from support.seeding import midday_before, seed_treated
 from support.webhooks import ACCOUNT_SID, PUBLIC_URL, TOKEN, RecordingGateway
 from twilio.request_validator import RequestValidator
 
@@ -64,7 +64,7 @@ def client(env, private_logs):
             }
         )
     )
-    seed_treated(rt.sessions, [KNOWN], datetime.now(UTC) - timedelta(hours=30))
+    seed_treated(rt.sessions, [KNOWN], midday_before(datetime.now(UTC) - timedelta(hours=30)))
     app = create_app(rt, gateway=RecordingGateway())
     with TestClient(app, base_url="http://internal:8000", raise_server_exceptions=False) as c:
         c.runtime = rt  # type: ignore[attr-defined]
