@@ -9,6 +9,7 @@ log line names the sender's number or repeats what they wrote.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import string
 import unicodedata
@@ -32,6 +33,7 @@ from followup.store.models import InboundMessage
 from followup.web.app import create_app
 
 PATH = "/twilio/inbound"
+_examples = itertools.count()
 KNOWN = "+12015550201"
 FUZZ = settings(
     max_examples=40,
@@ -138,7 +140,8 @@ names = st.text(string.ascii_letters + string.digits + "_-[]", min_size=1, max_s
 def test_signed_fields_of_any_shape_are_kept_answered_once_and_never_logged(
     client, caplog, sid_kind, sid_hex, sender, body, num_media, extra, encoding
 ):
-    sid = sid_kind + sid_hex
+    # a SID of its own per example: the app and its database live across examples
+    sid = sid_kind + f"{next(_examples):08x}" + sid_hex[8:]
     fields = {**extra, "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender,
               "To": "+12015550111", "Body": body, "NumMedia": num_media}  # fmt: skip
     raw = urlencode(fields, encoding=encoding, errors="replace").encode("ascii")
