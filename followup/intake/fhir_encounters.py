@@ -665,7 +665,7 @@ def _secrets(resource: Any) -> set[str]:
             return
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(v, inside or k in ("telecom", "name", "given", "family", "text"), depth + 1)
+                walk(v, inside or k in ("telecom", "name"), depth + 1)
         elif isinstance(value, list):
             for v in value:
                 walk(v, inside, depth + 1)
