@@ -415,7 +415,7 @@ class _Reader:
             )
             return None, None
         if reference.startswith("#"):
-            for contained in resource.get("contained") or []:
+            for contained in _list(resource.get("contained")):
                 if (
                     isinstance(contained, dict)
                     and contained.get("resourceType") == "Patient"
@@ -449,7 +449,7 @@ class _Reader:
     def identifier(self, resource: dict[str, Any], kind: str, system: str | None) -> str:
         found = [
             i
-            for i in resource.get("identifier") or []
+            for i in _list(resource.get("identifier"))
             if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
         ]
         if system:
@@ -462,11 +462,13 @@ class _Reader:
         return ""
 
     def completed_at(self, resource: dict[str, Any], cancelled: bool) -> str:
-        period = resource.get("period") or {}
+        period = _dict(resource.get("period"))
         end = period.get("end")
         where = "Encounter.period.end"
         if not end and cancelled:
             end, where = period.get("start"), "Encounter.period.start"
+        if end is not None and not isinstance(end, str):
+            end = ""
         if not end:
             self._error(
                 "required",
@@ -486,7 +488,9 @@ class _Reader:
 
     def phone(self, patient: dict[str, Any]) -> str:
         telecom = [
-            t for t in patient.get("telecom") or [] if isinstance(t, dict) and t.get("value")
+            t
+            for t in _list(patient.get("telecom"))
+            if isinstance(t, dict) and isinstance(t.get("value"), str) and t["value"].strip()
         ]
         mobile = [
             t
@@ -508,15 +512,15 @@ class _Reader:
         return str(chosen["value"])
 
     def locale(self, patient: dict[str, Any]) -> str:
-        spoken = [c for c in patient.get("communication") or [] if isinstance(c, dict)]
+        spoken = [c for c in _list(patient.get("communication")) if isinstance(c, dict)]
         chosen = ([c for c in spoken if c.get("preferred") is True] or spoken or [None])[0]
         if chosen is None:
             return ""
-        codings = (chosen.get("language") or {}).get("coding") or []
+        codings = _list(_dict(chosen.get("language")).get("coding"))
         code = codings[0].get("code") if codings and isinstance(codings[0], dict) else None
         if not code:
             return ""
-        if not LOCALE.match(code):
+        if not isinstance(code, str) or not LOCALE.match(code):
             self._error(
                 "value",
                 "Patient.communication.language: not a language code such as 'en' or 'es-MX'",
@@ -529,7 +533,7 @@ class _Reader:
         said: list[Any] = [
             x.get("valueBoolean", x.get("valueString", ...))
             for r in (patient, encounter)
-            for x in r.get("extension") or []
+            for x in _list(r.get("extension"))
             if isinstance(x, dict) and x.get("url") == CONSENT_URL
         ]
         if not said:
@@ -560,8 +564,20 @@ class _Reader:
     current: Entry
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _first_name(patient: dict[str, Any]) -> str:
-    names = [n for n in patient.get("name") or [] if isinstance(n, dict) and n.get("given")]
+    names = [
+        n
+        for n in _list(patient.get("name"))
+        if isinstance(n, dict) and _list(n.get("given")) and isinstance(n["given"][0], str)
+    ]
     for wanted in ("usual", "official", None):
         for n in names:
             if n.get("use") == wanted:
@@ -574,11 +590,11 @@ def _first_name(patient: dict[str, Any]) -> str:
 
 def _reasons(encounter: dict[str, Any]) -> list[str]:
     out = []
-    for reason in encounter.get("reasonCode") or []:
+    for reason in _list(encounter.get("reasonCode")):
         if not isinstance(reason, dict):
             continue
         text = reason.get("text")
-        codings = reason.get("coding") or []
+        codings = _list(reason.get("coding"))
         if not text and codings and isinstance(codings[0], dict):
             text = codings[0].get("display")
         if isinstance(text, str) and text.strip():
