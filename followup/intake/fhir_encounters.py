@@ -643,7 +643,7 @@ def _validate(model: Any, data: dict[str, Any], root: str, secrets: set[str]) ->
             return [Issue("error", "invalid", f"{root}: not a valid {model.__name__}", [root])]
         issues = []
         for error in found[:20]:
-            path = _path(root, error.get("loc", ()))
+            path = _scrub(_path(root, error.get("loc", ())), secrets)
             code = (
                 "required"
                 if error.get("type") == "missing"

@@ -462,3 +462,16 @@ def test_no_outcome_repeats_a_phone_or_a_name(sessions, clinic) -> None:
     text = text_of(result)
     for secret in ("0142", "900 555", "Zelda", "Quixotic", "x.example"):
         assert secret not in text, secret
+
+
+def test_a_field_named_after_the_phone_or_the_name_is_named_without_them(sessions, clinic):
+    """pydantic names an unknown element by its key: a key that is the patient's phone or
+    name (a pasted cell) is masked in the diagnostics and the expression alike."""
+    p = patient(given="Zelda")
+    p["Zelda"] = True
+    p["+1 201 555 0123"] = "mobile"
+    result = run(sessions, with_patient(p=p))
+    assert result.entries[0].status == "400 Bad Request"
+    assert len(result.entries[0].issues) == 2
+    text = text_of(result)
+    assert "Zelda" not in text and "0123" not in text
