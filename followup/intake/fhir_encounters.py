@@ -142,6 +142,8 @@ class Entry:
     issues: list[Issue] = field(default_factory=list)
     status: str = ""
     location: str | None = None
+    #: an Encounter's Patient entry (a Bundle's), by number
+    patient: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -362,6 +364,7 @@ class _Reader:
             )
             return None
         patient, patient_entry = self.patient_of(entry, resource, patients)
+        entry.patient = patient_entry.number if patient_entry else None
         if patient is None:
             return None
         secrets |= _secrets(patient)

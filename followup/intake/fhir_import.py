@@ -77,6 +77,19 @@ def import_fhir(
         by_line[line].status = "201 Created"
     for line in done.updated:
         by_line[line].status = "200 OK"
+    stored = {e.patient for e in mapped.entries if e.status[:1] == "2" and e.location}
+    for e in mapped.entries:
+        if e.resource_type == "Patient" and not e.failed and e.number not in stored:
+            if any(i.code == "informational" for i in e.issues):
+                continue  # no Encounter refers to it: said already
+            e.issues.append(
+                Issue(
+                    "information",
+                    "informational",
+                    "Patient: not stored, since no Encounter referring to it was written",
+                    ["Patient"],
+                )
+            )
     return mapped
 
 

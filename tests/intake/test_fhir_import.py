@@ -398,6 +398,8 @@ def test_a_batch_writes_the_good_entries_and_refuses_the_bad_one(sessions, clini
         "201 Created",
     ]
     assert sorted(stored(sessions)) == ["S1", "S3"]
+    assert [i.severity for i in result.entries[2].issues] == ["information"]  # not stored
+    assert result.entries[0].issues == []
     out = response_bundle(result)
     assert out["type"] == "batch-response"
     bad = out["entry"][3]["response"]
