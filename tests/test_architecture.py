@@ -42,6 +42,7 @@ PURE = (
     "followup.gateways.policy",
     "followup.intake.clinic_fields",
     "followup.intake.csv_rows",
+    "followup.intake.fhir_encounters",
     "followup.intake.patient_fields",
     "followup.phones",
     "followup.hours",

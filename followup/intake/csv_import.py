@@ -80,11 +80,8 @@ from followup.intake.csv_rows import (
     open_lines,
     read_header,
 )
-from followup.intake.patient_fields import PhoneChanges
-from followup.store import clinics, patients
-from followup.store import sessions as treatment_sessions
-from followup.store.patients import PatientRow
-from followup.store.sessions import SessionRow
+from followup.intake.writer import RowWriter
+from followup.store import clinics
 
 __all__ = ["BATCH_SIZE", "CsvFormatError", "ImportReport", "RowError", "import_csv"]
 
@@ -220,64 +217,15 @@ def _clinic_lookup(factory: sessionmaker[Session]) -> ClinicLookup:
 
 
 class _Writer:
-    """Upserts one batch of valid rows per transaction and counts created/updated sessions."""
+    """The shared :class:`followup.intake.writer.RowWriter`, adding its outcome to the report."""
 
     def __init__(self, factory: sessionmaker[Session], now: datetime, report: ImportReport):
-        self.factory = factory
-        self.now = now
+        self.rows = RowWriter(factory, now, CONSENT_METHOD)
         self.report = report
-        self.phones = PhoneChanges()
 
     def write(self, rows: list[Row]) -> None:
-        if not rows:
-            return
-        with self.factory() as db:
-            owners = treatment_sessions.patients_of(db, [(r.clinic_id, r.session_id) for r in rows])
-        moved = [
-            r for r in rows if owners.get((r.clinic_id, r.session_id), r.patient_id) != r.patient_id
-        ]
-        for r in moved:
-            # a session's texts were planned for its patient: moving it would leave them with
-            # the old one (and every later tick failing on the outbox's unique key)
-            self.report.rejected.append(
-                RowError(
-                    r.line,
-                    f"session {r.session_id!r} belongs to patient "
-                    f"{owners[(r.clinic_id, r.session_id)]!r}; a session keeps its patient, "
-                    "so import this visit under a new session_id",
-                )
-            )
-        gone = {id(r) for r in moved}
-        rows = [r for r in rows if id(r) not in gone]
-        if not rows:
-            return
-        for r in rows:  # in file order: the later row's phone is the one stored
-            changed = self.phones.note((r.clinic_id, r.patient_id), r.patient_id, r.phone, r.line)
-            if changed:
-                self.report.warnings.append(RowError(r.line, changed))
-        # a patient repeated in the batch: the last row's name, phone, locale and consent win
-        latest = {(r.clinic_id, r.patient_id): r for r in rows}
-        people = [
-            PatientRow(r.clinic_id, r.patient_id, r.first_name, r.phone, r.locale, r.consent)
-            for r in latest.values()
-        ]
-        with self.factory() as db, db.begin():
-            ids = patients.upsert_imported(db, people, self.now, consent_method=CONSENT_METHOD)
-            created = treatment_sessions.upsert_imported(
-                db,
-                [
-                    SessionRow(
-                        clinic_id=r.clinic_id,
-                        external_id=r.session_id,
-                        patient_id=ids[(r.clinic_id, r.patient_id)],
-                        completed_at=r.completed_at,
-                        status=r.status,
-                        regions=r.regions,
-                        next_appointment_at=r.next_appointment_at,
-                    )
-                    for r in rows
-                ],
-                self.now,
-            )
-        self.report.created += created
-        self.report.updated += len(rows) - created
+        done = self.rows.write(rows)
+        self.report.rejected.extend(done.refused)
+        self.report.warnings.extend(done.warnings)
+        self.report.created += len(done.created)
+        self.report.updated += len(done.updated)
