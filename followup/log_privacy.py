@@ -25,9 +25,10 @@ _installed = False
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}(?::\d{2})*)?")
 
 
-#: a Twilio SID (two capitals, 32 hex digits: SM..., AC..., MG...): not a number, and the
-#: one thing an operator greps the logs for, so it stays whole
-TWILIO_SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
+#: a Twilio SID (two capitals, 32 hex digits: SM..., AC..., MG...) or the console gateway's
+#: stand-in (CONSOLE and 32 hex digits): not a number, and the one thing an operator greps
+#: the logs for, so it stays whole
+TWILIO_SID = re.compile(r"\b(?:[A-Z]{2}|CONSOLE)[0-9a-fA-F]{32}\b")
 _SID_OR_PHONE = re.compile(f"(?P<sid>{TWILIO_SID.pattern})|{PHONE_LIKE.pattern}")
 
 

@@ -53,6 +53,8 @@ def test_twilio_sids_stay_whole_and_numbers_beside_them_do_not():
         f"inbound {sid} could not be stored"
     )
     assert log_privacy.scrub(f"{sid} from +12015550123") == f"{sid} from [number]"
+    console = "CONSOLEc770f7f372cf43d89b05271c7946012a"
+    assert log_privacy.scrub(f"message 5 sent ({console})") == f"message 5 sent ({console})"
     # not a SID: 31 hex digits, or lower-case letters in front, or glued to more hex
     for almost in ("SM" + "0123456789" * 3 + "a", "sm" + "0123456789" * 3 + "ab"):
         assert "[number]" in log_privacy.scrub(almost)
