@@ -3,8 +3,10 @@
 The edge between the webhook and the pure rules. One call, one transaction:
 
 1. Who wrote to whom: the clinic by the number or messaging service texted (``To``), the
-   patient by ``From`` within those clinics, and the check-in being answered (the patient's
-   latest check-in sent before the reply).
+   patient by ``From`` within those clinics (at any clinic when none of them has the
+   number), and the check-in being answered (the patient's latest check-in sent before the
+   reply). Which record answers, and which clinics hear of a red flag, is
+   :mod:`followup.inbound.routing`'s decision.
 2. :func:`followup.inbound.reading.classify` reads the text;
    :func:`followup.inbound.triage.decide` picks the actions.
 3. The reply is stored, unique on Twilio's MessageSid: a webhook Twilio retries is not
@@ -297,7 +299,7 @@ def receive(
         # no clinic to speak for (a number none has on file, on a number several send from):
         # never silence, and always the way to emergency help
         reply_key = UNKNOWN_ANSWER
-        locale = locale or routing.shared_value([c.default_locale for c in clinics])
+        locale = locale or routing.shared_value([k.default_locale for k in clinics])
         emergency = emergency_number_without_clinic(sms, clinics, senders)
         reply = catalogue.render(reply_key, locale, {"emergency_number": emergency})
     inbound_id = replies.file_reply(
