@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
 
@@ -53,16 +53,22 @@ class DrainReport:
         return self.filed + self.duplicates
 
 
-def inbound_sms(reply: SpooledReply) -> receive.InboundSms:
-    return receive.InboundSms(
-        sid=reply.sid,
-        from_number=reply.from_number,
-        to_number=reply.to_number,
-        messaging_service_sid=reply.messaging_service_sid,
-        body=reply.body,
-        num_media=reply.num_media,
-        opt_out_type=reply.opt_out_type,
+#: what a spool file shares with the reply it keeps: every field of ``InboundSms``
+_SMS_FIELDS = tuple(f.name for f in fields(receive.InboundSms))
+
+
+def spooled_reply(
+    sms: receive.InboundSms, arrived: datetime, answer: OfflineAnswer
+) -> SpooledReply:
+    """The spool file of ``sms``, which arrived at ``arrived`` and was given ``answer``."""
+    return SpooledReply(
+        **asdict(sms), received_at=arrived, reply_key=answer.key, reply_body=answer.body
     )
+
+
+def inbound_sms(reply: SpooledReply) -> receive.InboundSms:
+    """The reply a spool file keeps, as :func:`receive.receive` takes it."""
+    return receive.InboundSms(**{name: getattr(reply, name) for name in _SMS_FIELDS})
 
 
 @contextlib.contextmanager

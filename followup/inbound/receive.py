@@ -38,10 +38,10 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from followup import consent, hours
-from followup.inbound import routing, triage
+from followup.inbound import offline_answer, routing, triage
 from followup.inbound.offline_answer import OfflineAnswer
 from followup.inbound.reading import Classification, ReplyContext, classify
-from followup.phones import display_phone, emergency_number_of
+from followup.phones import display_phone
 from followup.staff import alerts
 from followup.store import flags, replies
 from followup.store.flags import acknowledge_flag as acknowledge_flag
@@ -151,10 +151,8 @@ def records_answering(
 def emergency_number_without_clinic(sms: InboundSms, clinics: list[Any], senders: Senders) -> str:
     """The emergency number for a sender no clinic is known for: the one every clinic behind
     the number texted gives, else the one of the sender's own country, else the setting."""
-    return (
-        routing.shared_value([c.emergency_number for c in clinics])
-        or emergency_number_of(sms.from_number)
-        or senders.emergency_number
+    return routing.shared_value([c.emergency_number for c in clinics]) or (
+        offline_answer.emergency_number(sms.from_number, senders.emergency_number)
     )
 
 

@@ -77,7 +77,6 @@ def create_app(
         account_sid=settings.twilio_account_sid,
         spool_dir=settings.spool_dir,
         db_timeout=settings.webhook_db_timeout,
-        emergency_number=settings.emergency_number,
         drain_interval=settings.tick_seconds,
     )
 

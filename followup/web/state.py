@@ -33,8 +33,6 @@ class AppState:
     spool_dir: Path = Path("followup-spool")
     #: how long a webhook waits for the database (FOLLOWUP_WEBHOOK_DB_TIMEOUT), seconds
     db_timeout: float = 3.0
-    #: told to a sender whose number's country is unknown, when answering from the spool
-    emergency_number: str = "112"
     #: how often the app looks for spooled replies to file, seconds (FOLLOWUP_TICK_SECONDS)
     drain_interval: float = 5.0
     #: the threads that run database work, ``db_concurrency`` of them

@@ -40,6 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl
@@ -58,7 +59,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
 from followup.inbound import drain, offline_answer, receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
-from followup.spool import SpooledReply, SpoolError
+from followup.spool import SpoolError
 from followup.store.engine import DatabaseBusy, bounded_transaction, database_unavailable
 from followup.web.state import AppState
 from followup.web.webhook_fields import (
@@ -171,15 +172,7 @@ def inbound_endpoint(state: AppState, clock: Callable[[], datetime] = utc_now):
             return _refused(request, 413, why)
         except BadRequest as why:
             return _refused(request, 400, why)
-        sms = receive.InboundSms(
-            sid=fields.sid,
-            from_number=fields.from_number,
-            to_number=fields.to_number,
-            messaging_service_sid=fields.messaging_service_sid,
-            body=fields.body,
-            num_media=fields.num_media,
-            opt_out_type=fields.opt_out_type,
-        )
+        sms = receive.InboundSms(**asdict(fields))  # the same fields, checked
         arrived = clock()
         kept = await asyncio.to_thread(state.spool.find, sms.sid)
         if kept is not None:  # Twilio retries a reply the spool holds: the same answer
@@ -233,21 +226,10 @@ async def spool_reply(
         state.catalogue,
         body=sms.body,
         from_number=sms.from_number,
-        default_emergency_number=state.emergency_number,
+        default_emergency_number=state.senders.emergency_number,
         opt_out_type=sms.opt_out_type,
     )
-    reply = SpooledReply(
-        sid=sms.sid,
-        from_number=sms.from_number,
-        to_number=sms.to_number,
-        messaging_service_sid=sms.messaging_service_sid,
-        body=sms.body,
-        num_media=sms.num_media,
-        opt_out_type=sms.opt_out_type,
-        received_at=arrived,
-        reply_key=answer.key,
-        reply_body=answer.body,
-    )
+    reply = drain.spooled_reply(sms, arrived, answer)
     try:
         kept = await asyncio.to_thread(state.spool.keep, reply)
     except SpoolError as problem:
