@@ -112,7 +112,7 @@ def log_in(
         db, token_hash=secrets.token_hash(token), user_id=user.id, csrf_token=csrf, now=now,
         expires_at=now + LIFETIME,
     )  # fmt: skip
-    account = Account(user.id, user.email, user.role, tuple(store.clinics_of_user(db, user.id)))
+    account = _account(db, user)
     for clinic_id in account.clinic_ids:
         audit.record(db, actor=audit.user_actor(user.email), action="login", now=now,
                      clinic_id=clinic_id)  # fmt: skip
@@ -129,9 +129,14 @@ def signed_in(db: Session, token: str | None, now: datetime) -> tuple[Account, s
         return None
     login, user = found
     store.touch_login(db, login.id, now)
-    account = Account(user.id, user.email, user.role, tuple(store.clinics_of_user(db, user.id)))
+    account = _account(db, user)
     return account, login.csrf_token
 
 
 def log_out(db: Session, token: str | None, now: datetime) -> bool:
     return bool(token) and store.end_login(db, secrets.token_hash(token or ""), now)
+
+
+def _account(db: Session, user) -> Account:
+    """The :class:`Account` of a stored user, with the clinics it sees."""
+    return Account(user.id, user.email, user.role, tuple(store.clinics_of_user(db, user.id)))
