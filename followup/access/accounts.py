@@ -74,6 +74,24 @@ def add_user(
     return Account(user.id, email, role, tuple(ids))
 
 
+def set_password(
+    db: Session, email: str, password: str, now: datetime, *, actor: str = audit.CLI
+) -> Account:
+    """Give an account a new password and end its logins (a password is changed when the old
+    one may be known to someone else). AccountError for an unknown account or a weak one."""
+    check_password(password)
+    user = store.user_by_email(db, check_email(email))
+    if user is None:
+        raise AccountError(f"email: no account {email.strip().lower()}")
+    store.set_password_hash(db, user.id, secrets.hash_password(password))
+    store.end_logins_of(db, user.id, now)
+    account = _account(db, user)
+    for clinic_id in account.clinic_ids:
+        audit.record(db, actor=actor, action="user.password", now=now, clinic_id=clinic_id,
+                     subject=f"user:{user.id}")  # fmt: skip
+    return account
+
+
 class Throttled(Exception):
     """Too many failed logins lately (:mod:`followup.access.throttle`): try again at
     ``retry_at``."""
