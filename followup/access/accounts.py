@@ -137,16 +137,25 @@ def log_in(
     return Login(account, token, csrf)
 
 
-def signed_in(db: Session, token: str | None, now: datetime) -> tuple[Account, str] | None:
-    """``(account, csrf token)`` of a live login session, which this request keeps alive;
-    None for a missing, ended, expired or idle one, or a disabled account."""
+#: a login's last use is written at most this often: a page's every request need not write
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def signed_in(
+    db: Session, token: str | None, now: datetime, *, activity: bool = True
+) -> tuple[Account, str] | None:
+    """``(account, csrf token)`` of a live login session; None for a missing, ended, expired
+    or idle one, or a disabled account. A request that is the person's ``activity`` keeps the
+    login alive; one a page makes by itself (a poll for new flags) does not, so a page left
+    open still ends after :data:`IDLE`."""
     if not token:
         return None
     found = store.live_login(db, secrets.token_hash(token), now=now, idle_since=now - IDLE)
     if found is None:
         return None
     login, user = found
-    store.touch_login(db, login.id, now)
+    if activity and now - login.last_seen_at >= TOUCH_EVERY:
+        store.touch_login(db, login.id, now)
     account = _account(db, user)
     return account, login.csrf_token
 

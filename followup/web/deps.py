@@ -91,11 +91,13 @@ DB = Annotated[Session, Depends(db_session)]
 Now = Annotated[datetime, Depends(clock_now)]
 
 
-def _login_of(request: Request, db: Session, now: datetime) -> Caller | None:
+def _login_of(
+    request: Request, db: Session, now: datetime, *, activity: bool = True
+) -> Caller | None:
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    found = accounts.signed_in(db, token, now)
+    found = accounts.signed_in(db, token, now, activity=activity)
     db.commit()  # the login's last use: what idleness is counted from
     if found is None:
         return None
@@ -163,6 +165,15 @@ def page_caller(request: Request, db: DB, now: Now) -> Caller:
     return caller
 
 
+def poll_caller(request: Request, db: DB, now: Now) -> Caller:
+    """As :func:`page_caller`, for requests a page makes by itself (a poll for new flags):
+    they do not keep the login alive, and without one they answer 401, not a redirect."""
+    caller = _login_of(request, db, now, activity=False)
+    if caller is None:
+        raise HTTPException(401, "the login has ended")
+    return caller
+
+
 def _clinic(db: Session, slug: str, caller: Caller) -> Clinic:
     row = clinic_rows.by_slug(db, slug)
     if row is None or row.id not in caller.clinic_ids:
@@ -171,6 +182,7 @@ def _clinic(db: Session, slug: str, caller: Caller) -> Clinic:
 
 
 ApiCaller = Annotated[Caller, Depends(api_caller)]
+PollCaller = Annotated[Caller, Depends(poll_caller)]
 PageCaller = Annotated[Caller, Depends(page_caller)]
 KeyCaller = Annotated[Caller, Depends(key_caller)]
 
@@ -180,6 +192,10 @@ def api_clinic(slug: str, db: DB, caller: ApiCaller) -> Clinic:
 
 
 def page_clinic(slug: str, db: DB, caller: PageCaller) -> Clinic:
+    return _clinic(db, slug, caller)
+
+
+def poll_clinic(slug: str, db: DB, caller: PollCaller) -> Clinic:
     return _clinic(db, slug, caller)
 
 
@@ -198,6 +214,7 @@ def page_admin_clinic(clinic: Annotated[Clinic, Depends(page_clinic)]) -> Clinic
 
 
 ApiClinic = Annotated[Clinic, Depends(api_clinic)]
+PollClinic = Annotated[Clinic, Depends(poll_clinic)]
 PageClinic = Annotated[Clinic, Depends(page_clinic)]
 ApiAdminClinic = Annotated[Clinic, Depends(api_admin_clinic)]
 AdminClinic = Annotated[Clinic, Depends(page_admin_clinic)]

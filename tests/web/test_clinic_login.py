@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from fastapi import APIRouter
 from sqlalchemy import select
 from support.clinic_web import ORG, PASSWORD, email
 
 from followup.access import keys
 from followup.store.engine import transaction
 from followup.store.models import ApiKey, AuditEvent
-from followup.web.deps import COOKIE
+from followup.web.deps import COOKIE, PollClinic
 
 
 def _form_token(page_text: str) -> str:
@@ -110,6 +111,25 @@ def test_a_login_left_idle_for_half_an_hour_ends(clinic_web):
     assert client.get("/api/v1/me").status_code == 200
     clinic_web.clock.now += timedelta(minutes=31)
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_request_a_page_makes_by_itself_does_not_keep_the_login_alive(clinic_web):
+    router = APIRouter()
+
+    @router.get("/clinics/{slug}/poll-probe")
+    def probe(clinic: PollClinic) -> dict:
+        return {"clinic": clinic.slug}
+
+    clinic_web.app.include_router(router)
+    client = clinic_web.login(email("north", "staff"))
+    for _ in range(3):
+        clinic_web.clock.now += timedelta(minutes=8)
+        probed = client.get("/clinics/north/poll-probe")
+        assert probed.status_code == 200, (probed.status_code, probed.text[:300])
+        assert probed.json() == {"clinic": "north"}
+    clinic_web.clock.now += timedelta(minutes=8)
+    answer = client.get("/clinics/north/poll-probe")
+    assert answer.status_code == 401  # 32 minutes without the person doing anything
 
 
 def test_next_never_leads_off_the_site(clinic_web):
