@@ -109,8 +109,13 @@ ALLOWED: dict[str, set[str]] = {
     "worker": {
         "runtime", "config", "store", "outbound", "inbound", "staff", "gateways", "spool",
     },
+    "desk": {
+        "desk", "store", "consent", "texts", "outbound", "gateways", "phones", "hours", "staff",
+        "intake", "access", "inbound",
+    },
     "web": {
         "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
+        "access", "desk", "intake",
     },
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
