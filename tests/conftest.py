@@ -25,6 +25,8 @@ from followup.runtime import Runtime
 from followup.store.engine import make_engine, make_sessionmaker, upgrade
 from followup.store.models import Base
 
+pytest_plugins = ["support.clinic_web"]  # the ``clinic_web`` fixture of the clinic side
+
 #: the on-call phone of the test clinics (seeding.HARBOR and the ``clinic`` fixture)
 ONCALL_PHONE = "+12015550190"
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

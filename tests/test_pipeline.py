@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from support.cli_run import HEADER, ny, outbox, run, write_csv
 
 from followup.cli import main
+from followup.config import load_settings
+from followup.runtime import Runtime
 from followup.store.models import MessageEvent, OutboundMessage, Patient
 
 
@@ -164,12 +166,40 @@ def test_outbox_json_has_the_documented_fields(clinic, tmp_path):
 
 
 def test_demo_is_idempotent_and_sends_within_a_tick(env):
-    assert run("demo").exit_code == 0
-    assert run("demo").exit_code == 0
+    first = run("demo")
+    assert first.exit_code == 0
+    assert "sample reply from demo-p1 filed: emergency" in first.output
+    again = run("demo")
+    assert again.exit_code == 0 and "sample reply" not in again.output
     result = run("send-due", "--once")
     assert result.exit_code == 0
-    assert result.output.count("SMS to") == 3
+    # the three aftercare texts, and the on-call page of the sample emergency reply
+    assert result.output.count("SMS to") == 4
+    assert result.output.count("SMS to +1201***0150") == 1
     assert len(outbox("--status", "sent")) == 3
+
+
+def test_the_demo_prints_a_login_that_opens_the_dashboard(env):
+    import re
+
+    from starlette.testclient import TestClient
+
+    from followup.web.app import create_app
+
+    run("demo")
+    output = run("demo").output  # a second run gives a new password, which is the one
+    email, password = re.search(r"dashboard login: (\S+)  password: (\S+)", output).groups()
+    rt = Runtime(load_settings({**env, "FOLLOWUP_DEV_MODE": "1"}))
+    try:
+        client = TestClient(create_app(rt), follow_redirects=False)
+        form = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        answer = client.post("/login", data={"email": email, "password": password,
+                                             "csrf_token": token})  # fmt: skip
+        assert answer.status_code == 303
+        assert client.get("/").headers["location"] == "/clinics/demo/flags"
+    finally:
+        rt.close()
 
 
 def test_commands_refuse_an_unmigrated_database(tmp_path, monkeypatch):

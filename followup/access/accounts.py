@@ -74,6 +74,24 @@ def add_user(
     return Account(user.id, email, role, tuple(ids))
 
 
+def set_password(
+    db: Session, email: str, password: str, now: datetime, *, actor: str = audit.CLI
+) -> Account:
+    """Give an account a new password and end its logins (a password is changed when the old
+    one may be known to someone else). AccountError for an unknown account or a weak one."""
+    check_password(password)
+    user = store.user_by_email(db, check_email(email))
+    if user is None:
+        raise AccountError(f"email: no account {email.strip().lower()}")
+    store.set_password_hash(db, user.id, secrets.hash_password(password))
+    store.end_logins_of(db, user.id, now)
+    account = _account(db, user)
+    for clinic_id in account.clinic_ids:
+        audit.record(db, actor=actor, action="user.password", now=now, clinic_id=clinic_id,
+                     subject=f"user:{user.id}")  # fmt: skip
+    return account
+
+
 class Throttled(Exception):
     """Too many failed logins lately (:mod:`followup.access.throttle`): try again at
     ``retry_at``."""
@@ -119,16 +137,25 @@ def log_in(
     return Login(account, token, csrf)
 
 
-def signed_in(db: Session, token: str | None, now: datetime) -> tuple[Account, str] | None:
-    """``(account, csrf token)`` of a live login session, which this request keeps alive;
-    None for a missing, ended, expired or idle one, or a disabled account."""
+#: a login's last use is written at most this often: a page's every request need not write
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def signed_in(
+    db: Session, token: str | None, now: datetime, *, activity: bool = True
+) -> tuple[Account, str] | None:
+    """``(account, csrf token)`` of a live login session; None for a missing, ended, expired
+    or idle one, or a disabled account. A request that is the person's ``activity`` keeps the
+    login alive; one a page makes by itself (a poll for new flags) does not, so a page left
+    open still ends after :data:`IDLE`."""
     if not token:
         return None
     found = store.live_login(db, secrets.token_hash(token), now=now, idle_since=now - IDLE)
     if found is None:
         return None
     login, user = found
-    store.touch_login(db, login.id, now)
+    if activity and now - login.last_seen_at >= TOUCH_EVERY:
+        store.touch_login(db, login.id, now)
     account = _account(db, user)
     return account, login.csrf_token
 

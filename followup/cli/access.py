@@ -48,6 +48,28 @@ def users_add(
     click.echo(f"account {account.id}: {account.email}, {account.role} of {', '.join(clinics)}")
 
 
+@users.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin's first line.")
+@click.pass_context
+def users_password(ctx: click.Context, email: str, password_stdin: bool) -> None:
+    """Set an account's password; its open logins end."""
+    from followup.access.accounts import set_password
+    from followup.store.engine import transaction
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    rt = get_runtime(ctx)
+    try:
+        with transaction(rt.sessions) as db:
+            account = set_password(db, email, password, datetime.now(UTC))
+    except AccountError as exc:
+        fail(f"cannot set the password: {exc}")
+    click.echo(f"account {account.id}: password set, its logins ended")
+
+
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:

@@ -184,11 +184,18 @@ def outbox(
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Create a demo clinic, patients and today's sessions (idempotent)."""
+    from followup.cli.demo import demo_account, demo_replies
     from followup.intake.demo import create_demo
 
     rt = get_runtime(ctx)
-    for line in create_demo(rt.sessions, datetime.now(UTC)):
+    now = datetime.now(UTC)
+    lines = create_demo(rt.sessions, now)
+    run_hint = lines.pop() if lines and lines[-1].startswith("now run") else None
+    lines += demo_replies(rt, now) + demo_account(rt, now)
+    for line in lines:
         click.echo(line)
+    if run_hint:
+        click.echo(f"{run_hint}; the dashboard is then at http://127.0.0.1:8000/")
 
 
 @clinics.command("set-plan")

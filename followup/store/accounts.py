@@ -72,6 +72,16 @@ def disable_user(db: Session, user_id: int, now: datetime) -> bool:
     return done.rowcount == 1
 
 
+def end_logins_of(db: Session, user_id: int, now: datetime) -> int:
+    """End every live login of an account (its password changed): how many."""
+    done = db.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return done.rowcount
+
+
 def clinics_of_user(db: Session, user_id: int) -> list[int]:
     q = select(StaffClinic.clinic_id).where(StaffClinic.user_id == user_id)
     return sorted(db.scalars(q))

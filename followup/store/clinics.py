@@ -50,6 +50,13 @@ def by_slug(db: Session, slug: str) -> Clinic | None:
     return db.scalar(select(Clinic).where(Clinic.slug == slug))
 
 
+def by_ids(db: Session, ids: Sequence[int]) -> Sequence[Clinic]:
+    """The clinics of ``ids``, by name (the clinics a staff account sees)."""
+    if not ids:
+        return []
+    return db.scalars(select(Clinic).where(Clinic.id.in_(list(ids))).order_by(Clinic.name)).all()
+
+
 def slug_taken(db: Session, slug: str) -> bool:
     return db.scalar(select(Clinic.id).where(Clinic.slug == slug)) is not None
 

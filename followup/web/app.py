@@ -15,11 +15,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse
 from twilio.request_validator import RequestValidator
 
 from followup.config import check_replies_reach_a_person
@@ -28,7 +30,10 @@ from followup.inbound.receive import senders_of
 from followup.runtime import Runtime
 from followup.staff.alerts import AlertSender
 from followup.texts.catalogue import Catalogue
-from followup.web import twilio_hooks
+from followup.web import api_errors, twilio_hooks
+from followup.web.pages import STATIC
+from followup.web.routers import ROUTERS
+from followup.web.security_headers import SecurityHeaders
 from followup.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ def create_app(
     gateway: Gateway | None = None,
     catalogue: Catalogue | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> Starlette:
+) -> FastAPI:
     """The app. Without ``alerts`` it builds its own sender (on ``gateway``, default: the
     configured one) and runs it for the app's lifetime; a given sender belongs to the caller."""
     settings = runtime.settings
@@ -81,7 +86,7 @@ def create_app(
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Everything loaded so far (SQLAlchemy, the SDK, templates) lives as long as the
         # process: keep it out of the garbage collector's scans, which otherwise walk it
         # again and again while requests wait (a tail-latency cost, not a throughput one).
@@ -104,7 +109,54 @@ def create_app(
     async def healthz(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok\n")
 
-    hooks = twilio_hooks.routes(state, clock or twilio_hooks.utc_now)
-    app = Starlette(routes=[Route("/healthz", healthz), *hooks], lifespan=lifespan)
+    now = clock or twilio_hooks.utc_now
+    app = FastAPI(
+        title="followup clinic API",
+        version="1",
+        summary="Sessions, patients, texts, replies and flags of one clinic, and FHIR R4 intake",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.followup = state
+    app.state.clock = now
+    app.add_route("/healthz", healthz, include_in_schema=False)
+    # the Twilio webhooks keep their plain Starlette routes: their contract is Twilio's
+    app.router.routes.extend(twilio_hooks.routes(state, now))
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-static", StaticFiles(directory=_swagger_static()), name="docs-static")
+
+    async def docs(_request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="followup clinic API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )  # fmt: skip
+
+    app.add_route("/docs", docs, include_in_schema=False)
+    api_errors.install(app)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+API_DESCRIPTION = """\
+Every route under `/api/v1/clinics/{slug}` is scoped to one clinic. Authenticate with the
+clinic's API key (`followup keys create --clinic SLUG`) as `Authorization: Bearer fu_...`, or
+with a staff login cookie plus the `X-CSRF-Token` header for changes. A clinic that is not
+the caller's answers 404, as an unknown one does. Bad input answers 422 with the field and
+the reason, and nothing is written. FHIR R4 intake is at `POST /fhir/Encounter` and
+`POST /fhir` (a transaction or batch Bundle).
+"""
+
+
+def _swagger_static() -> str:
+    """Swagger UI's files, from the swagger-ui-py package: the docs page loads nothing from
+    a CDN."""
+    import swagger_ui
+
+    return str(Path(swagger_ui.__file__).with_name("static"))

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from followup.inbound.receive import Senders
 from followup.spool import Spool
 from followup.staff.alerts import AlertSender
+from followup.store.engine import make_sessionmaker
 from followup.texts.catalogue import Catalogue
 
 
@@ -38,6 +40,8 @@ class AppState:
     #: the threads that run database work, ``db_concurrency`` of them
     db_threads: ThreadPoolExecutor = field(init=False)
     spool: Spool = field(init=False)
+    #: sessions of the clinic side's requests (the webhooks use their own threads)
+    sessions: sessionmaker[Session] = field(init=False)
     #: set when the spool may hold replies the database can take now: wakes the drain
     drain_wanted: asyncio.Event = field(init=False)
     #: this process kept a reply in the spool since its last drain
@@ -46,6 +50,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.db_threads = ThreadPoolExecutor(self.db_concurrency, thread_name_prefix="web-db")
         self.spool = Spool(self.spool_dir)
+        self.sessions = make_sessionmaker(self.engine)
         self.drain_wanted = asyncio.Event()
 
     def close(self) -> None:

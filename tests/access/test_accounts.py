@@ -275,3 +275,23 @@ def test_guessing_is_throttled_per_account_and_per_client(runtime, clinic):
         attempt(PASSWORD, later, client="bot")
     assert attempt(PASSWORD, later, client="198.51.100.7") is not None
     assert "user1@x.example" not in every_stored_value(runtime)  # tried e-mails: hashed
+
+
+def test_a_new_password_replaces_the_old_and_ends_the_open_logins(runtime, clinic):
+    add(runtime)
+    with transaction(runtime.sessions) as db:
+        login = accounts.log_in(db, "ana@harbor.example", PASSWORD, NOW)
+    result = run("users", "password", "ana@harbor.example", "--password-stdin",
+                 input="a brand new passphrase\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with transaction(runtime.sessions) as db:
+        assert accounts.signed_in(db, login.token, NOW + timedelta(minutes=1)) is None
+        assert accounts.log_in(db, "ana@harbor.example", PASSWORD, NOW) is None
+        assert accounts.log_in(db, "ana@harbor.example", "a brand new passphrase", NOW)
+        actions = db.scalars(select(AuditEvent.action)).all()
+    assert "user.password" in actions
+    weak = run("users", "password", "ana@harbor.example", "--password-stdin", input="short\n")
+    unknown = run("users", "password", "nobody@harbor.example", "--password-stdin",
+                  input="a brand new passphrase\n")  # fmt: skip
+    assert weak.exit_code == 1 and "password" in weak.output
+    assert unknown.exit_code == 1 and "no account" in unknown.output

@@ -1,0 +1,15 @@
+"""Every router of the clinic side, in the order the app includes them: pages, then the
+JSON API. Add a router here and it is served, documented in /openapi.json (API routers),
+and walked by the tenant-isolation test (tests/web/test_isolation.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from followup.web.api import me
+from followup.web.dashboard import login
+
+ROUTERS: list[APIRouter] = [
+    login.router,
+    me.router,
+]
