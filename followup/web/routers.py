@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from followup.web.api import me
+from followup.web.api import fhir, me, sessions
 from followup.web.dashboard import login
 
 ROUTERS: list[APIRouter] = [
     login.router,
     me.router,
+    sessions.router,
+    fhir.router,
 ]
