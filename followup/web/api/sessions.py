@@ -149,19 +149,19 @@ def _patient(view: patients.PatientView) -> PatientOut:
     return PatientOut(**{k: v for k, v in view.__dict__.items() if k in PatientOut.model_fields})
 
 
-@router.get("/patients/{patient_id}", response_model=PatientOut, summary="A patient")
-def get_patient(patient_id: Id, clinic: ApiClinic, db: DB, now: Now) -> PatientOut:
-    row = patients.patient_row_id(db, clinic.id, patient_id)
+@router.get("/patients/{pid}", response_model=PatientOut, summary="A patient")
+def get_patient(pid: Id, clinic: ApiClinic, db: DB, now: Now) -> PatientOut:
+    """``pid`` is the clinic's own patient id (as in a session put)."""
+    row = patients.patient_row_id(db, clinic.id, pid)
     view = patients.get_patient(db, clinic.id, row, now=now, actor=clinic.caller.actor)
     db.commit()  # the audit of the view
     return _patient(view)
 
 
-@router.patch("/patients/{patient_id}", response_model=PatientOut, summary="Change a patient")
-def patch_patient(
-    patient_id: Id, body: PatientPatch, clinic: ApiClinic, db: DB, now: Now
-) -> PatientOut:
-    row = patients.patient_row_id(db, clinic.id, patient_id)
+@router.patch("/patients/{pid}", response_model=PatientOut, summary="Change a patient")
+def patch_patient(pid: Id, body: PatientPatch, clinic: ApiClinic, db: DB, now: Now) -> PatientOut:
+    """``pid`` is the clinic's own patient id (as in a session put)."""
+    row = patients.patient_row_id(db, clinic.id, pid)
     given = body.model_dump(exclude_unset=True)
     clear = frozenset(k for k in ("locale", "timezone") if k in given and given[k] is None)
     view = patients.update_patient(
