@@ -7,10 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
-from followup.web.dashboard import login
+from followup.web.dashboard import login, patients
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    patients.router,
     me.router,
     sessions.router,
     fhir.router,
