@@ -41,20 +41,32 @@ class Written:
 class RowWriter:
     """Upserts one batch of valid rows per transaction. ``consent_method`` records how
     consent was given ("csv", "fhir"). Phones are remembered across batches, so a patient
-    given two phones anywhere in one import is told."""
+    given two phones anywhere in one import is told. Without a ``factory`` it writes only
+    in a caller's transaction (:meth:`write_in`)."""
 
-    def __init__(self, factory: sessionmaker[Session], now: datetime, consent_method: str):
+    def __init__(
+        self, factory: sessionmaker[Session] | None, now: datetime, consent_method: str
+    ) -> None:
         self.factory = factory
         self.now = now
         self.consent_method = consent_method
         self.phones = PhoneChanges()
 
     def write(self, rows: list[Row], *, all_or_nothing: bool = False) -> Written:
+        """Write ``rows`` in a transaction of their own (committed here)."""
+        if not rows:
+            return Written()
+        assert self.factory is not None, "a writer without a factory writes with write_in"
+        with self.factory() as db, db.begin():
+            return self.write_in(db, rows, all_or_nothing=all_or_nothing)
+
+    def write_in(self, db: Session, rows: list[Row], *, all_or_nothing: bool = False) -> Written:
+        """Write ``rows`` in the caller's transaction (``db``), not committing it: the API's
+        session upsert writes its audit event in the same transaction."""
         done = Written()
         if not rows:
             return done
-        with self.factory() as db:
-            owners = treatment_sessions.patients_of(db, [(r.clinic_id, r.session_id) for r in rows])
+        owners = treatment_sessions.patients_of(db, [(r.clinic_id, r.session_id) for r in rows])
         moved = [
             r for r in rows if owners.get((r.clinic_id, r.session_id), r.patient_id) != r.patient_id
         ]
@@ -85,24 +97,23 @@ class RowWriter:
             PatientRow(r.clinic_id, r.patient_id, r.first_name, r.phone, r.locale, r.consent)
             for r in latest.values()
         ]
-        with self.factory() as db, db.begin():
-            ids = patients.upsert_imported(db, people, self.now, consent_method=self.consent_method)
-            treatment_sessions.upsert_imported(
-                db,
-                [
-                    SessionRow(
-                        clinic_id=r.clinic_id,
-                        external_id=r.session_id,
-                        patient_id=ids[(r.clinic_id, r.patient_id)],
-                        completed_at=r.completed_at,
-                        status=r.status,
-                        regions=r.regions,
-                        next_appointment_at=r.next_appointment_at,
-                    )
-                    for r in rows
-                ],
-                self.now,
-            )
+        ids = patients.upsert_imported(db, people, self.now, consent_method=self.consent_method)
+        treatment_sessions.upsert_imported(
+            db,
+            [
+                SessionRow(
+                    clinic_id=r.clinic_id,
+                    external_id=r.session_id,
+                    patient_id=ids[(r.clinic_id, r.patient_id)],
+                    completed_at=r.completed_at,
+                    status=r.status,
+                    regions=r.regions,
+                    next_appointment_at=r.next_appointment_at,
+                )
+                for r in rows
+            ],
+            self.now,
+        )
         for r in rows:
             (done.updated if (r.clinic_id, r.session_id) in owners else done.created).append(r.line)
         return done

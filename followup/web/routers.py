@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from followup.web.api import me
-from followup.web.dashboard import login
+from followup.web.api import fhir, me, sessions
+from followup.web.dashboard import login, patients
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    patients.router,
     me.router,
+    sessions.router,
+    fhir.router,
 ]
