@@ -75,6 +75,22 @@ def flags(db: Session, *, status: str, clinic_slug: str | None = None) -> Sequen
     return db.execute(q).all()
 
 
+def clinic_flags(
+    db: Session, clinic_id: int, *, status: str, limit: int = 200
+) -> Sequence[Row[Any]]:
+    """As :func:`flags`, for one clinic by id, plus the patient's row id and what the
+    patient wrote (for staff eyes only), newest first."""
+    q = (
+        select(Flag, Patient.first_name, Patient.external_id, InboundMessage.body)
+        .outerjoin(Patient, Patient.id == Flag.patient_id)
+        .outerjoin(InboundMessage, InboundMessage.id == Flag.inbound_id)
+        .where(Flag.clinic_id == clinic_id, Flag.status == status)
+        .order_by(Flag.created_at.desc(), Flag.id.desc())
+        .limit(limit)
+    )
+    return db.execute(q).all()
+
+
 def alerts(db: Session, *, status: str | None = None) -> Sequence[StaffAlert]:
     """Staff alerts, newest first; all of them unless ``status`` is given."""
     q = _ALERTS.where(StaffAlert.status == status) if status else _ALERTS

@@ -7,10 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
-from followup.web.dashboard import login, patients
+from followup.web.dashboard import flags, login, patients
 
 ROUTERS: list[APIRouter] = [
     login.router,
+    flags.router,
     patients.router,
     me.router,
     sessions.router,
