@@ -14,12 +14,12 @@ from followup.store.models import AuditEvent, Flag, InboundMessage, Patient
 
 
 def _flag(web, external_id: str, kind: str, reason: str, body: str, minutes_ago: int) -> int:
+    reply_kind = kind if kind in ("emergency", "clinic_today") else "text"
     with web.sessions() as db, db.begin():
         patient = db.scalars(select(Patient).where(Patient.external_id == external_id)).one()
         reply = InboundMessage(
             clinic_id=patient.clinic_id, patient_id=patient.id, from_number=patient.phone,
-            to_number="+12015550111", body=body, kind=kind if kind in ("emergency", "clinic_today") else "text",
-            urgency=kind,
+            to_number="+12015550111", body=body, kind=reply_kind, urgency=kind,
             provider_sid=f"SM{abs(hash((external_id, body))):032x}"[:34],
             received_at=web.clock.now - timedelta(minutes=minutes_ago),
         )  # fmt: skip
