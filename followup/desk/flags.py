@@ -40,25 +40,18 @@ class FlagView:
     acknowledged_at: datetime | None
 
 
-def flags(db: Session, clinic_id: int, now: datetime, *, status: str = FlagStatus.OPEN):
-    """The clinic's flags in ``status``: open ones most urgent first, others newest first."""
-    rows = listings.clinic_flags(db, clinic_id, status=status)
+def flags(
+    db: Session, clinic_id: int, now: datetime, *, status: str = FlagStatus.OPEN,
+    flag_id: int | None = None, limit: int | None = None,
+) -> list[FlagView]:  # fmt: skip
+    """The clinic's flags in ``status`` (every open one: no limit drops a flag from the
+    worklist): open ones most urgent first, others newest first."""
+    rows = listings.clinic_flags(db, clinic_id, status=status, flag_id=flag_id, limit=limit)
     views = [
-        FlagView(
-            f.id,
-            f.kind,
-            f.reason,
-            f.created_at,
-            now - f.created_at,
-            f.patient_id,
-            first,
-            ext,
-            body,
-            f.acknowledged_by,
-            f.acknowledged_at,
-        )
+        FlagView(f.id, f.kind, f.reason, f.created_at, now - f.created_at, f.patient_id, first,
+                 ext, body, f.acknowledged_by, f.acknowledged_at)
         for f, first, ext, body in rows
-    ]
+    ]  # fmt: skip
     if status == FlagStatus.OPEN:
         views.sort(key=lambda v: (URGENCY.get(v.kind, 9), v.created_at))
     return views
@@ -70,12 +63,10 @@ def acknowledge(
     """Acknowledge an open flag of this clinic; NotFound for another clinic's, DeskError
     when it was acknowledged already (by whoever was first)."""
     note = " ".join((note or "").split())[:MAX_NOTE]
-    if not any(v.id == flag_id for v in flags(db, clinic_id, now)):
-        if any(v.id == flag_id for v in flags(db, clinic_id, now, status=FlagStatus.ACKNOWLEDGED)):
-            raise DeskError("flag", "it was acknowledged already")
-        raise NotFound("flag")
     who = actor.removeprefix("user:")
     if not flag_rows.acknowledge_flag(db, flag_id, by=who, now=now, clinic_id=clinic_id):
-        raise DeskError("flag", "it was acknowledged already")
+        if flags(db, clinic_id, now, status=FlagStatus.ACKNOWLEDGED, flag_id=flag_id):
+            raise DeskError("flag", "it was acknowledged already")
+        raise NotFound("flag")
     audit.record(db, actor=actor, action="flag.ack", now=now, clinic_id=clinic_id,
                  subject=f"flag:{flag_id}", detail=note or None)  # fmt: skip

@@ -76,18 +76,23 @@ def flags(db: Session, *, status: str, clinic_slug: str | None = None) -> Sequen
 
 
 def clinic_flags(
-    db: Session, clinic_id: int, *, status: str, limit: int = 200
-) -> Sequence[Row[Any]]:
-    """As :func:`flags`, for one clinic by id, plus the patient's row id and what the
-    patient wrote (for staff eyes only), newest first."""
+    db: Session, clinic_id: int, *, status: str, limit: int | None = None,
+    flag_id: int | None = None,
+) -> Sequence[Row[Any]]:  # fmt: skip
+    """As :func:`flags`, for one clinic by id (and one flag, with ``flag_id``), plus what
+    the patient wrote (for staff eyes only), newest first. No limit unless asked: the open
+    flags are the staff's worklist, and none may fall off its end."""
     q = (
         select(Flag, Patient.first_name, Patient.external_id, InboundMessage.body)
         .outerjoin(Patient, Patient.id == Flag.patient_id)
         .outerjoin(InboundMessage, InboundMessage.id == Flag.inbound_id)
         .where(Flag.clinic_id == clinic_id, Flag.status == status)
         .order_by(Flag.created_at.desc(), Flag.id.desc())
-        .limit(limit)
     )
+    if flag_id is not None:
+        q = q.where(Flag.id == flag_id)
+    if limit is not None:
+        q = q.limit(limit)
     return db.execute(q).all()
 
 

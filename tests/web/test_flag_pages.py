@@ -79,3 +79,12 @@ def test_the_poll_lists_a_new_flag_and_answers_401_once_logged_out(clinic_web):
     assert client.get("/clinics/north/flags/live").json()["open"] == [flag_id]
     client.post("/logout", data={"csrf_token": client.csrf})
     assert client.get("/clinics/north/flags/live").status_code == 401
+
+
+def test_no_open_flag_falls_off_a_long_worklist(clinic_web):
+    oldest = _flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest", 600)
+    for i in range(210):
+        _flag(clinic_web, "P1", "review", "free text", f"question {i}", i)
+    page = clinic_web.login(email("north", "staff")).get("/clinics/north/flags")
+    assert page.text.count('<article class="flag') == 211
+    assert page.text.index(f'id="flag-{oldest}"') < page.text.index('class="flag review"')

@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/clinics/{slug}/flags", response_class=HTMLResponse)
 def flags_page(request: Request, clinic: PageClinic, db: DB, now: Now) -> HTMLResponse:
     open_flags = desk.flags(db, clinic.id, now)
-    done = desk.flags(db, clinic.id, now, status=FlagStatus.ACKNOWLEDGED)[:20]
+    done = desk.flags(db, clinic.id, now, status=FlagStatus.ACKNOWLEDGED, limit=20)
     return page(request, "flags.html", clinic=clinic, flags=open_flags, done=done,
                 notice=request.query_params.get("done"))  # fmt: skip
 
@@ -35,7 +35,7 @@ def flags_live(clinic: PollClinic, db: DB, now: Now) -> dict:
 @router.get("/clinics/{slug}/flags/{flag_id}", response_class=HTMLResponse)
 def flag_page(request: Request, clinic: PageClinic, flag_id: int, db: DB, now: Now) -> HTMLResponse:
     for status in (FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED):
-        found = [v for v in desk.flags(db, clinic.id, now, status=status) if v.id == flag_id]
+        found = desk.flags(db, clinic.id, now, status=status, flag_id=flag_id)
         if found:
             return page(request, "flags.html", clinic=clinic, flags=found if status == "open"
                         else [], done=[] if status == "open" else found, single=True)  # fmt: skip
