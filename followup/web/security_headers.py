@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: pages whose inline scripts we did not write (the API's Swagger UI): they get a looser
 #: script policy, still with no script from elsewhere
 _DOCS = ("/docs",)
+#: files that hold no patient's data and may be cached
+_STATIC = ("/static/", "/docs-static/")
 
 
 class SecurityHeaders:
@@ -36,17 +38,16 @@ class SecurityHeaders:
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"same-origin"),
         ]
-        if not path.startswith(("/static/", "/docs-static/")):
+        # static files may be cached; anything else may hold patients' data, and our
+        # no-store replaces whatever cache header the route set
+        replaced = set() if path.startswith(_STATIC) else {b"cache-control"}
+        if replaced:
             extra.append((b"cache-control", b"no-store"))
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = (
-                    [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
-                    if not path.startswith(("/static/", "/docs-static/"))
-                    else list(message.get("headers", []))
-                )
-                message["headers"] = headers + extra
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
+                message["headers"] = kept + extra
             await send(message)
 
         await self.app(scope, receive, sending)
