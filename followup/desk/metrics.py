@@ -141,14 +141,13 @@ def periods(now: datetime, tz: ZoneInfo, days: int, by: str) -> list[Period]:
     starts = [first + timedelta(days=i) for i in range(days)]
     if by == "week":
         starts = [d for d in starts if d == first or d.weekday() == 0]
-    edges = [_midnight(d, tz) for d in starts] + [now.astimezone(UTC)]
+    edges = [local_midnight(d, tz) for d in starts] + [now.astimezone(UTC)]
     label = "%d %b" if by == "day" else "week of %d %b"
-    return [
-        Period(d.strftime(label), edges[i], edges[i + 1]) for i, d in enumerate(starts)
-    ]
+    return [Period(d.strftime(label), edges[i], edges[i + 1]) for i, d in enumerate(starts)]
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) ``day`` begins in ``tz``."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
