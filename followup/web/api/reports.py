@@ -1,6 +1,6 @@
 """The clinic's report figures and its audit log over JSON: the same numbers as the reports
-page, with their definitions, and the audit log for admins (a key counts as the clinic's
-admin: it is the clinic's own system)."""
+page, with their definitions (for staff and the clinic's keys), and the audit log for the
+clinic's admins (a login with the admin or org role; a key has no role and gets 403)."""
 
 from __future__ import annotations
 
