@@ -116,3 +116,30 @@ def test_percentiles_interpolate_between_ranks():
     assert metrics.ranks_for(2, (0.5,)) == {1, 2}
     assert metrics.percentile(values, 2, 0.5) == 20
     assert metrics.percentile({1: 7.0}, 1, 0.9) == 7 and metrics.percentile({}, 0, 0.5) is None
+
+
+def test_column_charts_are_well_formed_escape_labels_and_stack():
+    import xml.etree.ElementTree as ET
+
+    from followup.desk.charts import NO_DATA, Series, column_chart
+
+    svg = column_chart(
+        chart_id="c", title="<b>t</b>", summary="s", categories=["<a>", "b"],
+        series=[Series("x&y", (1.0, 3.0), "bar-a"), Series("z", (1.0, None), "bar-b")],
+        y_label="Count", x_label="Day", stacked=True,
+    )  # fmt: skip
+    root = ET.fromstring(svg)
+    assert root.get("role") == "img" and root.get("aria-labelledby") == "c-title c-desc"
+    bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("*") is not None]
+    assert len(bars) == 3  # None draws nothing
+    heights = {b.find("*").text: float(b.get("height")) for b in bars}
+    assert heights["<a>, x&y: 1"] == pytest.approx(heights["<a>, z: 1"])
+    assert heights["b, x&y: 3"] == pytest.approx(3 * heights["<a>, z: 1"])
+    assert "<b>" not in svg and "&lt;a&gt;" in svg
+    empty = column_chart(
+        chart_id="e", title="t", summary="s", categories=["a"],
+        series=[Series("x", (None,), "bar-a")], y_label="y", x_label="x",
+    )  # fmt: skip
+    assert (
+        NO_DATA in empty and ET.fromstring(empty).find("{http://www.w3.org/2000/svg}rect") is None
+    )
