@@ -221,10 +221,12 @@ def _columns(
     width = slot * (0.7 if stacked else 0.8 / len(series))
     for j, s in enumerate(series):
         value = s.values[i]
-        if value is None or value <= 0:
+        # no data draws nothing; a zero of its own (0 %) is a hairline, so the two differ
+        if value is None or (value <= 0 and stacked):
             continue
         left = x + slot * 0.15 if stacked else x + slot * 0.1 + j * width
         y0, y1 = frame.y(base + value if stacked else value), frame.y(base)
+        y0 = min(y0, y1 - 1.5)
         drawn.append(
             f'<rect x="{left:.1f}" y="{y0:.1f}" width="{width:.1f}" height="{y1 - y0:.1f}" '
             f'class="chart-bar {escape(s.css)}"><title>{escape(category)}, {escape(s.name)}: '

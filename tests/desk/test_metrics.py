@@ -143,3 +143,17 @@ def test_column_charts_are_well_formed_escape_labels_and_stack():
     assert (
         NO_DATA in empty and ET.fromstring(empty).find("{http://www.w3.org/2000/svg}rect") is None
     )
+
+
+def test_a_zero_of_its_own_is_drawn_and_no_data_is_not():
+    import xml.etree.ElementTree as ET
+
+    from followup.desk.charts import Series, column_chart
+
+    svg = column_chart(
+        chart_id="r", title="t", summary="s", categories=["a", "b"],
+        series=[Series("rate", (0.0, None), "bar-a")], y_label="%", x_label="day", high=100,
+    )  # fmt: skip
+    bars = [r for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect")]
+    assert [b.find("*").text for b in bars] == ["a, rate: 0"]
+    assert float(bars[0].get("height")) > 0
