@@ -27,12 +27,15 @@ def _period_words(m: Metrics) -> str:
 def delivery(m: Metrics) -> Drawn:
     total = m.delivery_total
     known = total.delivered + total.undelivered + total.failed
-    summary = (
-        f"No text was sent in {_period_words(m)}."
-        if known + total.awaiting == 0
-        else f"{_percent(total.rate) if total.rate is not None else 'no'}% delivered of {known} "
-        f"texts with a carrier's receipt in {_period_words(m)}; {total.awaiting} awaiting one."
-    )
+    if known + total.awaiting == 0:
+        summary = f"No text was sent in {_period_words(m)}."
+    elif known == 0:
+        summary = f"{total.awaiting} texts sent in {_period_words(m)}, none with a receipt yet."
+    else:
+        summary = (
+            f"{_percent(total.rate)}% delivered of {known} texts with a carrier's receipt in "
+            f"{_period_words(m)}; {total.awaiting} awaiting one."
+        )
     svg = column_chart(
         chart_id="delivery", title="Delivery rate", summary=summary,
         categories=[d.label for d in m.delivery],

@@ -157,3 +157,15 @@ def test_a_zero_of_its_own_is_drawn_and_no_data_is_not():
     bars = [r for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect")]
     assert [b.find("*").text for b in bars] == ["a, rate: 0"]
     assert float(bars[0].get("height")) > 0
+
+
+def test_the_charts_say_their_figure_in_words(clinic_web):
+    from followup.desk import report_charts
+
+    web, now = clinic_web, clinic_web.clock.now
+    assert "No text was sent" in report_charts.delivery(report(web, days=7)).summary
+    add_text(web, "north", status="sent", sent_at=now - HOUR)
+    assert "none with a receipt yet" in report_charts.delivery(report(web, days=7)).summary
+    add_text(web, "north", status="delivered", sent_at=now - HOUR)
+    words = report_charts.delivery(report(web, days=7)).summary
+    assert words.startswith("100.0% delivered of 1 texts") and "1 awaiting" in words
