@@ -19,3 +19,11 @@ class NotFound(DeskError):
 
     def __init__(self, what: str, reason: str = "not found") -> None:
         super().__init__(what, reason)
+
+
+class InvalidFields(DeskError):
+    """Several fields are wrong: ``problems`` holds (field, reason) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(problems[0][0], problems[0][1])
+        self.problems = problems

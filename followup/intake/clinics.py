@@ -27,6 +27,8 @@ from followup.store.models import Clinic
 __all__ = [
     "ClinicError",
     "add_clinic",
+    "check_apprise_url",
+    "check_second_contact",
     "no_destination_warning",
     "set_alert_destinations",
     "set_care_plan",
@@ -99,7 +101,8 @@ def _find(session: Session, slug: str) -> Clinic:
     return clinic
 
 
-def _apprise_url(url: str, field: str) -> str:
+def check_apprise_url(url: str, field: str) -> str:
+    """``url`` if Apprise can send to it, else ClinicError naming ``field``."""
     import apprise
 
     if not apprise.Apprise().add(url):
@@ -120,7 +123,7 @@ def _destinations(
         except PhoneError as exc:
             raise ClinicError(f"oncall_phone: {exc}") from None
     for i, url in enumerate(alert_urls):
-        _apprise_url(url, f"alert_urls[{i}]")
+        check_apprise_url(url, f"alert_urls[{i}]")
     return oncall_phone or None, alert_urls
 
 
@@ -147,11 +150,11 @@ def set_opening_hours(session: Session, slug: str, hours: str | None) -> Clinic:
     return clinic
 
 
-def _second_contact(value: str, country: str) -> str:
+def check_second_contact(value: str, country: str) -> str:
     """A phone number (stored E.164, texted) or an Apprise URL (checked)."""
     value = value.strip()
     if "://" in value:
-        return _apprise_url(value, "second_contact")
+        return check_apprise_url(value, "second_contact")
     try:
         return normalize_phone(value, country)
     except PhoneError as exc:
@@ -193,7 +196,7 @@ def set_escalation(
         contact = clinic.second_contact
     else:
         contact = (
-            _second_contact(second_contact, clinic.country) if second_contact.strip() else None
+            check_second_contact(second_contact, clinic.country) if second_contact.strip() else None
         )
     clinics.set_escalation(
         session,

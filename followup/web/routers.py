@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
 from followup.web.dashboard import flags, login, patients
+from followup.web.dashboard import settings as settings_pages
 
 ROUTERS: list[APIRouter] = [
     login.router,
@@ -16,4 +17,5 @@ ROUTERS: list[APIRouter] = [
     me.router,
     sessions.router,
     fhir.router,
+    settings_pages.router,
 ]
