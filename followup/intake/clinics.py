@@ -20,9 +20,11 @@ from followup.intake.clinic_fields import (
     parse_minutes,
     validate_clinic,
 )
+from followup.outbound.careplan import CarePlan
 from followup.phones import PhoneError, normalize_phone
 from followup.store import clinics
 from followup.store.models import Clinic
+from followup.texts.catalogue import Catalogue
 
 __all__ = [
     "ClinicError",
@@ -30,6 +32,7 @@ __all__ = [
     "check_apprise_url",
     "check_second_contact",
     "no_destination_warning",
+    "plan_template_problems",
     "set_alert_destinations",
     "set_care_plan",
     "set_escalation",
@@ -207,6 +210,19 @@ def set_escalation(
         second_contact=contact,
     )
     return clinic
+
+
+def plan_template_problems(plan: CarePlan, catalogue: Catalogue, source: str) -> list[str]:
+    """The plan's steps that name a template no locale of ``catalogue`` has: such a step
+    could never be sent, so a plan with one is refused before it is stored."""
+    problems = []
+    for step in plan.steps:
+        for key in filter(None, (step.template, step.regions_template)):
+            if not any(key in catalogue.keys(loc) for loc in catalogue.locales):
+                problems.append(
+                    f"{source}: steps ({step.key}): no template {key!r} in {catalogue.directory}"
+                )
+    return problems
 
 
 def set_care_plan(session: Session, slug: str, plan: dict | None) -> Clinic:

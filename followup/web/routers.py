@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
-from followup.web.dashboard import flags, login, patients
+from followup.web.dashboard import careplan, flags, login, patients
 from followup.web.dashboard import settings as settings_pages
 
 ROUTERS: list[APIRouter] = [
@@ -18,4 +18,5 @@ ROUTERS: list[APIRouter] = [
     sessions.router,
     fhir.router,
     settings_pages.router,
+    careplan.router,
 ]
