@@ -35,6 +35,7 @@ from followup.texts.locales import LocaleInfo, format_local, parse_locale_file
 
 __all__ = [
     "ALLOWED_PLACEHOLDERS",
+    "CLINIC_WORDING",
     "CONDITIONS",
     "DEFAULT_LOCALE",
     "FIRST_MESSAGE_KEY",
@@ -50,6 +51,7 @@ __all__ = [
     "LocaleInfo",
     "Template",
     "TemplateError",
+    "clinic_template",
     "compile_source",
     "compile_template",
     "environment",

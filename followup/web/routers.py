@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from followup.web.api import fhir, me, sessions
-from followup.web.dashboard import careplan, flags, login, patients
+from followup.web.api import fhir, me, sessions, templates
+from followup.web.dashboard import careplan, flags, login, patients, wording
 from followup.web.dashboard import settings as settings_pages
 
 ROUTERS: list[APIRouter] = [
@@ -19,4 +19,6 @@ ROUTERS: list[APIRouter] = [
     fhir.router,
     settings_pages.router,
     careplan.router,
+    wording.router,
+    templates.router,
 ]
