@@ -10,7 +10,7 @@ from sqlalchemy import select
 from support.clinic_web import email
 
 from followup.outbound.careplan import DEFAULT_PLAN_DATA, parse_plan
-from followup.store.models import AuditEvent, Clinic
+from followup.store.models import Clinic
 
 URL = "/clinics/north/careplan"
 
@@ -18,11 +18,6 @@ URL = "/clinics/north/careplan"
 def _stored(web, slug="north"):
     with web.sessions() as db:
         return db.scalar(select(Clinic.care_plan).where(Clinic.slug == slug))
-
-
-def _uploads(web) -> list[AuditEvent]:
-    with web.sessions() as db:
-        return list(db.scalars(select(AuditEvent).where(AuditEvent.action == "careplan.upload")))
 
 
 def _without_72h() -> dict:
@@ -61,12 +56,12 @@ def test_a_valid_plan_is_stored_and_audited_and_staff_cannot_upload(clinic_web):
     assert [s["key"] for s in _stored(clinic_web)["steps"]] == ["aftercare", "checkin_24h",
                                                                 "reminder"]  # fmt: skip
     assert _stored(clinic_web, "south") is None
-    [event] = _uploads(clinic_web)
+    [event] = clinic_web.audit("careplan.upload")
     assert event.detail == "plan.json (json); steps: aftercare, checkin_24h, reminder"
     page = admin.get(URL)
     assert "own plan" in page.text and "checkin_72h" not in page.text
     assert admin.post(URL + "/reset", data={"csrf_token": admin.csrf}).status_code == 303
-    assert _stored(clinic_web) is None and len(_uploads(clinic_web)) == 2
+    assert _stored(clinic_web) is None and len(clinic_web.audit("careplan.upload")) == 2
 
 
 def test_a_toml_plan_is_read_too(clinic_web):
@@ -108,7 +103,7 @@ def test_an_invalid_plan_shows_the_parsers_reason_and_stores_nothing(clinic_web)
         assert answer.status_code == 422, text
         assert said in answer.text and "The plan was not stored" in answer.text
         assert 'aria-describedby="plan-error"' in answer.text
-    assert _stored(clinic_web) is None and _uploads(clinic_web) == []
+    assert _stored(clinic_web) is None and clinic_web.audit("careplan.upload") == []
 
 
 def test_another_clinics_admin_gets_404(clinic_web):
