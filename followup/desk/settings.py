@@ -40,6 +40,7 @@ from followup.intake.clinic_fields import (
 )
 from followup.intake.clinics import check_apprise_url, check_second_contact
 from followup.phones import PhoneError, patient_phone
+from followup.staff.redact import redact
 from followup.store import clinics as clinic_rows
 
 #: Apprise schemes that send in the clear: refused for alert URLs (an alert names a flag)
@@ -233,7 +234,8 @@ def save(
                if getattr(before, f.name) != getattr(after, f.name)]  # fmt: skip
     if changed:
         detail = "; ".join(
-            f"{name}: {_audited(getattr(before, name))} -> {_audited(getattr(after, name))}"
+            f"{name}: {_audited(name, getattr(before, name))} -> "
+            f"{_audited(name, getattr(after, name))}"
             for name in changed
         )
         audit.record(db, actor=actor, action="settings.change", now=now, clinic_id=clinic_id,
@@ -241,5 +243,10 @@ def save(
     return changed
 
 
-def _audited(value: str) -> str:
-    return repr(value.replace("\n", ", ")) if value else "(none)"
+def _audited(name: str, value: str) -> str:
+    """A setting as the audit log keeps it: Apprise URLs redacted (they hold tokens)."""
+    if not value:
+        return "(none)"
+    if name in ("alert_urls", "second_contact") and "://" in value:
+        value = "\n".join(redact(url) for url in value.splitlines())
+    return repr(value.replace("\n", ", "))

@@ -128,14 +128,17 @@ def _sample(catalogue: Catalogue, clinic: Any, key: str, locale: str, text: str)
     return Preview(rendered, seg.segments, seg.encoding, seg.characters, tuple(problems))
 
 
-def entries(db: Session, clinic_id: int, catalogue: Catalogue) -> list[Entry]:
-    """Every text the clinic may word, in each locale of the catalogue, key order first."""
+def entries(
+    db: Session, clinic_id: int, catalogue: Catalogue, *, only: tuple[str, str] | None = None
+) -> list[Entry]:
+    """Every text the clinic may word, in each locale of the catalogue, key order first
+    (``only``: just that (key, locale))."""
     clinic = _clinic(db, clinic_id)
     own = {(w.template_key, w.locale): w for w in store.of_clinic(db, clinic_id)}
     found = []
     for key in EDITABLE_KEYS:
         for locale in catalogue.locales:
-            if key not in catalogue.keys(locale):
+            if key not in catalogue.keys(locale) or (only and only != (key, locale)):
                 continue
             default = catalogue.template(key, locale).source
             mine = own.get((key, locale))
@@ -151,7 +154,7 @@ def entries(db: Session, clinic_id: int, catalogue: Catalogue) -> list[Entry]:
 def entry(db: Session, clinic_id: int, catalogue: Catalogue, key: str, locale: str) -> Entry:
     """One text of :func:`entries`; NotFound for a key or locale the clinic cannot word."""
     _known(catalogue, key, locale)
-    return next(e for e in entries(db, clinic_id, catalogue) if (e.key, e.locale) == (key, locale))
+    return entries(db, clinic_id, catalogue, only=(key, locale))[0]
 
 
 def _tidy(text: str | None) -> str:

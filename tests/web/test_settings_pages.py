@@ -48,7 +48,7 @@ def test_an_admin_changes_settings_and_the_change_is_audited(clinic_web):
     assert fields["hours_sun"] == "closed" and fields["oncall_phone"] == "+12015550190"
     changed = {**fields, "send_window_start": "09:00", "hours_sat": "09:00-12:00",
                "emergency_after": "10m", "second_contact": "(201) 555-0177",
-               "alert_urls": "jsons://alerts.example.org/hook"}  # fmt: skip
+               "alert_urls": "jsons://alerts.example.org/hook/s3cr3t-token"}  # fmt: skip
     assert admin.post(URL, data=changed).status_code == 403  # no CSRF token
     done = admin.post(URL, data={**changed, "csrf_token": admin.csrf})
     assert done.status_code == 303, done.text
@@ -57,13 +57,16 @@ def test_an_admin_changes_settings_and_the_change_is_audited(clinic_web):
     assert clinic.opening_hours["sat"] == [[540, 720]]
     assert clinic.emergency_second_minutes == 10
     assert clinic.second_contact == "+12015550177"
-    assert clinic.alert_urls == ["jsons://alerts.example.org/hook"]
+    assert clinic.alert_urls == ["jsons://alerts.example.org/hook/s3cr3t-token"]
     [event] = clinic_web.audit("settings.change")
+    assert "s3cr3t" not in event.detail
     assert event.actor == "user:" + email("north", "admin")
     assert "send_window_start: '08:00' -> '09:00'" in event.detail
     assert "hours_sat: 'closed' -> '09:00-12:00'" in event.detail
     assert "emergency_after: '15m' -> '10m'" in event.detail
     assert "hours_mon" not in event.detail
+    # an Apprise URL holds tokens: the log names its scheme and host only
+    assert "alert_urls: (none) -> 'jsons://alerts.example.org/…'" in event.detail
     again = admin.post(URL, data={**_form(admin.get(URL).text), "csrf_token": admin.csrf})
     # nothing changed: nothing audited
     assert again.status_code == 303 and len(clinic_web.audit("settings.change")) == 1
