@@ -204,7 +204,9 @@ def check(given: ClinicSettings, country: str) -> Checked:
         for name in ("review_after", "emergency_after", "clinic_today_after")
     ]
     contact = None
-    if given.second_contact:
+    if "://" in given.second_contact:  # an Apprise URL: encrypted, as the alert URLs
+        contact = attempt("second_contact", _alert_url, given.second_contact, "second_contact")
+    elif given.second_contact:
         contact = attempt("second_contact", check_second_contact, given.second_contact, country)
     emergency = attempt("emergency_number", check_emergency_number, given.emergency_number)
     if problems:

@@ -84,6 +84,7 @@ def test_an_admin_changes_settings_and_the_change_is_audited(clinic_web):
         ("alert_urls", "https://alerts.example.org/hook", "jsons://alerts.example.org/hook"),
         ("review_after", "8d", "between 1 minute and 7 days"),
         ("second_contact", "nobody", "neither a phone number"),
+        ("second_contact", "json://alerts.example.org/hook", "unencrypted"),
         ("emergency_number", "call 911", "not a number to dial"),
     ],
 )
