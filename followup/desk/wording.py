@@ -71,7 +71,8 @@ class Entry:
     own: str | None
     updated_at: datetime | None
     updated_by: str | None
-    #: the text in use, filled with sample data
+    #: the text in use, filled with sample data (checked only when one entry is asked for:
+    #: every text in use passed the check when it was saved or loaded)
     preview: Preview
 
     @property
@@ -107,13 +108,15 @@ def _values(clinic: Any) -> dict[str, str]:
     }
 
 
-def _sample(catalogue: Catalogue, clinic: Any, key: str, locale: str, text: str) -> Preview:
+def _sample(
+    catalogue: Catalogue, clinic: Any, key: str, locale: str, text: str, *, check: bool = True
+) -> Preview:
     """``text`` filled with sample data and checked (:func:`check_source`, plus: it fits
     one GSM-7 segment with this clinic's own values)."""
     default = catalogue.template(key, locale)
     info = catalogue.locale_info(locale)
     path = CLINIC_WORDING / locale / f"{key}.txt"
-    problems = check_source(key, locale, text, info, path=path, default=default)
+    problems = check_source(key, locale, text, info, path=path, default=default) if check else []
     rendered = ""
     with contextlib.suppress(TemplateError):  # the check says why
         rendered = clinic_template(key, locale, text).render(long_context(info, _values(clinic)))
@@ -146,7 +149,7 @@ def entries(
             found.append(
                 Entry(key, locale, default, mine.source if mine else None,
                       mine.updated_at if mine else None, mine.updated_by if mine else None,
-                      _sample(catalogue, clinic, key, locale, text))
+                      _sample(catalogue, clinic, key, locale, text, check=only is not None))
             )  # fmt: skip
     return found
 
