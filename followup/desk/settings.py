@@ -39,9 +39,11 @@ from followup.intake.clinic_fields import (
     send_window_warnings,
 )
 from followup.intake.clinics import check_apprise_url, check_second_contact
-from followup.phones import PhoneError, patient_phone
+from followup.phones import PhoneError, display_phone, patient_phone
 from followup.staff.redact import redact
 from followup.store import clinics as clinic_rows
+from followup.texts.catalogue import Catalogue
+from followup.texts.check import oversized
 
 #: Apprise schemes that send in the clear: refused for alert URLs (an alert names a flag)
 PLAIN_SCHEMES = frozenset({"http", "json", "xml", "form"})
@@ -90,11 +92,21 @@ def current(db: Session, clinic_id: int) -> ClinicSettings:
     return _shown(_clinic(db, clinic_id))
 
 
-def warnings(db: Session, clinic_id: int) -> list[str]:
-    """What is legal but risky in the clinic's settings (a window reaching outside the
-    hours US rules allow), shown beside the form."""
+def warnings(db: Session, clinic_id: int, catalogue: Catalogue) -> list[str]:
+    """What is legal but risky in the clinic's settings, shown beside the form: a window
+    reaching outside the hours US rules allow, and default texts that need a second
+    segment with this clinic's name, phone and emergency number."""
     clinic = _clinic(db, clinic_id)
-    return send_window_warnings(clinic.send_window_start, clinic.send_window_end)
+    values = {
+        "clinic_name": clinic.name,
+        "clinic_phone": display_phone(clinic.phone, clinic.country),
+        "emergency_number": clinic.emergency_number,
+    }
+    return send_window_warnings(clinic.send_window_start, clinic.send_window_end) + [
+        f"text {line} with this clinic's name, phone and emergency number: it costs two "
+        "messages; word it shorter on the wording page"
+        for line in oversized(catalogue, values)
+    ]
 
 
 def _clinic(db: Session, clinic_id: int) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support.clinic_web import email
 
 from followup.store.models import Clinic
@@ -117,3 +117,17 @@ def test_another_clinics_admin_gets_404(clinic_web):
     assert south.get(URL).status_code == 404
     fields = _form(clinic_web.login(email("north", "admin")).get(URL).text)
     assert south.post(URL, data={**fields, "csrf_token": south.csrf}).status_code == 404
+
+
+def test_the_page_warns_of_a_window_past_21_00_and_of_texts_a_long_name_splits(clinic_web):
+    admin = clinic_web.login(email("north", "admin"))
+    fields = _form(admin.get(URL).text)
+    assert 'class="warning"' not in admin.get(URL).text
+    late = {**fields, "send_window_end": "22:00", "csrf_token": admin.csrf}
+    assert admin.post(URL, data=late).status_code == 303
+    page = admin.get(URL).text
+    assert "reaches outside 08:00-21:00" in page and "segment(s)" not in page
+    with clinic_web.sessions() as db, db.begin():  # a name far past the 30 texts are budgeted for
+        db.execute(update(Clinic).where(Clinic.slug == "north").values(
+            name="North Physiotherapy and Sports Rehabilitation of Hoboken"))  # fmt: skip
+    assert "text en/aftercare: 2 GSM-7 segment(s)" in admin.get(URL).text

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from followup.desk import settings as desk
 from followup.desk.errors import InvalidFields
+from followup.web.dashboard.wording import catalogue_of
 from followup.web.deps import DB, AdminClinic, Form, Now
 from followup.web.pages import page
 
@@ -26,7 +27,7 @@ def settings_page(request: Request, clinic: AdminClinic, db: DB) -> HTMLResponse
     saved = request.query_params.get("saved")
     return _form(request, clinic, desk.current(db, clinic.id),
                  notice=f"Settings saved ({saved})." if saved else None,
-                 warnings=desk.warnings(db, clinic.id))  # fmt: skip
+                 warnings=desk.warnings(db, clinic.id, catalogue_of(request)))  # fmt: skip
 
 
 @router.post("/clinics/{slug}/settings", response_model=None)
