@@ -206,8 +206,11 @@ def check(given: ClinicSettings, country: str) -> Checked:
         week = attempt("hours_mon", check_hours, "; ".join(open_days) or "Mon closed")
     oncall = attempt("oncall_phone", _oncall, given.oncall_phone, country)
     urls = [u.strip() for u in given.alert_urls.splitlines() if u.strip()]
-    for i, url in enumerate(urls):
-        attempt("alert_urls", _alert_url, url, f"alert URL {i + 1}")
+    for i, url in enumerate(urls, start=1):
+        try:
+            _alert_url(url, "alert_urls")
+        except ClinicError as exc:  # which line, when there are several
+            problems.append(("alert_urls", f"line {i}: {str(exc).split(': ', 1)[-1]}"))
     if not oncall and not urls and not any(f == "oncall_phone" for f, _ in problems):
         problems.append(("oncall_phone", "give an on-call phone or an alert URL: without one, "
                          "nobody hears of an emergency and the clinic's texts wait"))  # fmt: skip

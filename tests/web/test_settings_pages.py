@@ -80,7 +80,11 @@ def test_an_admin_changes_settings_and_the_change_is_audited(clinic_web):
         ("hours_tue", "17:00-09:00", "start must be before the end"),
         ("oncall_phone", "+1 201", "not a valid number"),
         ("oncall_phone", "", "give an on-call phone or an alert URL"),
-        ("alert_urls", "http://alerts.example.org/hook", "unencrypted"),
+        (
+            "alert_urls",
+            "jsons://ok.example.org/a\nhttp://alerts.example.org/hook",
+            "line 2: http://",
+        ),
         ("alert_urls", "https://alerts.example.org/hook", "jsons://alerts.example.org/hook"),
         ("review_after", "8d", "between 1 minute and 7 days"),
         ("second_contact", "nobody", "neither a phone number"),
