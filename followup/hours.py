@@ -173,10 +173,17 @@ def format_hours(hours: WeekHours) -> str:
             j += 1
         if hours.days[i]:
             names = DAY_NAMES[i] if i == j else f"{DAY_NAMES[i]}-{DAY_NAMES[j]}"
-            times = ",".join(f"{format_minutes(s)}-{format_minutes(e)}" for s, e in hours.days[i])
-            parts.append(f"{names} {times}")
+            parts.append(f"{names} {format_day(hours.days[i])}")
         i = j + 1
     return "; ".join(parts) or "closed"
+
+
+def format_day(intervals: Sequence[Interval]) -> str:
+    """One day's intervals as :func:`parse_hours` reads them (``09:00-12:00,13:00-17:00``),
+    ``closed`` for none."""
+    if not intervals:
+        return "closed"
+    return ",".join(f"{format_minutes(s)}-{format_minutes(e)}" for s, e in intervals)
 
 
 def to_data(hours: WeekHours) -> dict[str, list[list[int]]]:

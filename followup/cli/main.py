@@ -204,7 +204,7 @@ def demo(ctx: click.Context) -> None:
 @click.pass_context
 def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
     """Replace a clinic's care plan with PLAN_FILE (.toml or .json); 'default' resets it."""
-    from followup.intake.clinics import ClinicError, set_care_plan
+    from followup.intake.clinics import ClinicError, plan_template_problems, set_care_plan
     from followup.outbound.careplan import CarePlanError, load_plan_file, plan_to_data
     from followup.store.engine import transaction
     from followup.texts.catalogue import Catalogue, TemplateError
@@ -217,13 +217,9 @@ def clinics_set_plan(ctx: click.Context, slug: str, plan_file: Path) -> None:
             catalogue = Catalogue.load(rt.settings.messages_dir)
         except (CarePlanError, TemplateError) as exc:
             fail(str(exc))
-        for step in plan.steps:
-            for key in filter(None, (step.template, step.regions_template)):
-                if not any(key in catalogue.keys(loc) for loc in catalogue.locales):
-                    fail(
-                        f"{plan_file}: steps ({step.key}): no template {key!r} "
-                        f"in {rt.settings.messages_dir}"
-                    )
+        problems = plan_template_problems(plan, catalogue, str(plan_file))
+        if problems:
+            fail(problems[0])
         data = plan_to_data(plan)
     try:
         with transaction(rt.sessions) as db:

@@ -24,3 +24,11 @@ class NotFound(DeskError):
 class Conflict(DeskError):
     """The action was already done, or the row moved on (a flag acknowledged or closed by
     someone else first): the caller's view is out of date, nothing was changed."""
+
+
+class InvalidFields(DeskError):
+    """Several fields are wrong: ``problems`` holds (field, reason) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__(problems[0][0], problems[0][1])
+        self.problems = problems

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from followup.access import audit
-from followup.desk.errors import DeskError, NotFound
+from followup.desk.errors import DeskError, InvalidFields, NotFound
 from followup.intake.csv_rows import OPTIONAL, REQUIRED, Reject, RowParser
 from followup.intake.writer import RowWriter
 from followup.outbound.careplan import CarePlanError, plan_for
@@ -39,14 +39,6 @@ CONSENT_METHOD = "api"
 #: sessions this far back are weighed with the previewed one (the planner's look-back)
 LOOKBACK = timedelta(days=30)
 _FIELD = re.compile(r"^([a-z_]+): (.*)$", re.DOTALL)
-
-
-class InvalidFields(DeskError):
-    """Several fields are wrong: ``problems`` holds (field, reason) for each."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__(problems[0][0], problems[0][1])
-        self.problems = problems
 
 
 @dataclass(frozen=True)

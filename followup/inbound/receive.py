@@ -44,9 +44,11 @@ from followup.inbound.reading import Classification, ReplyContext, classify
 from followup.phones import display_phone
 from followup.staff import alerts
 from followup.store import flags, replies
+from followup.store import wording as clinic_wording
 from followup.store.flags import acknowledge_flag as acknowledge_flag
 from followup.store.outbox import skip_waiting_nudges
 from followup.store.statuses import ReplyKind
+from followup.store.wording import Wording
 from followup.texts.catalogue import Catalogue
 from followup.texts.locales import callback_when
 from followup.texts.names import patient_names, tidy_without_name
@@ -207,9 +209,11 @@ def render_reply(
     *,
     now: datetime | None = None,
     patient_timezone: str | None = None,
+    wording: Wording | None = None,
 ) -> str:
-    """The answer text. Names are folded to GSM-7 and the first name capped
-    (:mod:`followup.texts.names`), as in every text to a patient. Without a name (an unknown
+    """The answer text, in the clinic's own ``wording`` when it has one for ``key``. Names
+    are folded to GSM-7 and the first name capped (:mod:`followup.texts.names`), as in
+    every text to a patient. Without a name (an unknown
     number, or a name with nothing GSM-7 can spell) the greeting closes up neatly:
     "Thanks, Harbor Physio ..." rather than "Thanks , Harbor Physio ...".
 
@@ -228,6 +232,7 @@ def render_reply(
             "staff_alerted": bool(alerts.destinations(clinic)),
             "callback_when": callback_time(catalogue, locale, clinic, now, patient_timezone),
         },
+        wording,
     )
     return text if names["first_name"] else tidy_without_name(text)
 
@@ -292,6 +297,7 @@ def receive(
             patient.first_name if patient else None,
             now=now,
             patient_timezone=patient.timezone if patient else None,
+            wording=clinic_wording.for_clinics(conn, [clinic.id]).get(clinic.id),
         )
     elif reply_key and reply_key not in NEEDS_A_CLINIC:
         # no clinic to speak for (a number none has on file, on a number several send from):

@@ -102,6 +102,36 @@ def format_delay(minutes: int) -> str:
     return (f"{h}h" if h else "") + (f"{m}m" if m or not h else "")
 
 
+def check_emergency_number(value: str) -> str:
+    """The number patients are told to call in an emergency: digits only, as dialled."""
+    value = value.strip()
+    if not _EMERGENCY.match(value):
+        raise ClinicError(f"emergency_number: {value!r} is not a number to dial, such as 911")
+    return value
+
+
+def check_send_window(start_text: str, end_text: str) -> tuple[int, int]:
+    """The daily sending window as minutes after local midnight; its start must come
+    before its end (a window cannot run across midnight: nobody is texted at night)."""
+    start = parse_hhmm(start_text, "send_window start")
+    end = parse_hhmm(end_text, "send_window end")
+    if start >= end:
+        raise ClinicError(
+            f"send_window: start {format_hhmm(start)} must be before end {format_hhmm(end)}"
+        )
+    return start, end
+
+
+def send_window_warnings(start: int, end: int) -> list[str]:
+    """Legal but risky: a window reaching outside the hours US rules allow for such texts."""
+    if start < QUIET_START or end > QUIET_END:
+        return [
+            f"send_window: {format_hhmm(start)}-{format_hhmm(end)} reaches outside 08:00-21:00, "
+            "the hours US rules (TCPA) allow for such texts"
+        ]
+    return []
+
+
 def name_warnings(name: str) -> list[str]:
     """How texts will show a clinic name, and why it may make them cost more (it appears in
     all of them). Texts fold it to GSM-7 (:func:`followup.texts.names.clinic_name_for_sms`),
@@ -166,22 +196,12 @@ def validate_clinic(
         raise ClinicError("messaging_service_sid: expected 'MG' followed by 32 hex digits")
     if emergency_number is None:
         emergency_number = emergency_number_for(country)
-    elif not _EMERGENCY.match(emergency_number):
-        raise ClinicError(f"emergency_number: {emergency_number!r} is not a number to dial")
+    else:
+        emergency_number = check_emergency_number(emergency_number)
     hours = check_hours(opening_hours) if opening_hours else None
-    start = parse_hhmm(send_window[0], "send_window start")
-    end = parse_hhmm(send_window[1], "send_window end")
-    if start >= end:
-        raise ClinicError(
-            f"send_window: start {format_hhmm(start)} must be before end {format_hhmm(end)}"
-        )
+    start, end = check_send_window(*send_window)
 
-    warnings = name_warnings(name)
-    if start < QUIET_START or end > QUIET_END:
-        warnings.append(
-            f"send_window: {format_hhmm(start)}-{format_hhmm(end)} reaches outside 08:00-21:00, "
-            "the hours US rules (TCPA) allow for such texts"
-        )
+    warnings = name_warnings(name) + send_window_warnings(start, end)
     if from_number and messaging_service_sid:
         warnings.append(
             "from_number and messaging_service_sid both set: Twilio sends through the "

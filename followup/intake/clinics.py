@@ -20,14 +20,19 @@ from followup.intake.clinic_fields import (
     parse_minutes,
     validate_clinic,
 )
+from followup.outbound.careplan import CarePlan
 from followup.phones import PhoneError, normalize_phone
 from followup.store import clinics
 from followup.store.models import Clinic
+from followup.texts.catalogue import Catalogue
 
 __all__ = [
     "ClinicError",
     "add_clinic",
+    "check_apprise_url",
+    "check_second_contact",
     "no_destination_warning",
+    "plan_template_problems",
     "set_alert_destinations",
     "set_care_plan",
     "set_escalation",
@@ -99,7 +104,8 @@ def _find(session: Session, slug: str) -> Clinic:
     return clinic
 
 
-def _apprise_url(url: str, field: str) -> str:
+def check_apprise_url(url: str, field: str) -> str:
+    """``url`` if Apprise can send to it, else ClinicError naming ``field``."""
     import apprise
 
     if not apprise.Apprise().add(url):
@@ -120,7 +126,7 @@ def _destinations(
         except PhoneError as exc:
             raise ClinicError(f"oncall_phone: {exc}") from None
     for i, url in enumerate(alert_urls):
-        _apprise_url(url, f"alert_urls[{i}]")
+        check_apprise_url(url, f"alert_urls[{i}]")
     return oncall_phone or None, alert_urls
 
 
@@ -147,11 +153,11 @@ def set_opening_hours(session: Session, slug: str, hours: str | None) -> Clinic:
     return clinic
 
 
-def _second_contact(value: str, country: str) -> str:
+def check_second_contact(value: str, country: str) -> str:
     """A phone number (stored E.164, texted) or an Apprise URL (checked)."""
     value = value.strip()
     if "://" in value:
-        return _apprise_url(value, "second_contact")
+        return check_apprise_url(value, "second_contact")
     try:
         return normalize_phone(value, country)
     except PhoneError as exc:
@@ -193,7 +199,7 @@ def set_escalation(
         contact = clinic.second_contact
     else:
         contact = (
-            _second_contact(second_contact, clinic.country) if second_contact.strip() else None
+            check_second_contact(second_contact, clinic.country) if second_contact.strip() else None
         )
     clinics.set_escalation(
         session,
@@ -204,6 +210,19 @@ def set_escalation(
         second_contact=contact,
     )
     return clinic
+
+
+def plan_template_problems(plan: CarePlan, catalogue: Catalogue, source: str) -> list[str]:
+    """The plan's steps that name a template no locale of ``catalogue`` has: such a step
+    could never be sent, so a plan with one is refused before it is stored."""
+    problems = []
+    for step in plan.steps:
+        for key in filter(None, (step.template, step.regions_template)):
+            if not any(key in catalogue.keys(loc) for loc in catalogue.locales):
+                problems.append(
+                    f"{source}: steps ({step.key}): no template {key!r} in {catalogue.directory}"
+                )
+    return problems
 
 
 def set_care_plan(session: Session, slug: str, plan: dict | None) -> Clinic:

@@ -88,6 +88,7 @@ __all__ = [
     "load_plan_file",
     "parse_duration",
     "parse_plan",
+    "parse_plan_bytes",
     "parse_window",
     "plan_for",
     "plan_to_data",
@@ -396,16 +397,17 @@ def load_plan_file(path: Path) -> CarePlan:
         raw = path.read_bytes()
     except OSError as exc:
         raise CarePlanError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_plan_bytes(raw, "json" if path.suffix.lower() == ".json" else "toml", str(path))
+
+
+def parse_plan_bytes(raw: bytes, fmt: str, source: str) -> CarePlan:
+    """Read and validate a plan written as ``fmt`` (``"toml"`` or ``"json"``); ``source``
+    names it in the errors (a file, an upload)."""
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
+        data = json.loads(raw) if fmt == "json" else tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CarePlanError(
-            f"{path}: not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}"
-        ) from None
-    return parse_plan(data, source=str(path))
+        raise CarePlanError(f"{source}: not valid {fmt}: {exc}") from None
+    return parse_plan(data, source=source)
 
 
 DEFAULT_PLAN = parse_plan(DEFAULT_PLAN_DATA, source="default")

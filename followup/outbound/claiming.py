@@ -41,6 +41,7 @@ from followup.store.outbox import (
     set_bodies,
 )
 from followup.store.planning import plan_again
+from followup.store.wording import Wording, for_clinics
 from followup.texts.catalogue import Catalogue, TemplateError, format_appointment
 from followup.texts.names import patient_names, tidy_without_name
 
@@ -141,6 +142,8 @@ class Claimer:
             return []
         by_id = {row.id: row for row in claimed_texts(db, ids)}
         plans = clinic_plans(db.connection()) if by_id else {}
+        # the clinics' own wording, read once for the batch
+        wording = for_clinics(db.connection(), {row.clinic_id for row in by_id.values()})
         jobs: list[Job] = []
         bodies: list[tuple[int, str]] = []
         waiting: list[int] = []
@@ -149,7 +152,10 @@ class Claimer:
             if row is None:
                 continue
             try:
-                job = self._prepare_one(db, row, recovered, plans, now, report, bodies, waiting)
+                job = self._prepare_one(
+                    db, row, recovered, plans, now, report, bodies, waiting,
+                    wording.get(row.clinic_id),
+                )  # fmt: skip
             except Exception as exc:
                 if database_unavailable(exc):
                     raise
@@ -174,6 +180,7 @@ class Claimer:
         report: DispatchReport,
         bodies: list[tuple[int, str]],
         waiting: list[int],
+        wording: Wording | None = None,
     ) -> Job | None:
         tz, window = self.hours(row, plans)
         why = skip_reason(
@@ -200,7 +207,7 @@ class Claimer:
             body = row.body  # the text as it may already have gone out
         else:
             try:
-                body = self.render(row)
+                body = self.render(row, wording)
             except TemplateError as exc:
                 # The catalogue is checked at start, so a template changed under a running
                 # worker. Keep the text (nothing is lost) and try again later.
@@ -248,9 +255,11 @@ class Claimer:
         else:
             self.outcomes.retry_later(db, row.id, now, TEMPLATE_RETRY, "prepare", what, report)
 
-    def render(self, row: Any) -> str:
+    def render(self, row: Any, wording: Wording | None = None) -> str:
         """The text of one claimed row (columns of
-        :data:`followup.store.outbox.sending.CLAIMED_TEXT`), from the catalogue. Names are
+        :data:`followup.store.outbox.sending.CLAIMED_TEXT`), from the catalogue, or from the
+        clinic's own ``wording`` of it when it has one (the default text when that cannot be
+        rendered: :meth:`~followup.texts.catalogue.Catalogue.render`). Names are
         folded to GSM-7 and the first name capped (:mod:`followup.texts.names`), so "Lucía"
         does not turn a one-segment text into two UCS-2 ones."""
         tz = ZoneInfo(row.patient_timezone or row.clinic_timezone)
@@ -265,5 +274,5 @@ class Claimer:
                 else ""
             ),
         }
-        text = self.catalogue.render(row.template_key, row.locale, context)
+        text = self.catalogue.render(row.template_key, row.locale, context, wording)
         return text if names["first_name"] else tidy_without_name(text)

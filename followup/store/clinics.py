@@ -50,6 +50,10 @@ def by_slug(db: Session, slug: str) -> Clinic | None:
     return db.scalar(select(Clinic).where(Clinic.slug == slug))
 
 
+def by_id(db: Session, clinic_id: int) -> Clinic | None:
+    return db.get(Clinic, clinic_id)
+
+
 def by_ids(db: Session, ids: Sequence[int]) -> Sequence[Clinic]:
     """The clinics of ``ids``, by name (the clinics a staff account sees)."""
     if not ids:
@@ -137,6 +141,18 @@ def set_escalation(
     clinic.emergency_second_minutes = emergency_minutes
     clinic.clinic_today_second_minutes = clinic_today_minutes
     clinic.second_contact = second_contact or None
+    db.flush()
+
+
+def set_send_window(db: Session, clinic: Clinic, start: int, end: int) -> None:
+    """Replace the daily window (minutes after local midnight) in which texts may go out."""
+    clinic.send_window_start, clinic.send_window_end = start, end
+    db.flush()
+
+
+def set_emergency_number(db: Session, clinic: Clinic, number: str) -> None:
+    """Replace the number patients are told to call in an emergency."""
+    clinic.emergency_number = number
     db.flush()
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Clinic",
+    "ClinicWording",
     "DeliveryReceipt",
     "Flag",
     "InboundMessage",
@@ -142,6 +143,25 @@ class Clinic(Base):
             name="escalation_minutes",
         ),
     )
+
+
+class ClinicWording(Base):
+    """A clinic's own wording of one text (template key) in one locale, used instead of the
+    catalogue's; checked by the catalogue's rules before it is stored
+    (:mod:`followup.desk.wording`)."""
+
+    __tablename__ = "clinic_wordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    template_key: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: who saved it, as the audit log names them (``user:<email>``)
+    updated_by: Mapped[str] = mapped_column(String(300))
+
+    __table_args__ = (UniqueConstraint("clinic_id", "template_key", "locale"),)
 
 
 class Patient(Base):

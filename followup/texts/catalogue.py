@@ -17,10 +17,12 @@ Two levels of checking:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +35,7 @@ from followup.texts.locales import LocaleInfo, format_local, parse_locale_file
 
 __all__ = [
     "ALLOWED_PLACEHOLDERS",
+    "CLINIC_WORDING",
     "CONDITIONS",
     "DEFAULT_LOCALE",
     "FIRST_MESSAGE_KEY",
@@ -48,6 +51,8 @@ __all__ = [
     "LocaleInfo",
     "Template",
     "TemplateError",
+    "clinic_template",
+    "compile_source",
     "compile_template",
     "environment",
     "format_appointment",
@@ -88,6 +93,8 @@ FIRST_MESSAGE_KEY = "aftercare"
 DEFAULT_LOCALE = "en"
 LOCALE_FILE = "locale.json"
 
+log = logging.getLogger(__name__)
+
 _LOCALE_NAME = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -98,6 +105,9 @@ def environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
     )
+
+
+_ENV = environment()
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,15 @@ def read_source(path: Path) -> str:
 
 
 def compile_template(env: jinja2.Environment, key: str, locale: str, path: Path) -> Template:
-    source = read_source(path)
+    return compile_source(env, key, locale, read_source(path), path)
+
+
+def compile_source(
+    env: jinja2.Environment, key: str, locale: str, source: str, path: Path
+) -> Template:
+    """``source`` as the template ``key`` of ``locale``, with every load-time rule (syntax,
+    known placeholders, what a nameless answer may say); ``path`` names it in errors (a
+    file, or a clinic's own wording)."""
     if not source.strip():
         raise TemplateError(path, "empty template")
     try:
@@ -166,6 +184,17 @@ def compile_template(env: jinja2.Environment, key: str, locale: str, path: Path)
             f"({REPLY_PREFIX}*.txt)",
         )
     return Template(key, locale, path, source, used, compiled)
+
+
+#: where a clinic's own wording is said to be in errors and logs
+CLINIC_WORDING = Path("clinic wording")
+
+
+@lru_cache(maxsize=1024)
+def clinic_template(key: str, locale: str, source: str) -> Template:
+    """A clinic's own wording of ``key`` compiled once per text (texts are rendered in every
+    dispatcher batch); TemplateError as for a file."""
+    return compile_source(_ENV, key, locale, source, CLINIC_WORDING / locale / f"{key}.txt")
 
 
 def scan(directory: Path) -> tuple[list[tuple[str, str | None, Path]], list[TemplateError]]:
@@ -261,9 +290,29 @@ class Catalogue:
         tried = ", ".join(dict.fromkeys(c for c in candidates if c))
         raise TemplateError(self.directory / "*" / f"{key}.txt", f"no template (tried {tried})")
 
-    def render(self, key: str, locale: str | None, context: Mapping[str, str | bool]) -> str:
-        """Render ``key`` for ``locale`` (resolved with fallbacks), surrounding space stripped."""
-        return self.template(key, locale or DEFAULT_LOCALE).render(context)
+    def render(
+        self,
+        key: str,
+        locale: str | None,
+        context: Mapping[str, str | bool],
+        wording: Mapping[tuple[str, str], str] | None = None,
+    ) -> str:
+        """Render ``key`` for ``locale`` (resolved with fallbacks), surrounding space stripped.
+
+        ``wording``: a clinic's own texts, source by (key, locale of this catalogue), used
+        in place of the catalogue's for the locale the key resolves to. They were checked
+        when saved; one that still cannot be rendered (a catalogue changed since) is logged
+        and the catalogue's text is sent instead, so a clinic's mistake never costs a
+        patient a text, least of all a safety one."""
+        template = self.template(key, locale or DEFAULT_LOCALE)
+        source = wording.get((key, template.locale)) if wording else None
+        if source is not None:
+            try:
+                return clinic_template(key, template.locale, source).render(context)
+            except TemplateError as exc:
+                log.error("clinic wording of %s/%s not used, the default text is: %s",
+                          template.locale, key, exc.reason)  # fmt: skip
+        return template.render(context)
 
     def locale_info(self, locale: str | None) -> LocaleInfo:
         """locale.json of ``locale``, its base language, or ``en``; English defaults otherwise."""

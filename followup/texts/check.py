@@ -24,8 +24,9 @@ from followup.texts.catalogue import (
     Catalogue,
     Template,
     TemplateError,
-    compile_template,
+    compile_source,
     environment,
+    read_source,
     scan,
 )
 from followup.texts.locales import (
@@ -223,6 +224,49 @@ def _fits(text: str) -> bool:
     return _fits_info(analyze(text))
 
 
+#: words a clinic's wording must keep wherever the default text says them: how to stop the
+#: texts, get help, and start them again (carriers require them where they appear)
+KEYWORDS = ("STOP", "HELP", "START")
+#: placeholders a clinic's wording must keep wherever the default text gives them: the way
+#: to emergency help is never worded away
+KEPT_PLACEHOLDERS = ("emergency_number",)
+
+
+def check_source(
+    key: str,
+    locale: str,
+    source: str,
+    info: LocaleInfo,
+    *,
+    path: Path = Path("<text>"),
+    default: Template | None = None,
+) -> list[str]:
+    """Every problem of one template text for ``key`` in ``locale``: the load-time rules
+    (syntax, known placeholders), then every policy rule of ``followup templates check``
+    (one GSM-7 segment with long and accented names, STOP/HELP in the first text, the
+    clinic named, no forbidden words). With ``default`` (the catalogue's text, when this is
+    a clinic's own wording): the words and placeholders of :data:`KEYWORDS` and
+    :data:`KEPT_PLACEHOLDERS` the default has must stay."""
+    try:
+        t = compile_source(environment(), key, locale, source, path)
+    except TemplateError as exc:
+        return [exc.reason]
+    problems = list(_policy(t, info)) + list(_names_policy(t, info))
+    if default is not None:
+        for name in KEPT_PLACEHOLDERS:
+            if name in default.placeholders and name not in t.placeholders:
+                problems.append(
+                    f"must keep {{{{ {name} }}}}: the default text gives it, and patients "
+                    "must always be told how to reach emergency help"
+                )
+        for word in KEYWORDS:
+            if _has_word(default.source, word, ignore_case=False) and not _has_word(
+                t.source, word, ignore_case=False
+            ):
+                problems.append(f"must keep {word}: the default text tells patients about it")
+    return problems
+
+
 def first_name_room(catalogue: Catalogue) -> int:
     """The longest first name (GSM-7 septets) every text of ``catalogue`` that names the
     patient has room for in one segment, with the other long sample values (each condition
@@ -250,12 +294,11 @@ def lint(directory: Path) -> list[Problem]:
     directory = Path(directory)
     entries, errors = scan(directory)
     problems = [Problem(e.path, e.reason) for e in errors]
-    env = environment()
-    templates: dict[str, dict[str, Template]] = {}
+    sources: dict[str, dict[str, tuple[Path, str]]] = {}
     infos: dict[str, LocaleInfo] = {}
     present: dict[str, set[str]] = {}  # keys with a file, broken or not
     for locale, key, path in entries:
-        templates.setdefault(locale, {})
+        sources.setdefault(locale, {})
         present.setdefault(locale, set())
         if key is not None:
             present[locale].add(key)
@@ -263,18 +306,18 @@ def lint(directory: Path) -> list[Problem]:
             if key is None and path.name == LOCALE_FILE:
                 infos[locale] = parse_locale_file(path)
             elif key is not None:
-                templates[locale][key] = compile_template(env, key, locale, path)
+                sources[locale][key] = (path, read_source(path))
         except TemplateError as exc:
             problems.append(Problem(exc.path, exc.reason))
-    for locale, by_key in templates.items():
+    for locale, by_key in sources.items():
         folder = directory / locale
         if not (folder / LOCALE_FILE).exists():
             problems.append(Problem(folder / LOCALE_FILE, "missing (sets appointment_format)"))
         info = infos.get(locale) or infos.get(DEFAULT_LOCALE) or LocaleInfo()
-        for t in by_key.values():
-            problems += [Problem(t.path, reason) for reason in _policy(t, info)]
-            problems += [Problem(t.path, reason) for reason in _names_policy(t, info)]
-    if DEFAULT_LOCALE not in templates:
+        for key, (path, source) in by_key.items():
+            found = check_source(key, locale, source, info, path=path)
+            problems += [Problem(path, reason) for reason in found]
+    if DEFAULT_LOCALE not in sources:
         problems.append(Problem(directory / DEFAULT_LOCALE, "missing: en is the last fallback"))
     else:
         for key in TEMPLATE_KEYS:

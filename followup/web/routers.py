@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from followup.web.api import fhir, me, sessions
+from followup.web.api import fhir, me, sessions, templates
 from followup.web.api import flags as api_flags
 from followup.web.api import reports as api_reports
-from followup.web.dashboard import flags, login, patients, reports
+from followup.web.dashboard import careplan, flags, login, patients, reports, wording
+from followup.web.dashboard import settings as settings_pages
 
 ROUTERS: list[APIRouter] = [
     login.router,
     flags.router,
     patients.router,
     reports.router,
+    settings_pages.router,
+    careplan.router,
+    wording.router,
     me.router,
     sessions.router,
     api_flags.router,
     api_reports.router,
+    templates.router,
     fhir.router,
 ]

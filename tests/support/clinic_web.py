@@ -24,7 +24,7 @@ from followup.access import accounts, keys
 from followup.config import load_settings
 from followup.runtime import Runtime
 from followup.store.engine import transaction
-from followup.store.models import Clinic, Patient
+from followup.store.models import AuditEvent, Clinic, Patient
 from followup.web.app import create_app
 from support.seeding import midday_before, seed_treated
 
@@ -94,6 +94,12 @@ class ClinicWeb:
     def patient_id(self, external_id: str) -> int:
         with self.sessions() as db:
             return db.scalar(select(Patient.id).where(Patient.external_id == external_id))
+
+    def audit(self, action: str) -> list[AuditEvent]:
+        """The audit events of ``action``, oldest first."""
+        with self.sessions() as db:
+            query = select(AuditEvent).where(AuditEvent.action == action)
+            return list(db.scalars(query.order_by(AuditEvent.id)))
 
     def close(self) -> None:
         for client in self.clients:
