@@ -1,0 +1,243 @@
+"""The dashboard in a real browser (chromium through Playwright) on the real server (uvicorn):
+logging in through the form, a red-flag reply arriving through the signed Twilio webhook and
+showing on the open page without a reload, acknowledging it with a note, the patient's
+timeline with its chart, the keyboard alone, a phone's screen, and the pages without
+JavaScript. Every page visited is saved as a screenshot for review (tests/support/browser.py
+says where).
+
+These tests run on SQLite only: what the database does under each page is covered on SQLite
+and PostgreSQL by the TestClient tests (tests/web/test_flag_pages.py and the others); here
+the subject is what the browser does with the pages, their script and their styles.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+from support.browser import VIEWPORTS, chromium, free_socket, serving, shoot, url_of
+from support.clinic_web import PASSWORD, ClinicWeb, email, open_clinic_web
+from support.webhooks import TOKEN, RecordingGateway, inbound_params, sign
+
+from followup.store.models import Flag
+
+pytestmark = pytest.mark.slow
+
+#: long enough for a slow shared machine, short enough that a hang fails the test
+WAIT_MS = 15_000
+NORTH_P0 = "+12015550201"
+NORTH_NUMBER = "+12015550111"
+BREATHLESS = "I can't breathe properly since the session"
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """SQLite only (see the module's docstring)."""
+    return sqlite_url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as found:
+        yield found
+
+
+@dataclass
+class Live:
+    web: ClinicWeb
+    url: str
+    alerts: RecordingGateway
+
+    def text_in(self, body: str, sender: str = NORTH_P0) -> str:
+        """A patient's SMS posted to the webhook as Twilio posts it, signed over the public
+        URL with the auth token by the SDK's RequestValidator; returns the TwiML answer."""
+        params = inbound_params(body, sender, to=NORTH_NUMBER)
+        request = urllib.request.Request(
+            self.url + "/twilio/inbound",
+            data=urlencode(params).encode(),
+            headers={"X-Twilio-Signature": sign("/twilio/inbound", params, base=self.url),
+                     "Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+            return answer.read().decode()
+
+    def flag_status(self, flag_id: int) -> str:
+        with self.web.sessions() as db:
+            return db.scalar(select(Flag.status).where(Flag.id == flag_id))
+
+
+@pytest.fixture
+def live(env) -> Iterator[Live]:
+    """The seeded app (tests/support/clinic_web.py) on uvicorn, webhooks signed for its URL."""
+    sock = free_socket()
+    url = url_of(sock)
+    alerts = RecordingGateway()
+    web = open_clinic_web(env, gateway=alerts, TWILIO_AUTH_TOKEN=TOKEN, FOLLOWUP_PUBLIC_URL=url)
+    try:
+        with serving(web.app, sock) as served:
+            yield Live(web, served, alerts)
+    finally:
+        web.runtime.close()
+
+
+def new_page(browser, viewport: str = "desktop", **options):
+    context = browser.new_context(viewport=VIEWPORTS[viewport], **options)
+    context.set_default_timeout(WAIT_MS)
+    return context.new_page()
+
+
+def log_in(page, live: Live, path: str = "/", who: str = email("north", "staff")) -> None:
+    """Through the login form, as a person does: the labelled fields, then Enter."""
+    page.goto(live.url + path)
+    page.get_by_label("E-mail").fill(who)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(lambda u: "/login" not in u)
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged(browser, live):
+    page = new_page(browser)
+    page.clock.install()  # the page's 5 s poll is run on by the test, not waited for
+    log_in(page, live, "/clinics/north/flags")
+    assert page.url.endswith("/clinics/north/flags")
+    assert page.get_by_text("No open flags").is_visible()
+    assert page.locator("#open-flags").get_attribute("data-poll-seconds") == "5"
+    assert page.evaluate("document.querySelector('meta[http-equiv=refresh]')") is None
+    page.evaluate("window.stayedOnThisPage = true")
+
+    twiml = live.text_in(BREATHLESS)
+    assert "911" in twiml
+    page.clock.run_for(5_000)
+    flag = page.locator("article.flag.emergency")
+    flag.wait_for()
+    assert BREATHLESS in flag.inner_text() and "PatA" in flag.inner_text()
+    assert page.locator("#live-status").inner_text() == "1 new flag"
+    assert page.get_by_text("No open flags").count() == 0
+    assert page.evaluate("window.stayedOnThisPage") is True  # no reload, no navigation
+    assert [a.to for a in live.alerts.sent] == ["+12015550190"]  # North's on-call phone
+
+    flag_id = int(flag.get_attribute("id").removeprefix("flag-"))
+    flag.get_by_label("Note").fill("called patient, advised 911")
+    flag.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_url(f"**/clinics/north/flags?done={flag_id}")
+    assert page.locator("article.flag").count() == 0
+    assert page.get_by_role("status").first.inner_text() == f"Flag {flag_id} acknowledged."
+    assert live.flag_status(flag_id) == "acknowledged"
+    page.context.close()
+
+
+def test_the_patient_timeline_shows_the_soreness_chart_and_its_table(browser, live):
+    assert "<Message>" in live.text_in("6")
+    page = new_page(browser)
+    log_in(page, live, "/clinics/north/patients")
+    page.get_by_label("Name, phone or the clinic's patient id").fill("PatA")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="PatA").click()
+    page.wait_for_url("**/clinics/north/patients/*")
+    chart = page.locator("svg.chart")
+    assert chart.is_visible() and chart.bounding_box()["width"] > 200
+    scores = page.get_by_role("table", name="Scores")
+    assert scores.locator("tbody td").nth(1).inner_text() == "6"
+    page.context.close()
+
+
+def _focus_by_tab(page, selector: str, presses: int = 12) -> None:
+    """Press Tab until ``selector`` has the focus (a person's way through the page)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+    raise AssertionError(f"{selector} never got the focus by Tab")
+
+
+def _focus_shows(page) -> bool:
+    """The focused element draws a visible ring: an outline or a box shadow."""
+    return page.evaluate(
+        """() => { const s = getComputedStyle(document.activeElement);
+        return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+            || s.boxShadow !== 'none'; }"""
+    )
+
+
+def test_login_and_acknowledgement_work_from_the_keyboard_with_visible_focus(browser, live):
+    live.text_in(BREATHLESS)
+    page = new_page(browser)
+    page.goto(live.url + "/clinics/north/flags")
+    _focus_by_tab(page, "#email")
+    assert _focus_shows(page)
+    page.keyboard.type(email("north", "staff"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Log in"
+    assert _focus_shows(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: u.endswith("/clinics/north/flags") and "/login" not in u)
+
+    _focus_by_tab(page, "article.flag textarea", presses=20)
+    assert _focus_shows(page)
+    page.keyboard.type("called, advised 911")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Acknowledge"
+    assert _focus_shows(page)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/clinics/north/flags?done=*")
+    assert page.locator("article.flag").count() == 0
+    page.context.close()
+
+
+def test_without_javascript_the_forms_work_and_the_list_refreshes_itself(browser, live):
+    live.text_in(BREATHLESS)
+    page = new_page(browser, java_script_enabled=False)
+    log_in(page, live, "/clinics/north/flags")
+    refresh = page.locator("meta[http-equiv=refresh]")
+    assert refresh.get_attribute("content") == "30"
+    flag = page.locator("article.flag.emergency")
+    flag.get_by_label("Note").fill("called patient")
+    flag.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_url("**/clinics/north/flags?done=*")
+    assert page.locator("article.flag").count() == 0
+    page.context.close()
+
+
+#: every page of the dashboard today, as (screenshot name, path); one line adds a page
+PAGES = [
+    ("home", "/"),
+    ("flags", "/clinics/north/flags"),
+    ("flag", "/clinics/north/flags/{flag_id}"),
+    ("patients", "/clinics/north/patients?q=Pat"),
+    ("patient", "/clinics/north/patients/{patient_id}"),
+    ("upcoming", "/clinics/north/upcoming"),
+    ("not-found", "/clinics/north/flags/999999"),
+]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewport):
+    live.text_in(BREATHLESS)
+    live.text_in("7", sender="+12015550202")
+    with live.web.sessions() as db:
+        flag_id = db.scalar(select(Flag.id).where(Flag.kind == "emergency"))
+    page = new_page(browser, viewport)
+    page.goto(live.url + "/")
+    shoot(page, "login")
+    assert no_sideways_scroll(page), "login"
+    log_in(page, live)
+    ids = {"flag_id": flag_id, "patient_id": live.web.patient_id("P0")}
+    for name, path in PAGES:
+        page.goto(live.url + path.format(**ids))
+        shoot(page, name)
+        assert no_sideways_scroll(page), name
+        for control in page.locator("input:visible, textarea:visible, select:visible").all():
+            assert control.evaluate("e => e.labels && e.labels.length > 0"), (name, control)
+    page.context.close()
