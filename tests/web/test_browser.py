@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 from support.browser import VIEWPORTS, chromium, free_socket, serving, shoot, url_of
-from support.clinic_web import PASSWORD, ClinicWeb, email, open_clinic_web
+from support.clinic_web import ORG, PASSWORD, ClinicWeb, email, open_clinic_web
 from support.webhooks import TOKEN, RecordingGateway, inbound_params, sign
 
 from followup.store.models import Flag
@@ -186,6 +186,7 @@ def test_login_and_acknowledgement_work_from_the_keyboard_with_visible_focus(bro
 
     _focus_by_tab(page, "article.flag textarea", presses=20)
     assert _focus_shows(page)
+    shoot(page, "flags-focus")  # the focus ring, for review
     page.keyboard.type("called, advised 911")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Acknowledge"
@@ -224,6 +225,7 @@ PAGES = [
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewport):
+    live.text_in("4")  # a score for P0's chart, then the emergency
     live.text_in(BREATHLESS)
     live.text_in("7", sender="+12015550202")
     with live.web.sessions() as db:
@@ -232,7 +234,7 @@ def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewp
     page.goto(live.url + "/")
     shoot(page, "login")
     assert no_sideways_scroll(page), "login"
-    log_in(page, live)
+    log_in(page, live, who=ORG)  # sees both clinics: the home page lists them
     ids = {"flag_id": flag_id, "patient_id": live.web.patient_id("P0")}
     for name, path in PAGES:
         page.goto(live.url + path.format(**ids))
@@ -240,4 +242,7 @@ def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewp
         assert no_sideways_scroll(page), name
         for control in page.locator("input:visible, textarea:visible, select:visible").all():
             assert control.evaluate("e => e.labels && e.labels.length > 0"), (name, control)
+        for button in page.locator("button:visible").all():  # a finger's worth, at least
+            box = button.bounding_box()
+            assert box["height"] >= 40 and box["width"] >= 40, (name, button.inner_text())
     page.context.close()
