@@ -15,6 +15,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -132,6 +133,52 @@ def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged
     assert page.locator("article.flag").count() == 0
     assert page.get_by_role("status").first.inner_text() == f"Flag {flag_id} acknowledged."
     assert live.flag_status(flag_id) == "acknowledged"
+    page.context.close()
+
+
+def test_the_list_keeps_a_note_being_typed_while_flags_come_and_go(browser, live):
+    live.text_in(BREATHLESS)
+    page = new_page(browser)
+    page.clock.install()
+    log_in(page, live, "/clinics/north/flags")
+    first = page.locator("article.flag")
+    first.get_by_label("Note").fill("calling her now")  # focus stays in this note
+
+    live.web.clock.now += timedelta(minutes=2)
+    live.text_in("chest pain, I passed out", sender="+12015550202")
+    page.clock.run_for(5_000)
+    page.locator("article.flag").nth(1).wait_for()
+    assert "passed out" in page.locator("article.flag").nth(1).inner_text()  # oldest first
+    assert page.locator("#live-status").inner_text() == "1 new flag"
+    note = page.locator("article.flag").first.get_by_label("Note")
+    assert note.input_value() == "calling her now"
+    assert page.evaluate("document.activeElement.id") == note.get_attribute("id")
+
+    colleague = new_page(browser)
+    log_in(colleague, live, "/clinics/north/flags", who=email("north", "admin"))
+    second = colleague.locator("article.flag").nth(1)
+    second.get_by_role("button", name="Acknowledge").click()
+    colleague.wait_for_url("**/flags?done=*")
+    page.clock.run_for(5_000)
+    page.get_by_text("1 flag no longer open").wait_for()
+    assert page.locator("article.flag").count() == 1
+    assert note.input_value() == "calling her now"
+    colleague.context.close()
+    page.context.close()
+
+
+def test_an_open_list_goes_to_the_login_form_once_the_login_ends(browser, live):
+    live.text_in(BREATHLESS)
+    page = new_page(browser)
+    page.clock.install()
+    log_in(page, live, "/clinics/north/flags")
+    other_tab = page.context.new_page()  # same browser, same login
+    other_tab.goto(live.url + "/")
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.wait_for_url("**/login*")
+    page.clock.run_for(5_000)
+    page.wait_for_url(lambda u: "/login?next=" in u)
+    assert BREATHLESS not in page.content()
     page.context.close()
 
 
