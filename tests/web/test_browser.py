@@ -101,14 +101,21 @@ def log_in(page, live: Live, path: str = "/", who: str = email("north", "staff")
     page.wait_for_url(lambda u: "/login" not in u)
 
 
+def watched_flags_page(browser, live: Live):
+    """North's open flags, logged in, with the page's clock in the test's hands: its 5 s
+    poll runs when the test says ``page.clock.run_for(5_000)``, not on the wall clock."""
+    page = new_page(browser)
+    page.clock.install()
+    log_in(page, live, "/clinics/north/flags")
+    return page
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
 
 
 def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged(browser, live):
-    page = new_page(browser)
-    page.clock.install()  # the page's 5 s poll is run on by the test, not waited for
-    log_in(page, live, "/clinics/north/flags")
+    page = watched_flags_page(browser, live)
     assert page.url.endswith("/clinics/north/flags")
     assert page.get_by_text("No open flags").is_visible()
     assert page.locator("#open-flags").get_attribute("data-poll-seconds") == "5"
@@ -138,9 +145,7 @@ def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged
 
 def test_the_list_keeps_a_note_being_typed_while_flags_come_and_go(browser, live):
     live.text_in(BREATHLESS)
-    page = new_page(browser)
-    page.clock.install()
-    log_in(page, live, "/clinics/north/flags")
+    page = watched_flags_page(browser, live)
     first = page.locator("article.flag")
     first.get_by_label("Note").fill("calling her now")  # focus stays in this note
 
@@ -169,9 +174,7 @@ def test_the_list_keeps_a_note_being_typed_while_flags_come_and_go(browser, live
 
 def test_an_open_list_goes_to_the_login_form_once_the_login_ends(browser, live):
     live.text_in(BREATHLESS)
-    page = new_page(browser)
-    page.clock.install()
-    log_in(page, live, "/clinics/north/flags")
+    page = watched_flags_page(browser, live)
     other_tab = page.context.new_page()  # same browser, same login
     other_tab.goto(live.url + "/")
     other_tab.get_by_role("button", name="Log out").click()
