@@ -88,3 +88,16 @@ def test_no_open_flag_falls_off_a_long_worklist(clinic_web):
     page = clinic_web.login(email("north", "staff")).get("/clinics/north/flags")
     assert page.text.count('<article class="flag') == 211
     assert page.text.index(f'id="flag-{oldest}"') < page.text.index('class="flag review"')
+
+
+def test_the_list_an_open_page_fetches_is_the_page_but_does_not_keep_the_login_alive(clinic_web):
+    flag_id = _flag(clinic_web, "P0", "emergency", "red flag: fainting", "I fainted", 0)
+    client = clinic_web.login(email("north", "staff"))
+    for _ in range(3):  # 24 minutes of the page polling by itself
+        clinic_web.clock.now += timedelta(minutes=8)
+        listed = client.get("/clinics/north/flags/live/list")
+        assert listed.status_code == 200
+        assert f'id="flag-{flag_id}"' in listed.text and "I fainted" in listed.text
+    clinic_web.clock.now += timedelta(minutes=8)  # 32 minutes since the person did anything
+    assert client.get("/clinics/north/flags/live/list").status_code == 401
+    assert client.get("/clinics/north/flags").status_code == 303  # to the login page
