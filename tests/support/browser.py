@@ -28,7 +28,10 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+#: read once, on import, as the others below: the tests' ``env`` fixture clears FOLLOWUP_*
+#: variables for each test
+CHROMIUM = os.environ.get("FOLLOWUP_CHROMIUM") or "/usr/bin/chromium"
+REQUIRED = os.environ.get("FOLLOWUP_REQUIRE_BROWSER") == "1"
 #: the machine's network is closed: without these chromium waits on connections it tries to
 #: make by itself (updates, sync, QUIC probes)
 CHROMIUM_ARGS = [
@@ -36,11 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
-
-
-def chromium_path() -> str:
-    return os.environ.get("FOLLOWUP_CHROMIUM") or CHROMIUM
+SCREENSHOTS = Path(
+    os.environ.get("FOLLOWUP_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+)
 
 
 def missing_browser() -> str | None:
@@ -49,7 +51,7 @@ def missing_browser() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright package is not installed (pip install -e '.[dev]')"
-    path = chromium_path()
+    path = CHROMIUM
     if not (os.path.isfile(path) and os.access(path, os.X_OK)) and not shutil.which(path):
         return f"no chromium at {path} (apt-get install chromium, or set FOLLOWUP_CHROMIUM)"
     return None
@@ -59,7 +61,7 @@ def skip_without_browser() -> None:
     problem = missing_browser()
     if problem is None:
         return
-    if os.environ.get("FOLLOWUP_REQUIRE_BROWSER") == "1":
+    if REQUIRED:
         pytest.fail(f"browser required (FOLLOWUP_REQUIRE_BROWSER=1) but {problem}")
     pytest.skip(f"browser tests skipped: {problem}")
 
@@ -72,7 +74,7 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, timeout=30_000
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000
         )
         try:
             yield browser
@@ -119,9 +121,8 @@ def serving(app: Any, sock: socket.socket) -> Iterator[str]:
 
 
 def screenshot_dir() -> Path:
-    folder = Path(os.environ.get("FOLLOWUP_SCREENSHOTS") or SCREENSHOTS)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
 
 
 def shoot(page: Any, name: str) -> Path:
