@@ -110,6 +110,34 @@ def watched_flags_page(browser, live: Live):
     return page
 
 
+#: every element with text of its own whose colour is under 4.5:1 (WCAG AA for body text)
+#: against the background it is drawn on; SVG (the chart) draws with fill, not colour
+LOW_CONTRAST = """() => {
+  const rgb = c => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const behind = e => {
+    for (; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const e of document.body.querySelectorAll("*")) {
+    if (e.closest("svg") || !e.checkVisibility()) continue;
+    const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(behind(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = e.textContent.trim().slice(0, 40);
+    if (ratio < 4.5) low.push(`${e.tagName} ${text} ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
 
@@ -290,6 +318,7 @@ def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewp
         page.goto(live.url + path.format(**ids))
         shoot(page, name)
         assert no_sideways_scroll(page), name
+        assert page.evaluate(LOW_CONTRAST) == [], name
         for control in page.locator("input:visible, textarea:visible, select:visible").all():
             assert control.evaluate("e => e.labels && e.labels.length > 0"), (name, control)
         for button in page.locator("button:visible").all():  # a finger's worth, at least
