@@ -13,13 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from followup.desk.errors import DeskError, NotFound
+from followup.desk.errors import Conflict, DeskError, NotFound
 from followup.web.deps import LoginRequired, login_url
 from followup.web.pages import page
 
 _TITLES = {
     401: "Please log in", 403: "Not allowed", 404: "Not found", 405: "Not allowed",
-    413: "Too large", 422: "Please check the form", 429: "Too many requests",
+    409: "Already done", 413: "Too large", 422: "Please check the form", 429: "Too many requests",
 }  # fmt: skip
 
 
@@ -46,6 +46,12 @@ def install(app: FastAPI) -> None:
         if _is_api(request):
             return JSONResponse({"detail": "not found"}, status_code=404)
         return _html(request, 404, "There is no such page in this clinic.")
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": exc.reason}, status_code=409)
+        return _html(request, 409, exc.reason[:1].upper() + exc.reason[1:] + ".")
 
     @app.exception_handler(DeskError)
     async def refused(request: Request, exc: DeskError) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
+from followup.web.api import flags as api_flags
 from followup.web.dashboard import flags, login, patients
 
 ROUTERS: list[APIRouter] = [
@@ -15,5 +16,6 @@ ROUTERS: list[APIRouter] = [
     patients.router,
     me.router,
     sessions.router,
+    api_flags.router,
     fhir.router,
 ]

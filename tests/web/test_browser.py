@@ -33,6 +33,8 @@ WAIT_MS = 15_000
 NORTH_P0 = "+12015550201"
 NORTH_NUMBER = "+12015550111"
 BREATHLESS = "I can't breathe properly since the session"
+#: the label of an acknowledgement's note (the closing note's label says "Closing note")
+ACK_NOTE = "Note (what you did"
 
 
 @pytest.fixture
@@ -146,7 +148,7 @@ def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged
     page = watched_flags_page(browser, live)
     assert page.url.endswith("/clinics/north/flags")
     assert page.get_by_text("No open flags").is_visible()
-    assert page.locator("#open-flags").get_attribute("data-poll-seconds") == "5"
+    assert page.locator("#flag-lists").get_attribute("data-poll-seconds") == "5"
     assert page.evaluate("document.querySelector('meta[http-equiv=refresh]')") is None
     page.evaluate("window.stayedOnThisPage = true")
 
@@ -162,12 +164,20 @@ def test_a_red_flag_reply_shows_on_the_open_page_and_leaves_it_once_acknowledged
     assert [a.to for a in live.alerts.sent] == ["+12015550190"]  # North's on-call phone
 
     flag_id = int(flag.get_attribute("id").removeprefix("flag-"))
-    flag.get_by_label("Note").fill("called patient, advised 911")
+    flag.get_by_label(ACK_NOTE).fill("called patient, advised 911")
     flag.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_url(f"**/clinics/north/flags?done={flag_id}")
-    assert page.locator("article.flag").count() == 0
+    page.wait_for_url(f"**/clinics/north/flags?did=ack&flag={flag_id}")
+    assert page.locator("#open-flags article.flag").count() == 0
     assert page.get_by_role("status").first.inner_text() == f"Flag {flag_id} acknowledged."
+    in_hand = page.locator(f"#in-hand-flags #flag-{flag_id}")
+    assert "Acknowledged by staff@north.example" in in_hand.inner_text()
     assert live.flag_status(flag_id) == "acknowledged"
+
+    in_hand.get_by_label("Closing note").fill("patient at the emergency department")
+    in_hand.get_by_role("button", name="Close flag").click()
+    page.wait_for_url(f"**/clinics/north/flags?did=close&flag={flag_id}")
+    assert page.locator("#in-hand-flags").count() == 0
+    assert live.flag_status(flag_id) == "closed"
     page.context.close()
 
 
@@ -175,7 +185,7 @@ def test_the_list_keeps_a_note_being_typed_while_flags_come_and_go(browser, live
     live.text_in(BREATHLESS)
     page = watched_flags_page(browser, live)
     first = page.locator("article.flag")
-    first.get_by_label("Note").fill("calling her now")  # focus stays in this note
+    first.get_by_label(ACK_NOTE).fill("calling her now")  # focus stays in this note
 
     live.web.clock.now += timedelta(minutes=2)
     live.text_in("chest pain, I passed out", sender="+12015550202")
@@ -183,19 +193,22 @@ def test_the_list_keeps_a_note_being_typed_while_flags_come_and_go(browser, live
     page.locator("article.flag").nth(1).wait_for()
     assert "passed out" in page.locator("article.flag").nth(1).inner_text()  # oldest first
     assert page.locator("#live-status").inner_text() == "1 new flag"
-    note = page.locator("article.flag").first.get_by_label("Note")
+    note = page.locator("article.flag").first.get_by_label(ACK_NOTE)
     assert note.input_value() == "calling her now"
     assert page.evaluate("document.activeElement.id") == note.get_attribute("id")
 
     colleague = new_page(browser)
     log_in(colleague, live, "/clinics/north/flags", who=email("north", "admin"))
-    second = colleague.locator("article.flag").nth(1)
+    second = colleague.locator("#open-flags article.flag").nth(1)
+    second_id = second.get_attribute("id")
     second.get_by_role("button", name="Acknowledge").click()
-    colleague.wait_for_url("**/flags?done=*")
+    colleague.wait_for_url("**/flags?did=ack*")
     page.clock.run_for(5_000)
     page.get_by_text("1 flag no longer open").wait_for()
-    assert page.locator("article.flag").count() == 1
+    assert page.locator("#open-flags article.flag").count() == 1
+    assert page.locator(f"#in-hand-flags #{second_id}").is_visible()  # in the colleague's hands
     assert note.input_value() == "calling her now"
+    assert page.evaluate("document.activeElement.id") == note.get_attribute("id")
     colleague.context.close()
     page.context.close()
 
@@ -270,8 +283,8 @@ def test_login_and_acknowledgement_work_from_the_keyboard_with_visible_focus(bro
     assert page.evaluate("document.activeElement.textContent") == "Acknowledge"
     assert _focus_shows(page)
     page.keyboard.press("Enter")
-    page.wait_for_url("**/clinics/north/flags?done=*")
-    assert page.locator("article.flag").count() == 0
+    page.wait_for_url("**/clinics/north/flags?did=ack*")
+    assert page.locator("#open-flags article.flag").count() == 0
     page.context.close()
 
 
@@ -282,10 +295,10 @@ def test_without_javascript_the_forms_work_and_the_list_refreshes_itself(browser
     refresh = page.locator("meta[http-equiv=refresh]")
     assert refresh.get_attribute("content") == "30"
     flag = page.locator("article.flag.emergency")
-    flag.get_by_label("Note").fill("called patient")
+    flag.get_by_label(ACK_NOTE).fill("called patient")
     flag.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_url("**/clinics/north/flags?done=*")
-    assert page.locator("article.flag").count() == 0
+    page.wait_for_url("**/clinics/north/flags?did=ack*")
+    assert page.locator("#open-flags article.flag").count() == 0
     page.context.close()
 
 
@@ -313,6 +326,11 @@ def test_every_page_fits_the_screen_and_is_saved_for_review(browser, live, viewp
     shoot(page, "login")
     assert no_sideways_scroll(page), "login"
     log_in(page, live, who=ORG)  # sees both clinics: the home page lists them
+    page.goto(live.url + "/clinics/north/flags")  # one flag in hand, for the screenshots
+    callback = page.locator("#open-flags article.flag", has_text="score 7")
+    callback.get_by_label(ACK_NOTE).fill("will call back this afternoon")
+    callback.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_url("**/flags?did=ack*")
     ids = {"flag_id": flag_id, "patient_id": live.web.patient_id("P0")}
     for name, path in PAGES:
         page.goto(live.url + path.format(**ids))
