@@ -253,6 +253,14 @@ class OutboundMessage(Base):
             sqlite_where=text("status = 'sending'"),
         ),
         Index(None, "patient_id", "send_at"),
+        # the reports count a clinic's texts sent in a period
+        Index(
+            "ix_outbound_messages_clinic_sent",
+            "clinic_id",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
         # the nudges look for safety check-ins sent lately; unsent rows are not indexed
         Index(
             "ix_outbound_messages_sent_template",

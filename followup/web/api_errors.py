@@ -12,6 +12,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from followup.desk.errors import Conflict, DeskError, NotFound
 from followup.web.deps import LoginRequired, login_url
@@ -34,6 +35,20 @@ def _is_api(request: Request) -> bool:
 def _html(request: Request, status: int, message: str) -> Response:
     title = _TITLES.get(status, "Something went wrong")
     return page(request, "error.html", status_code=status, title=title, message=message)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the methods
+    of the first route that matched the path, but FastAPI makes one route per method (a
+    ``GET`` and a ``PUT`` of one resource), so a client would be told too few."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI) -> None:
@@ -62,6 +77,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
         if _is_api(request):
             return await http_exception_handler(request, exc)
         return _html(request, exc.status_code, str(exc.detail))

@@ -8,14 +8,17 @@ from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
 from followup.web.api import flags as api_flags
-from followup.web.dashboard import flags, login, patients
+from followup.web.api import reports as api_reports
+from followup.web.dashboard import flags, login, patients, reports
 
 ROUTERS: list[APIRouter] = [
     login.router,
     flags.router,
     patients.router,
+    reports.router,
     me.router,
     sessions.router,
     api_flags.router,
+    api_reports.router,
     fhir.router,
 ]

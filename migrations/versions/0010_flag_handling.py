@@ -1,10 +1,14 @@
-"""Flags are assigned and closed, not only acknowledged.
+"""Flags are assigned and closed, not only acknowledged; the reports' index.
 
 - ``flags.status`` gains ``closed``: handled and done. An acknowledged flag stays on the
   staff's list ("in hand") until someone closes it, so a flag somebody said they would deal
   with cannot vanish before it is dealt with.
 - ``assigned_to`` / ``assigned_at``: the staff member (login e-mail) the flag was given to.
 - ``closed_by`` / ``closed_at``: who closed it, and when.
+
+- ``ix_outbound_messages_clinic_sent``: a clinic's texts by when they were sent, which the
+  reports' delivery and reply rates count over a period (only sent rows are indexed, so
+  planning writes no entry).
 
 PostgreSQL swaps the status CHECK in place; SQLite cannot alter a CHECK, so batch mode
 rebuilds ``flags`` with foreign keys off (``staff_alerts`` points at it), as in 0005.
@@ -60,8 +64,16 @@ def _rebuild(statuses: tuple[str, ...], *, add: bool) -> None:
 
 def upgrade() -> None:
     _rebuild(_AFTER, add=True)
+    op.create_index(
+        "ix_outbound_messages_clinic_sent",
+        "outbound_messages",
+        ["clinic_id", "sent_at"],
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+        sqlite_where=sa.text("sent_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbound_messages_clinic_sent", table_name="outbound_messages")
     op.execute("UPDATE flags SET status = 'acknowledged' WHERE status = 'closed'")
     _rebuild(_BEFORE, add=False)

@@ -92,3 +92,17 @@ def test_another_clinics_flag_is_404_by_key_and_by_login(clinic_web):
     assert org.get(f"{BASE}/{flag_id}").status_code == 200
     with clinic_web.sessions() as db:
         assert db.get(Flag, flag_id).status == "open"
+
+
+def test_a_nul_character_is_refused_not_a_server_error(clinic_web):
+    flag_id = add_flag(clinic_web, "P0", "review", "free text", "question", 1)
+    north = clinic_web.api("north")
+    answer = north.post(f"{BASE}/{flag_id}/ack", json={"note": "called\x00back"})
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "note"
+    assert north.get(f"{BASE}?status=open%00").status_code == 400
+    staff = clinic_web.login(email("north", "staff"))
+    form = staff.post(f"/clinics/north/flags/{flag_id}/ack",
+                      data={"csrf_token": staff.csrf, "note": "a\x00b"})  # fmt: skip
+    assert form.status_code == 422
+    with clinic_web.sessions() as db:
+        assert db.get(Flag, flag_id).status == "open"

@@ -310,6 +310,8 @@ PAGES = [
     ("patients", "/clinics/north/patients?q=Pat"),
     ("patient", "/clinics/north/patients/{patient_id}"),
     ("upcoming", "/clinics/north/upcoming"),
+    ("reports", "/clinics/north/reports"),
+    ("audit", "/clinics/north/audit"),
     ("not-found", "/clinics/north/flags/999999"),
 ]
 

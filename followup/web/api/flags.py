@@ -14,11 +14,13 @@ from pydantic import BaseModel, Field
 from followup.desk import flags as desk
 from followup.desk.flags import MAX_NOTE, FlagView
 from followup.store.statuses import FlagStatus
-from followup.web.deps import DB, ApiClinic, Now
+from followup.web.api import responses
+from followup.web.api.fields import Input
+from followup.web.deps import DB, ApiClinic, Now, RowId
 
-router = APIRouter(prefix="/api/v1/clinics/{slug}", tags=["flags"])
+router = APIRouter(prefix="/api/v1/clinics/{slug}", tags=["flags"], responses=responses.CLINIC)
 
-_CONFLICT = {409: {"description": "Acknowledged or closed by someone else first"}}
+_CONFLICT = responses.CONFLICT
 
 
 class FlagOut(BaseModel):
@@ -57,11 +59,11 @@ class FlagDetailOut(FlagOut):
     history: list[FlagStepOut]
 
 
-class NoteIn(BaseModel):
+class NoteIn(Input):
     note: str = Field(default="", max_length=MAX_NOTE)
 
 
-class AssignIn(BaseModel):
+class AssignIn(Input):
     #: a staff login of this clinic; null or "" gives the flag to nobody
     assignee: str | None = Field(default=None, max_length=254)
 
@@ -99,13 +101,13 @@ def list_flags(
 
 
 @router.get("/flags/{flag_id}", response_model=FlagDetailOut, summary="One flag and its history")
-def get_flag(flag_id: int, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
+def get_flag(flag_id: RowId, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
     return _detail(db, clinic.id, flag_id, now)
 
 
 @router.post("/flags/{flag_id}/ack", response_model=FlagDetailOut, responses=_CONFLICT,
              summary="Acknowledge a flag")  # fmt: skip
-def acknowledge(flag_id: int, body: NoteIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
+def acknowledge(flag_id: RowId, body: NoteIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
     """Someone has it in hand: its escalation stops; it stays listed until closed."""
     desk.acknowledge(db, clinic.id, flag_id, note=body.note, now=now, actor=clinic.caller.actor)
     db.commit()
@@ -114,7 +116,7 @@ def acknowledge(flag_id: int, body: NoteIn, clinic: ApiClinic, db: DB, now: Now)
 
 @router.post("/flags/{flag_id}/assign", response_model=FlagDetailOut, responses=_CONFLICT,
              summary="Give a flag to a member of staff")  # fmt: skip
-def assign(flag_id: int, body: AssignIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
+def assign(flag_id: RowId, body: AssignIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
     """Does not acknowledge it: an assigned open flag keeps escalating."""
     desk.assign(db, clinic.id, flag_id, to=body.assignee, now=now, actor=clinic.caller.actor)
     db.commit()
@@ -123,7 +125,7 @@ def assign(flag_id: int, body: AssignIn, clinic: ApiClinic, db: DB, now: Now) ->
 
 @router.post("/flags/{flag_id}/close", response_model=FlagDetailOut, responses=_CONFLICT,
              summary="Close a flag that was dealt with")  # fmt: skip
-def close(flag_id: int, body: NoteIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
+def close(flag_id: RowId, body: NoteIn, clinic: ApiClinic, db: DB, now: Now) -> FlagDetailOut:
     """A flag nobody acknowledged needs a note (422 without one)."""
     desk.close(db, clinic.id, flag_id, note=body.note, now=now, actor=clinic.caller.actor)
     db.commit()

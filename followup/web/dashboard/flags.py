@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 
 from followup.desk import flags as desk
 from followup.store.statuses import FlagStatus
-from followup.web.deps import DB, Clinic, Form, Now, PageClinic, PollClinic
+from followup.web.deps import DB, Clinic, Form, Now, PageClinic, PollClinic, RowId
 from followup.web.pages import page
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +68,9 @@ def flags_live_list(request: Request, clinic: PollClinic, db: DB, now: Now) -> H
 
 
 @router.get("/clinics/{slug}/flags/{flag_id}", response_class=HTMLResponse)
-def flag_page(request: Request, clinic: PageClinic, flag_id: int, db: DB, now: Now) -> HTMLResponse:
+def flag_page(
+    request: Request, clinic: PageClinic, flag_id: RowId, db: DB, now: Now
+) -> HTMLResponse:
     found = desk.flag(db, clinic.id, flag_id, now)
     by_status = {s: [found] if found.status == s else [] for s in FlagStatus}
     return page(
@@ -89,7 +91,9 @@ def _done(clinic: Clinic, flag_id: int, did: str) -> RedirectResponse:
 
 
 @router.post("/clinics/{slug}/flags/{flag_id}/ack")
-def acknowledge(clinic: PageClinic, flag_id: int, form: Form, db: DB, now: Now) -> RedirectResponse:
+def acknowledge(
+    clinic: PageClinic, flag_id: RowId, form: Form, db: DB, now: Now
+) -> RedirectResponse:
     desk.acknowledge(db, clinic.id, flag_id, note=_text(form, "note"), now=now,
                      actor=clinic.caller.actor)  # fmt: skip
     db.commit()
@@ -97,7 +101,7 @@ def acknowledge(clinic: PageClinic, flag_id: int, form: Form, db: DB, now: Now) 
 
 
 @router.post("/clinics/{slug}/flags/{flag_id}/assign")
-def assign(clinic: PageClinic, flag_id: int, form: Form, db: DB, now: Now) -> RedirectResponse:
+def assign(clinic: PageClinic, flag_id: RowId, form: Form, db: DB, now: Now) -> RedirectResponse:
     desk.assign(db, clinic.id, flag_id, to=_text(form, "assignee"), now=now,
                 actor=clinic.caller.actor)  # fmt: skip
     db.commit()
@@ -105,7 +109,7 @@ def assign(clinic: PageClinic, flag_id: int, form: Form, db: DB, now: Now) -> Re
 
 
 @router.post("/clinics/{slug}/flags/{flag_id}/close")
-def close(clinic: PageClinic, flag_id: int, form: Form, db: DB, now: Now) -> RedirectResponse:
+def close(clinic: PageClinic, flag_id: RowId, form: Form, db: DB, now: Now) -> RedirectResponse:
     desk.close(db, clinic.id, flag_id, note=_text(form, "note"), now=now,
                actor=clinic.caller.actor)  # fmt: skip
     db.commit()

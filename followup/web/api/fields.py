@@ -1,0 +1,43 @@
+"""Input types the API's routes share, stricter than pydantic's defaults where those would
+accept what the OpenAPI document says is wrong."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, field_validator
+
+
+def _iso_only(value: Any) -> Any:
+    """pydantic reads a number ("0.5", 1700000000) as Unix time; the document says an
+    ISO 8601 date-time, so a number is refused rather than read as 1970."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("an ISO 8601 date-time with its offset, e.g. 2026-03-10T14:00:00Z")
+    return value
+
+
+#: an ISO 8601 date-time with its offset
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Input(BaseModel):
+    """What every JSON body of the API is read into: a text holding a NUL character is
+    refused (422 naming the field), since PostgreSQL text cannot store one and the write
+    would otherwise fail as a 500."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("a NUL character is not allowed")
+        return value
