@@ -4,8 +4,10 @@ for its forms, the nonce its inline scripts must carry) put in the context once,
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -17,6 +19,26 @@ TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def when(value: datetime | str | None, zone: str | None = None) -> str:
+    """A time as the pages show it: to the minute, in the clinic's zone (``zone``, else UTC),
+    saying which (``2026-03-10 12:00 EDT``), so a page never mixes zones unsaid and never
+    shows Python's ``2026-03-10 16:00:00+00:00``."""
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:  # SQLite gives back naive UTC
+        value = value.replace(tzinfo=UTC)
+    try:
+        tz = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):  # a zone the clinic mistyped: say UTC
+        tz = UTC
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+templates.env.filters["when"] = when
 
 
 def page(

@@ -7,6 +7,9 @@ field, then the cookie of the login session) and returns a client that carries t
 with ``client.csrf`` for its forms and ``X-CSRF-Token`` headers. ``ClinicWeb.api(slug)``
 returns a client that sends the clinic's key. The app's clock is ``ClinicWeb.clock``: set
 ``clock.now`` to move it.
+
+``open_clinic_web`` builds the same seeded app without a client, for the browser tests,
+which serve it on a real server instead.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.testclient import TestClient
 
 from followup.access import accounts, keys
 from followup.config import load_settings
+from followup.gateways.base import Gateway
 from followup.runtime import Runtime
 from followup.store.engine import transaction
 from followup.store.models import AuditEvent, Clinic, Patient
@@ -121,10 +125,13 @@ def email(slug: str, role: str) -> str:
 ORG = "org@network.example"
 
 
-@pytest.fixture
-def clinic_web(env) -> Iterator[ClinicWeb]:
-    """The app on the test database (SQLite, and PostgreSQL when reachable), seeded."""
-    runtime = Runtime(load_settings({**env, "FOLLOWUP_DEV_MODE": "1"}))
+def open_clinic_web(
+    env: dict[str, str], *, gateway: Gateway | None = None, **settings: str
+) -> ClinicWeb:
+    """The app on the database of ``env``, seeded with both clinics, their accounts and keys,
+    not started. ``settings`` are more FOLLOWUP_/TWILIO_ variables (the browser tests give an
+    auth token and the URL they serve on); ``gateway`` carries the staff alerts."""
+    runtime = Runtime(load_settings({**env, "FOLLOWUP_DEV_MODE": "1", **settings}))
     done = NOW - timedelta(days=1)  # noon the day before: its aftercare went, no quiet hours
     for slug, c in CLINICS.items():
         seed_treated(
@@ -133,7 +140,7 @@ def clinic_web(env) -> Iterator[ClinicWeb]:
             oncall_phone=c["oncall_phone"],
         )  # fmt: skip
     clock = Clock(NOW)
-    web = ClinicWeb(runtime, create_app(runtime, clock=clock), clock)
+    web = ClinicWeb(runtime, create_app(runtime, clock=clock, gateway=gateway), clock)
     with transaction(runtime.sessions) as db:
         for slug in CLINICS:
             for role in ("staff", "admin"):
@@ -142,9 +149,16 @@ def clinic_web(env) -> Iterator[ClinicWeb]:
             web.keys[slug] = keys.create_key(db, slug, NOW, label="tests").key
         accounts.add_user(db, email=ORG, role="org", clinics=list(CLINICS), password=PASSWORD,
                           now=NOW)  # fmt: skip
+    return web
+
+
+@pytest.fixture
+def clinic_web(env) -> Iterator[ClinicWeb]:
+    """The app on the test database (SQLite, and PostgreSQL when reachable), seeded."""
+    web = open_clinic_web(env)
     web.start()
     try:
         yield web
     finally:
         web.close()
-        runtime.close()
+        web.runtime.close()

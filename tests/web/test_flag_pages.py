@@ -4,6 +4,8 @@ poll that lets an open page show a new flag."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from support.clinic_web import email
 from support.flag_rows import add_flag, section
@@ -54,9 +56,12 @@ def test_the_link_in_every_staff_alert_opens_itsadd_flag(clinic_web):
 
 def test_the_poll_lists_a_new_flag_and_answers_401_once_logged_out(clinic_web):
     client = clinic_web.login(email("north", "staff"))
-    assert client.get("/clinics/north/flags/live").json() == {"open": [], "count": 0}
+    live = "/clinics/north/flags/live"
+    assert client.get(live).json() == {"open": [], "count": 0, "in_hand": []}
     flag_id = add_flag(clinic_web, "P0", "emergency", "red flag: fainting", "I fainted", 0)
-    assert client.get("/clinics/north/flags/live").json()["open"] == [flag_id]
+    assert client.get(live).json() == {"open": [flag_id], "count": 1, "in_hand": []}
+    client.post(f"/clinics/north/flags/{flag_id}/ack", data={"csrf_token": client.csrf})
+    assert client.get(live).json() == {"open": [], "count": 0, "in_hand": [flag_id]}
     client.post("/logout", data={"csrf_token": client.csrf})
     assert client.get("/clinics/north/flags/live").status_code == 401
 
@@ -68,3 +73,16 @@ def test_no_open_flag_falls_off_a_long_worklist(clinic_web):
     page = clinic_web.login(email("north", "staff")).get("/clinics/north/flags")
     assert page.text.count('<article class="flag') == 211
     assert page.text.index(f'id="flag-{oldest}"') < page.text.index('class="flag review"')
+
+
+def test_the_list_an_open_page_fetches_is_the_page_but_does_not_keep_the_login_alive(clinic_web):
+    flag_id = add_flag(clinic_web, "P0", "emergency", "red flag: fainting", "I fainted", 0)
+    client = clinic_web.login(email("north", "staff"))
+    for _ in range(3):  # 24 minutes of the page polling by itself
+        clinic_web.clock.now += timedelta(minutes=8)
+        listed = client.get("/clinics/north/flags/live/list")
+        assert listed.status_code == 200
+        assert f'id="flag-{flag_id}"' in listed.text and "I fainted" in listed.text
+    clinic_web.clock.now += timedelta(minutes=8)  # 32 minutes since the person did anything
+    assert client.get("/clinics/north/flags/live/list").status_code == 401
+    assert client.get("/clinics/north/flags").status_code == 303  # to the login page

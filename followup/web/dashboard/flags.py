@@ -2,13 +2,19 @@
 hand, then what was closed lately; and the page every staff alert links to
 (``/clinics/{slug}/flags/{flag_id}``). Acknowledge, assign and close are forms that
 redirect back to the list; a flag someone else handled first answers 409 with what
-happened to it. The list checks for new flags every 5 seconds (``/flags/live``, which does
-not keep the login alive) and, without JavaScript, refreshes itself every 30 seconds."""
+happened to it. The lists keep themselves current without a reload:
+``static/flags-live.js`` asks ``/flags/live`` for the flags' ids every 5 seconds and, when
+they change, fetches the lists (``/flags/live/list``, the same page) and swaps in what
+changed. Neither request keeps the login alive, so a page left open on a shared computer
+still logs out. Without JavaScript the page refreshes itself every 30 seconds."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from followup.desk import flags as desk
@@ -30,8 +36,7 @@ def _notice(request: Request) -> str | None:
     return None
 
 
-@router.get("/clinics/{slug}/flags", response_class=HTMLResponse)
-def flags_page(request: Request, clinic: PageClinic, db: DB, now: Now) -> HTMLResponse:
+def _lists(request: Request, clinic: Clinic, db: Session, now: datetime) -> HTMLResponse:
     return page(
         request, "flags.html", clinic=clinic, notice=_notice(request),
         flags=desk.flags(db, clinic.id, now),
@@ -41,12 +46,25 @@ def flags_page(request: Request, clinic: PageClinic, db: DB, now: Now) -> HTMLRe
     )  # fmt: skip
 
 
+@router.get("/clinics/{slug}/flags", response_class=HTMLResponse)
+def flags_page(request: Request, clinic: PageClinic, db: DB, now: Now) -> HTMLResponse:
+    return _lists(request, clinic, db, now)
+
+
 @router.get("/clinics/{slug}/flags/live")
 def flags_live(clinic: PollClinic, db: DB, now: Now) -> dict:
-    """The open flags' ids: the page fetches itself again when one it does not show
-    appears."""
+    """The ids of the open flags and of those in hand: the page fetches its lists again
+    when they change."""
     ids = [v.id for v in desk.flags(db, clinic.id, now)]
-    return {"open": ids, "count": len(ids)}
+    in_hand = [v.id for v in desk.flags(db, clinic.id, now, status=FlagStatus.ACKNOWLEDGED)]
+    return {"open": ids, "count": len(ids), "in_hand": in_hand}
+
+
+@router.get("/clinics/{slug}/flags/live/list", response_class=HTMLResponse)
+def flags_live_list(request: Request, clinic: PollClinic, db: DB, now: Now) -> HTMLResponse:
+    """The flags page as the page's own script fetches it: the same HTML, but a poll (401
+    once logged out, and it does not keep the login alive)."""
+    return _lists(request, clinic, db, now)
 
 
 @router.get("/clinics/{slug}/flags/{flag_id}", response_class=HTMLResponse)
