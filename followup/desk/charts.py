@@ -254,9 +254,11 @@ def _legend(frame: Frame, series: Sequence[Series]) -> str:
     for s in series:
         parts.append(
             f'<rect x="{x:.1f}" y="12" width="12" height="12" class="chart-bar {escape(s.css)}"/>'
-            f'<text x="{x + 16:.1f}" y="22" class="chart-tick">{escape(s.name)}</text>'
+            f'<text x="{x + 16:.1f}" y="22" class="chart-legend">{escape(s.name)}</text>'
         )
-        x += 28 + 7 * len(s.name)
+        # room for the name at the phone's larger legend font (style.css), so names never
+        # run into each other when the chart is shrunk and its labels are enlarged
+        x += 28 + 10.5 * len(s.name)
     return "".join(parts)
 
 

@@ -312,6 +312,10 @@ PAGES = [
     ("upcoming", "/clinics/north/upcoming"),
     ("reports", "/clinics/north/reports"),
     ("audit", "/clinics/north/audit"),
+    ("settings", "/clinics/north/settings"),
+    ("careplan", "/clinics/north/careplan"),
+    ("wording", "/clinics/north/wording"),
+    ("wording-edit", "/clinics/north/wording/en/checkin_24h"),
     ("not-found", "/clinics/north/flags/999999"),
 ]
 
