@@ -259,6 +259,12 @@ def check_source(
                     f"must keep {{{{ {name} }}}}: the default text gives it, and patients "
                     "must always be told how to reach emergency help"
                 )
+        for name in CONDITIONS & default.placeholders - t.placeholders:
+            problems.append(
+                f"must keep {{% if {name} %}} around what depends on it: the default says "
+                "staff were told only when they were, and patients must not be told so "
+                "when nobody was"
+            )
         for word in KEYWORDS:
             if _has_word(default.source, word, ignore_case=False) and not _has_word(
                 t.source, word, ignore_case=False

@@ -90,6 +90,9 @@ LONG = ("Hi {{ first_name }}, {{ clinic_name }} thanks you warmly for your answe
         (EDIT, GOOD.replace("Thanks", "Gracias, está"), "not GSM-7 because of 'á'"),
         (BASE + "/en/reply_emergency", "{{ clinic_name }}: please call us at {{ clinic_phone }}.",
          "must keep {{ emergency_number }}"),
+        (BASE + "/en/reply_emergency", "{{ clinic_name }}: call {{ emergency_number }} now. We "
+         "have told the clinic's staff. Clinic: {{ clinic_phone }}",
+         "must keep {% if staff_alerted %}"),
         (BASE + "/en/aftercare", "{{ clinic_name }}: soreness is common. Emergency: "
          "{{ emergency_number }}.", "add STOP and HELP"),
         (BASE + "/en/reply_help", "{{ clinic_name }}: call {{ clinic_phone }}. Emergency: "
