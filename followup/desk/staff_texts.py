@@ -125,13 +125,33 @@ def _locale(row) -> str:
     return row.locale or row.default_locale or "en"
 
 
+@dataclass(frozen=True)
+class AnswerForm:
+    """What the page that writes a staff text shows: whom it goes to (first name and the
+    clinic's id only, as the inbox shows them), why it cannot go if it cannot, the
+    emergency line it gets, and the draft as it stands."""
+
+    patient_id: int
+    external_id: str
+    first_name: str
+    refusal: str | None
+    emergency_number: str
+    emergency_line: str
+    draft: Draft
+
+
 def preview(
     db: Session, clinic_id: int, patient_id: int, written: str | None, *, catalogue: Catalogue
-) -> Draft:
-    """The draft of a text to the clinic's patient (the page's "Check length"); writes
-    nothing. NotFound for another clinic's patient."""
+) -> AnswerForm:
+    """The form for a text to the clinic's patient, with the draft of ``written`` (the
+    page's "Check length"); writes nothing. NotFound for another clinic's patient."""
     row = _recipient(db, clinic_id, patient_id)
-    return draft(catalogue, written, emergency_number=row.emergency_number, locale=_locale(row))
+    number, locale = row.emergency_number, _locale(row)
+    line = catalogue.render(STAFF_EMERGENCY_KEY, locale, {"emergency_number": number})
+    return AnswerForm(
+        row.id, row.external_id, row.first_name, refusal(row), number, line,
+        draft(catalogue, written, emergency_number=number, locale=locale),
+    )  # fmt: skip
 
 
 def refusal(row) -> str | None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from followup.access import audit
 from followup.desk.errors import DeskError, NotFound
+from followup.desk.paging import Paged
 from followup.outbound.careplan import CarePlan, CarePlanError, plan_for
 from followup.outbound.send_checks import skip_reason, window_wait
 from followup.outbound.timing import SendWindow
@@ -59,16 +60,8 @@ class TextView:
     safety: bool
 
 
-@dataclass(frozen=True)
-class TextPage:
-    items: tuple[TextView, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+#: a page of the list, as :func:`upcoming` gives it
+TextPage = Paged[TextView]
 
 
 @dataclass(frozen=True)

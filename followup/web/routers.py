@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions
-from followup.web.dashboard import flags, login, patients
+from followup.web.api import replies as api_replies
+from followup.web.dashboard import flags, login, patients, replies
 
 ROUTERS: list[APIRouter] = [
     login.router,
@@ -16,4 +17,6 @@ ROUTERS: list[APIRouter] = [
     me.router,
     sessions.router,
     fhir.router,
+    replies.router,
+    api_replies.router,
 ]

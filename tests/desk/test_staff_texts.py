@@ -146,9 +146,9 @@ def test_the_segment_count_includes_the_emergency_line(clinic_web):
     with clinic_web.sessions() as db:
         north, p0 = clinic_web.clinic_id("north"), clinic_web.patient_id("P0")
         cat = clinic_web.runtime.catalogue
-        fits = staff_texts.preview(db, north, p0, "x" * (160 - len(LINE) - 1), catalogue=cat)
-        over = staff_texts.preview(db, north, p0, "x" * (160 - len(LINE)), catalogue=cat)
-        ucs2 = staff_texts.preview(db, north, p0, "Thanks 🙂", catalogue=cat)
+        fits = staff_texts.preview(db, north, p0, "x" * (160 - len(LINE) - 1), catalogue=cat).draft
+        over = staff_texts.preview(db, north, p0, "x" * (160 - len(LINE)), catalogue=cat).draft
+        ucs2 = staff_texts.preview(db, north, p0, "Thanks 🙂", catalogue=cat).draft
     assert (fits.segments, fits.characters) == (1, 160)
     assert (over.segments, over.characters) == (2, 161)
     assert (ucs2.encoding, ucs2.non_gsm) == ("UCS-2", ("🙂",))
