@@ -113,6 +113,11 @@ def test_staff_answer_from_the_inbox_and_it_shows_under_the_reply(clinic_web):
     assert f"Gently is fine. {LINE}" in inbox.text
     assert email("north", "staff") in inbox.text
     assert _count(web, AuditEvent, AuditEvent.action == "text.staff") == 1
+    timeline = client.get(f"/clinics/north/patients/{p0}").text
+    assert (
+        'class="badge staff"' in timeline
+        and f"written by user:{email('north', 'staff')}" in timeline
+    )
 
 
 @pytest.mark.parametrize(

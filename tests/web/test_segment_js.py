@@ -61,6 +61,8 @@ def test_the_form_carries_the_servers_alphabet(clinic_web):
     basic, extension = _alphabet_of_the_form(clinic_web)
     assert set(basic) == GSM7_BASIC and set(extension) == GSM7_EXTENSION
     assert "\r" in basic and "\n" in basic and "\f" in extension  # survived the HTML
+    script = clinic_web.client().get("/static/segments.js")
+    assert script.status_code == 200 and "followupSegments" in script.text
 
 
 def test_the_counter_in_the_browser_counts_as_the_server_does(clinic_web):
