@@ -20,7 +20,7 @@ from followup.store.models import (
     Patient,
     TreatmentSession,
 )
-from followup.store.outbox import STAFF_TEMPLATE
+from followup.store.outbox import STAFF_TEMPLATE, texted_patients
 from followup.store.session_records import cancel as cancel_session
 
 ACTOR = "user:staff@north.example"
@@ -200,3 +200,19 @@ def test_an_opt_out_arriving_between_claim_and_send_still_stops_it(clinic_web):
     with web.sessions() as db:
         row = db.get(OutboundMessage, done.message_id)
     assert row.status == "skipped" and row.reason == "opted out"
+
+
+def test_a_staff_text_is_not_the_plans_introduction(clinic_web):
+    """A patient only staff have texted has not been told who texts them or how to stop:
+    the planner still sends the plan's first text first."""
+    web = clinic_web
+    done = _send(web, "P0", "Hello from the desk.")
+    with web.sessions() as db, db.begin():
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == done.message_id)
+            .values(status="sent", sent_at=web.clock.now)
+        )
+    p0 = web.patient_id("P0")
+    with web.sessions() as db:
+        assert texted_patients(db.connection(), [p0]) == set()
