@@ -19,3 +19,8 @@ class NotFound(DeskError):
 
     def __init__(self, what: str, reason: str = "not found") -> None:
         super().__init__(what, reason)
+
+
+class Conflict(DeskError):
+    """The action was already done, or the row moved on (a flag acknowledged or closed by
+    someone else first): the caller's view is out of date, nothing was changed."""

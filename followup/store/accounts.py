@@ -213,6 +213,16 @@ def audit_events(db: Session, clinic_ids: Sequence[int] | None, limit: int = 200
     return list(db.scalars(q))
 
 
+def subject_events(db: Session, clinic_id: int, subject: str) -> list[AuditEvent]:
+    """What was done to one thing of a clinic (``flag:7``), oldest first: its history."""
+    q = (
+        select(AuditEvent)
+        .where(AuditEvent.clinic_id == clinic_id, AuditEvent.subject == subject)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return list(db.scalars(q))
+
+
 # --- failed logins ---------------------------------------------------------------------------
 
 
@@ -228,3 +238,15 @@ def login_failures(
     by_email = db.scalars(select(at).where(LoginFailure.email_hash == email_hash, recent))
     by_client = db.scalars(select(at).where(LoginFailure.client == client[:64], recent))
     return list(by_email), list(by_client)
+
+
+def clinic_staff_emails(db: Session, clinic_id: int) -> list[str]:
+    """The e-mails of the accounts that see this clinic and can log in: whom a flag of
+    the clinic may be assigned to."""
+    q = (
+        select(StaffUser.email)
+        .join(StaffClinic, StaffClinic.user_id == StaffUser.id)
+        .where(StaffClinic.clinic_id == clinic_id, StaffUser.disabled_at.is_(None))
+        .order_by(StaffUser.email)
+    )
+    return list(db.scalars(q))

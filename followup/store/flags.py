@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, text, update
+from sqlalchemy import Connection, bindparam, func, literal, text, update
 from sqlalchemy.orm import Session
 
 from followup.store.models import Flag, UTCDateTime
@@ -102,5 +102,40 @@ def acknowledge_flag(
         "status": FlagStatus.ACKNOWLEDGED,
         "acknowledged_by": by[:MAX_ACKNOWLEDGED_BY],
         "acknowledged_at": now,
+    }
+    return db.execute(q.values(**values)).rowcount == 1
+
+
+#: a flag still on the staff's list: nobody has it yet, or somebody has it in hand
+_UNCLOSED = (FlagStatus.OPEN, FlagStatus.ACKNOWLEDGED)
+
+
+def assign_flag(
+    db: Session, flag_id: int, *, to: str | None, now: datetime, clinic_id: int
+) -> bool:
+    """Give an unclosed flag of this clinic to a staff member (``None``: to nobody). False
+    when there is no such flag or it is closed. Assigning does not acknowledge: the flag
+    escalates until someone says they have it in hand."""
+    q = update(Flag).where(
+        Flag.id == flag_id, Flag.clinic_id == clinic_id, Flag.status.in_(_UNCLOSED)
+    )
+    values = {"assigned_to": to, "assigned_at": now if to else None}
+    return db.execute(q.values(**values)).rowcount == 1
+
+
+def close_flag(db: Session, flag_id: int, *, by: str, now: datetime, clinic_id: int) -> bool:
+    """Close an unclosed flag of this clinic. A flag closed straight from open counts as
+    acknowledged by the same person at the same moment (its escalation stops, and the
+    record says who took it). False when there is no such flag or it is closed already."""
+    who = by[:MAX_ACKNOWLEDGED_BY]
+    q = update(Flag).where(
+        Flag.id == flag_id, Flag.clinic_id == clinic_id, Flag.status.in_(_UNCLOSED)
+    )
+    values = {
+        "status": FlagStatus.CLOSED,
+        "closed_by": who,
+        "closed_at": now,
+        "acknowledged_by": func.coalesce(Flag.acknowledged_by, who),
+        "acknowledged_at": func.coalesce(Flag.acknowledged_at, literal(now, UTCDateTime())),
     }
     return db.execute(q.values(**values)).rowcount == 1

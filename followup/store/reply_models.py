@@ -107,7 +107,8 @@ class InboundMessage(Base):
 
 class Flag(Base):
     """Something staff must act on, raised by a reply or by the outbox (a safety text held
-    back, a nudge nobody answered). Open until a named person acknowledges it."""
+    back, a nudge nobody answered). Open until a named person acknowledges it (it is then in
+    hand), and on the staff's list until someone closes it."""
 
     __tablename__ = "flags"
 
@@ -130,6 +131,12 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    #: the staff member (login e-mail) the flag was given to; assigning does not
+    #: acknowledge it: its escalation runs until someone says they have it in hand
+    assigned_to: Mapped[str | None] = mapped_column(String(254))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: when the flag's escalation was queued: a review flag overdue in open time
     #: (``review_alerted_at``), an urgent one sent to the second contact
     #: (``second_contact_at``). Set once, in the transaction that queues the alerts, so a

@@ -62,6 +62,7 @@ class OutboxFlag(StrEnum):
 class FlagStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
 
 
 class AlertChannel(StrEnum):

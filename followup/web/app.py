@@ -31,6 +31,7 @@ from followup.runtime import Runtime
 from followup.staff.alerts import AlertSender
 from followup.texts.catalogue import Catalogue
 from followup.web import api_errors, twilio_hooks
+from followup.web.nul_guard import NulGuard
 from followup.web.pages import STATIC
 from followup.web.routers import ROUTERS
 from followup.web.security_headers import SecurityHeaders
@@ -140,6 +141,7 @@ def create_app(
 
     app.add_route("/docs", docs, include_in_schema=False)
     api_errors.install(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -89,6 +89,9 @@ def clock_now(request: Request) -> datetime:
 
 
 DB = Annotated[Session, Depends(db_session)]
+#: a row's id in a path: the database's ids are 64-bit, so a larger number is refused (422)
+#: before it reaches a query that could not even be sent
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Now = Annotated[datetime, Depends(clock_now)]
 
 
@@ -227,6 +230,9 @@ async def checked_form(request: Request, caller: PageCaller) -> FormData:
     offered = form.get(CSRF_FIELD)
     if not csrf_matches(caller, offered if isinstance(offered, str) else None):
         raise HTTPException(403, "this form is out of date or not ours: reload the page")
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            raise HTTPException(422, f"{name}: a NUL character is not allowed")
     return form
 
 

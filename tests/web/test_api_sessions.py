@@ -99,3 +99,27 @@ def test_fhir_encounters_come_in_with_a_key_and_answer_in_fhir(clinic_web):
     big = north.post("/fhir", content=b"[" + b" " * (6 * 1024 * 1024) + b"]", headers=headers)
     assert big.status_code == 413
     assert clinic_web.client().post("/fhir", json=bundle).status_code == 401
+
+
+def test_a_nul_character_in_fhir_or_a_session_is_refused_not_a_server_error(clinic_web):
+    import json
+
+    north = clinic_web.api("north")
+    headers = {"Content-Type": "application/fhir+json"}
+    for where in ("name", "identifier", "patient"):
+        encounter = {
+            "resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+            "identifier": [{"value": "F\x00" if where == "identifier" else "F9"}],
+            "period": {"end": DONE}, "subject": {"reference": "#p"},
+            "contained": [{
+                "resourceType": "Patient", "id": "p",
+                "identifier": [{"value": "P\x009" if where == "patient" else "FP9"}],
+                "name": [{"given": ["A\x00na" if where == "name" else "Ana"]}],
+                "telecom": [{"system": "phone", "use": "mobile", "value": "2015550388"}],
+                "extension": [{"url": CONSENT_URL, "valueBoolean": True}],
+            }],
+        }  # fmt: skip
+        answer = north.post("/fhir/Encounter", content=json.dumps(encounter), headers=headers)
+        assert answer.status_code < 500, (where, answer.text)
+    bad = north.put("/api/v1/clinics/north/sessions/N1", json={**BODY, "first_name": "A\x00"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "first_name"

@@ -4,38 +4,17 @@ poll that lets an open page show a new flag."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 from support.clinic_web import email
+from support.flag_rows import add_flag, section
 
 from followup.staff.alerts.wording import flag_link
-from followup.store.models import AuditEvent, Flag, InboundMessage, Patient
-
-
-def _flag(web, external_id: str, kind: str, reason: str, body: str, minutes_ago: int) -> int:
-    reply_kind = kind if kind in ("emergency", "clinic_today") else "text"
-    with web.sessions() as db, db.begin():
-        patient = db.scalars(select(Patient).where(Patient.external_id == external_id)).one()
-        reply = InboundMessage(
-            clinic_id=patient.clinic_id, patient_id=patient.id, from_number=patient.phone,
-            to_number="+12015550111", body=body, kind=reply_kind, urgency=kind,
-            provider_sid=f"SM{abs(hash((external_id, body))):032x}"[:34],
-            received_at=web.clock.now - timedelta(minutes=minutes_ago),
-        )  # fmt: skip
-        db.add(reply)
-        db.flush()
-        flag = Flag(clinic_id=patient.clinic_id, patient_id=patient.id, inbound_id=reply.id,
-                    kind=kind, reason=reason,
-                    created_at=web.clock.now - timedelta(minutes=minutes_ago))  # fmt: skip
-        db.add(flag)
-        db.flush()
-        return flag.id
+from followup.store.models import AuditEvent, Flag
 
 
 def test_emergencies_come_first_with_what_the_patient_wrote(clinic_web):
-    review = _flag(clinic_web, "P1", "review", "free text", "is it normal to ache", 90)
-    urgent = _flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest hurts bad", 5)
+    review = add_flag(clinic_web, "P1", "review", "free text", "is it normal to ache", 90)
+    urgent = add_flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest hurts bad", 5)
     page = clinic_web.login(email("north", "staff")).get("/clinics/north/flags")
     assert page.status_code == 200
     assert page.text.index(f'id="flag-{urgent}"') < page.text.index(f'id="flag-{review}"')
@@ -44,7 +23,7 @@ def test_emergencies_come_first_with_what_the_patient_wrote(clinic_web):
 
 
 def test_an_acknowledgement_names_the_person_keeps_the_note_and_happens_once(clinic_web):
-    flag_id = _flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest pain", 3)
+    flag_id = add_flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest pain", 3)
     client = clinic_web.login(email("north", "staff"))
     url = f"/clinics/north/flags/{flag_id}/ack"
     assert client.post(url, data={"note": "called, advised 911"}).status_code == 403  # no CSRF
@@ -59,11 +38,12 @@ def test_an_acknowledgement_names_the_person_keeps_the_note_and_happens_once(cli
     assert again.status_code == 403
     admin = clinic_web.login(email("north", "admin"))
     assert admin.post(url, data={"csrf_token": admin.csrf}).status_code == 409
-    assert f'id="flag-{flag_id}"' not in client.get("/clinics/north/flags").text
+    assert f'id="flag-{flag_id}"' not in section(client, "open-flags")
+    assert f'id="flag-{flag_id}"' in section(client, "in-hand-flags")  # in hand until closed
 
 
-def test_the_link_in_every_staff_alert_opens_its_flag(clinic_web):
-    flag_id = _flag(clinic_web, "P0", "clinic_today", "bleeding", "still bleeding", 1)
+def test_the_link_in_every_staff_alert_opens_itsadd_flag(clinic_web):
+    flag_id = add_flag(clinic_web, "P0", "clinic_today", "bleeding", "still bleeding", 1)
     link = flag_link("https://followup.example.org", "north", flag_id)
     path = link.removeprefix("https://followup.example.org")
     client = clinic_web.client()
@@ -75,16 +55,16 @@ def test_the_link_in_every_staff_alert_opens_its_flag(clinic_web):
 def test_the_poll_lists_a_new_flag_and_answers_401_once_logged_out(clinic_web):
     client = clinic_web.login(email("north", "staff"))
     assert client.get("/clinics/north/flags/live").json() == {"open": [], "count": 0}
-    flag_id = _flag(clinic_web, "P0", "emergency", "red flag: fainting", "I fainted", 0)
+    flag_id = add_flag(clinic_web, "P0", "emergency", "red flag: fainting", "I fainted", 0)
     assert client.get("/clinics/north/flags/live").json()["open"] == [flag_id]
     client.post("/logout", data={"csrf_token": client.csrf})
     assert client.get("/clinics/north/flags/live").status_code == 401
 
 
 def test_no_open_flag_falls_off_a_long_worklist(clinic_web):
-    oldest = _flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest", 600)
+    oldest = add_flag(clinic_web, "P0", "emergency", "red flag: chest pain", "chest", 600)
     for i in range(210):
-        _flag(clinic_web, "P1", "review", "free text", f"question {i}", i)
+        add_flag(clinic_web, "P1", "review", "free text", f"question {i}", i)
     page = clinic_web.login(email("north", "staff")).get("/clinics/north/flags")
     assert page.text.count('<article class="flag') == 211
     assert page.text.index(f'id="flag-{oldest}"') < page.text.index('class="flag review"')

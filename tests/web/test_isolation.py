@@ -156,3 +156,25 @@ def test_the_same_routes_answer_their_own_clinic(clinic_web):
         if answer.status_code == 404:
             missing.append(f"{method} {path}")
     assert not missing, "North's own routes answered 404:\n" + "\n".join(missing)
+
+
+#: ids no row has, some of which no database column could hold
+ODD_IDS = ("0", "-1", str(2**63), str(2**80), "1e3", "%00", "x" * 300)
+
+
+@pytest.mark.slow
+def test_no_clinic_route_fails_on_an_id_no_row_could_have(clinic_web):
+    """A page or API call with an impossible id is refused (404 or 422), never a 500."""
+    web = clinic_web
+    north = web.login(email("north", "admin"))
+    key = web.api("north")
+    broken = []
+    for method, path in clinic_routes():
+        names = [n for n in re.findall(r"\{([^}:]+)", path) if n != "slug"]
+        for name, odd in ((n, v) for n in names for v in ODD_IDS):
+            url = _fill(path.replace("{" + name + "}", odd), "north", web)
+            client, csrf = (key, None) if path.startswith("/api/") else (north, north.csrf)
+            answer = _call(client, method, url, csrf)
+            if answer.status_code >= 500:
+                broken.append(f"{method} {url} -> {answer.status_code}")
+    assert not broken, "impossible ids broke routes:\n" + "\n".join(broken)

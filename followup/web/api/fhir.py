@@ -18,6 +18,7 @@ from followup.access import audit
 from followup.intake.fhir_encounters import FhirError, operation_outcome, response_bundle
 from followup.intake.fhir_import import import_fhir
 from followup.store.session_records import clinic_facts
+from followup.web.api import responses
 from followup.web.deps import DB, KeyCaller, Now
 
 router = APIRouter(tags=["FHIR R4 intake"])
@@ -78,7 +79,22 @@ def _run(request: Request, data: Any, caller: KeyCaller, db: DB, now: Now, *, bu
     return JSONResponse(operation_outcome(mapped), status_code=status, media_type=FHIR_JSON)
 
 
-@router.post("/fhir/Encounter", summary="One FHIR R4 Encounter (its Patient contained)")
+_REFUSED = (
+    (400, "Not valid FHIR R4, or not what this endpoint takes: the OperationOutcome says what"),
+    (401, "No API key, or one that is unknown or revoked"),
+    (404, "The key's clinic is gone"),
+    (413, "The body is over 5 MiB"),
+    (415, "Not application/fhir+json or application/json"),
+)
+_ENCOUNTER = responses.fhir(
+    (200, "The session was updated (or was already so)"), (201, "The session was created"),
+    (409, "The Encounter conflicts with what the clinic sent before"), *_REFUSED,
+)  # fmt: skip
+_BUNDLE = responses.fhir((200, "A response Bundle, one entry per entry sent"), *_REFUSED)
+
+
+@router.post("/fhir/Encounter", summary="One FHIR R4 Encounter (its Patient contained)",
+             responses=_ENCOUNTER, openapi_extra=responses.FHIR_BODY)  # fmt: skip
 async def post_encounter(request: Request, caller: KeyCaller, db: DB, now: Now) -> Any:
     data = await _body(request)
     if isinstance(data, JSONResponse):
@@ -86,7 +102,8 @@ async def post_encounter(request: Request, caller: KeyCaller, db: DB, now: Now) 
     return await run_in_threadpool(_run, request, data, caller, db, now, bundle=False)
 
 
-@router.post("/fhir", summary="A FHIR R4 transaction or batch Bundle of Encounters")
+@router.post("/fhir", summary="A FHIR R4 transaction or batch Bundle of Encounters",
+             responses=_BUNDLE, openapi_extra=responses.FHIR_BODY)  # fmt: skip
 async def post_bundle(request: Request, caller: KeyCaller, db: DB, now: Now) -> Any:
     data = await _body(request)
     if isinstance(data, JSONResponse):

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from followup.store import clinics as clinic_rows
+from followup.web.api import responses
 from followup.web.deps import DB, ApiCaller
 
-router = APIRouter(prefix="/api/v1", tags=["caller"])
+router = APIRouter(prefix="/api/v1", tags=["caller"], responses={401: responses.CLINIC[401]})
 
 
 class ClinicOut(BaseModel):

@@ -5,19 +5,21 @@ for a clinic's system with its key. The rules are :mod:`followup.desk.replies`,
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from followup.desk import exports, patients, staff_texts
 from followup.desk import replies as desk
+from followup.web.api import responses
+from followup.web.api.fields import Input, IsoDate, IsoTime
 from followup.web.deps import DB, ApiClinic, Now, Texts
 from followup.web.pages import csv_attachment
 
-router = APIRouter(prefix="/api/v1/clinics/{slug}", tags=["replies"])
+router = APIRouter(prefix="/api/v1/clinics/{slug}", tags=["replies"], responses=responses.CLINIC)
 Pid = Annotated[str, Path(min_length=1, max_length=64)]
 Kind = Literal[tuple(desk.KINDS)]  # type: ignore[valid-type]
 Urgency = Literal[desk.URGENCIES]  # type: ignore[valid-type]
@@ -64,7 +66,7 @@ class RepliesOut(BaseModel):
     per_page: int
 
 
-class TextIn(BaseModel):
+class TextIn(Input):
     # empty by default, so a missing body is the desk's refusal (422 on "body") after the
     # patient is looked up: another clinic's patient is a 404 whatever the body
     body: str = Field(default="", max_length=staff_texts.MAX_INPUT)
@@ -97,9 +99,9 @@ def list_replies(
     db: DB,
     kind: Kind | None = None,
     urgency: Urgency | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = desk.PER_PAGE,
 ) -> RepliesOut:
     """Each reply with what the patient wrote, how it was read, what we answered at once, the
@@ -140,7 +142,7 @@ CSV = {200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8"}}
 @router.get("/exports/replies.csv", response_class=Response, responses=CSV,
             summary="The replies as CSV (days in the clinic's zone, both included)")  # fmt: skip
 def replies_csv(
-    clinic: ApiClinic, db: DB, now: Now, since: date | None = None, until: date | None = None
+    clinic: ApiClinic, db: DB, now: Now, since: IsoDate | None = None, until: IsoDate | None = None
 ) -> Response:
     start, end = desk.day_range(clinic.timezone, since, until)
     text = exports.replies_csv(db, clinic.id, since=start, until=end, now=now,
@@ -152,7 +154,7 @@ def replies_csv(
 @router.get("/exports/flags.csv", response_class=Response, responses=CSV,
             summary="The flags as CSV (days in the clinic's zone, both included)")  # fmt: skip
 def flags_csv(
-    clinic: ApiClinic, db: DB, now: Now, since: date | None = None, until: date | None = None
+    clinic: ApiClinic, db: DB, now: Now, since: IsoDate | None = None, until: IsoDate | None = None
 ) -> Response:
     start, end = desk.day_range(clinic.timezone, since, until)
     text = exports.flags_csv(db, clinic.id, since=start, until=end, now=now,

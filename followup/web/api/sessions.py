@@ -11,26 +11,31 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from followup.desk import patients, sessions, upcoming
 from followup.desk.sessions import InvalidFields, SessionInput
-from followup.web.deps import DB, ApiClinic, Now
+from followup.store.statuses import MessageStatus
+from followup.web.api import responses
+from followup.web.api.fields import Input, IsoTime
+from followup.web.deps import DB, ApiClinic, Now, RowId
 
-router = APIRouter(prefix="/api/v1/clinics/{slug}", tags=["sessions, patients, texts"])
+router = APIRouter(
+    prefix="/api/v1/clinics/{slug}", tags=["sessions, patients, texts"], responses=responses.CLINIC
+)
 Id = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-class SessionIn(BaseModel):
+class SessionIn(Input):
     patient_id: str = Field(min_length=1, max_length=64)
     phone: str = Field(min_length=1, max_length=40)
     first_name: str = Field(min_length=1, max_length=200)
     consent: bool
-    completed_at: AwareDatetime
+    completed_at: IsoTime
     locale: str | None = None
     timezone: str | None = None
     regions: list[str] = Field(default_factory=list, max_length=20)
-    next_appointment_at: AwareDatetime | None = None
+    next_appointment_at: IsoTime | None = None
     status: Literal["completed", "cancelled"] = "completed"
 
 
@@ -125,7 +130,7 @@ class PatientOut(BaseModel):
     phone_unusable_reason: str | None
 
 
-class PatientPatch(BaseModel):
+class PatientPatch(Input):
     """The fields to change; a field left out stays as it is. ``opted_out`` may only be set
     true (the patient asked staff to stop); lifting an opt-out is the patient's (START)."""
 
@@ -189,7 +194,7 @@ class SendNowOut(BaseModel):
     note: str
 
 
-class CancelIn(BaseModel):
+class CancelIn(Input):
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -201,9 +206,9 @@ def _text(t: upcoming.TextView) -> TextOut:
 def list_messages(
     clinic: ApiClinic,
     db: DB,
-    status: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    status: MessageStatus | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TextsOut:
@@ -216,7 +221,7 @@ def list_messages(
 @router.post("/messages/{message_id}/cancel", response_model=TextOut,
              summary="Cancel a waiting text (a safety text needs a reason)")  # fmt: skip
 def cancel_message(
-    message_id: int, clinic: ApiClinic, db: DB, now: Now, body: CancelIn | None = None
+    message_id: RowId, clinic: ApiClinic, db: DB, now: Now, body: CancelIn | None = None
 ) -> TextOut:
     done = upcoming.cancel(
         db, clinic.id, message_id, now=now, actor=clinic.caller.actor,
@@ -228,7 +233,7 @@ def cancel_message(
 
 @router.post("/messages/{message_id}/send-now", response_model=SendNowOut,
              summary="Make a waiting text due now; the send's rules still apply")  # fmt: skip
-def send_now(message_id: int, clinic: ApiClinic, db: DB, now: Now) -> SendNowOut:
+def send_now(message_id: RowId, clinic: ApiClinic, db: DB, now: Now) -> SendNowOut:
     done = upcoming.send_now(db, clinic.id, message_id, now=now, actor=clinic.caller.actor)
     db.commit()
     return SendNowOut(text=_text(done.text), goes_at=done.goes_at, note=done.note)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from followup.desk import patients, timeline, upcoming
 from followup.desk.errors import DeskError, NotFound
-from followup.web.deps import DB, Form, Now, PageClinic
+from followup.web.deps import DB, Form, Now, PageClinic, RowId
 from followup.web.pages import page
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +27,7 @@ def search(request: Request, clinic: PageClinic, db: DB, q: str = "") -> HTMLRes
 
 @router.get("/clinics/{slug}/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(
-    request: Request, patient_id: int, clinic: PageClinic, db: DB, now: Now
+    request: Request, patient_id: RowId, clinic: PageClinic, db: DB, now: Now
 ) -> HTMLResponse:
     seen = timeline.patient_timeline(db, clinic.id, patient_id, now=now, actor=clinic.caller.actor)
     db.commit()  # the audit of the view
@@ -49,7 +49,7 @@ def _back(clinic: PageClinic, note: str) -> RedirectResponse:
 
 
 @router.post("/clinics/{slug}/upcoming/{message_id}/cancel", response_model=None)
-def cancel(message_id: int, clinic: PageClinic, db: DB, now: Now, form: Form) -> RedirectResponse:
+def cancel(message_id: RowId, clinic: PageClinic, db: DB, now: Now, form: Form) -> RedirectResponse:
     reason = form.get("reason")
     try:
         upcoming.cancel(db, clinic.id, message_id, now=now, actor=clinic.caller.actor,
@@ -64,7 +64,9 @@ def cancel(message_id: int, clinic: PageClinic, db: DB, now: Now, form: Form) ->
 
 
 @router.post("/clinics/{slug}/upcoming/{message_id}/send-now", response_model=None)
-def send_now(message_id: int, clinic: PageClinic, db: DB, now: Now, form: Form) -> RedirectResponse:
+def send_now(
+    message_id: RowId, clinic: PageClinic, db: DB, now: Now, form: Form
+) -> RedirectResponse:
     try:
         done = upcoming.send_now(db, clinic.id, message_id, now=now, actor=clinic.caller.actor)
     except NotFound:

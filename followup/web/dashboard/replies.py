@@ -10,16 +10,17 @@ attributes from :mod:`followup.texts.segments`).
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from followup.desk import exports, opt_outs, staff_texts
 from followup.desk import replies as desk
 from followup.desk.errors import DeskError, NotFound
 from followup.texts.segments import GSM7_BASIC, GSM7_EXTENSION
-from followup.web.deps import DB, Form, Now, PageClinic, Texts
+from followup.web.deps import DB, Form, Now, PageClinic, RowId, Texts
 from followup.web.pages import csv_attachment, page
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/clinics/{slug}/replies", response_class=HTMLResponse)
 def inbox(
     request: Request, clinic: PageClinic, db: DB, kind: str = "", urgency: str = "",
-    since: str = "", until: str = "", page_no: int = 1, done: str = "",
+    since: str = "", until: str = "", page_no: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    done: str = "",
 ) -> HTMLResponse:  # fmt: skip
     filters = {"kind": kind, "urgency": urgency, "since": since, "until": until}
     try:
@@ -45,7 +47,7 @@ def inbox(
 
 
 def _answer_page(
-    request: Request, clinic: PageClinic, db: DB, texts: Texts, patient_id: int, *,
+    request: Request, clinic: PageClinic, db: DB, texts: Texts, patient_id: RowId, *,
     written: str = "", reply_id: str = "", error: str | None = None, status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     form = staff_texts.preview(db, clinic.id, patient_id, written, catalogue=texts)
@@ -58,7 +60,7 @@ def _answer_page(
 
 @router.get("/clinics/{slug}/patients/{patient_id}/text", response_class=HTMLResponse)
 def answer_form(
-    request: Request, clinic: PageClinic, patient_id: int, db: DB, texts: Texts,
+    request: Request, clinic: PageClinic, patient_id: RowId, db: DB, texts: Texts,
     reply: str = "",
 ) -> HTMLResponse:  # fmt: skip
     return _answer_page(request, clinic, db, texts, patient_id, reply_id=reply)
@@ -66,7 +68,7 @@ def answer_form(
 
 @router.post("/clinics/{slug}/patients/{patient_id}/text", response_model=None)
 def answer(
-    request: Request, clinic: PageClinic, patient_id: int, form: Form, db: DB, now: Now,
+    request: Request, clinic: PageClinic, patient_id: RowId, form: Form, db: DB, now: Now,
     texts: Texts,
 ) -> Response:  # fmt: skip
     written = form.get("body")
