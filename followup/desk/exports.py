@@ -32,7 +32,7 @@ REPLY_COLUMNS = (
 )  # fmt: skip
 FLAG_COLUMNS = (
     "created_at", "kind", "reason", "status", "patient_id", "first_name", "patient_wrote",
-    "acknowledged_by", "acknowledged_at",
+    "acknowledged_by", "acknowledged_at", "assigned_to", "assigned_at", "closed_by", "closed_at",
 )  # fmt: skip
 
 
@@ -99,7 +99,7 @@ def flags_csv(
     """The clinic's flags raised in [since, until), oldest first, as CSV; audited."""
     rows = [
         (f.created_at, f.kind, f.reason, f.status, ext, first, body, f.acknowledged_by,
-         f.acknowledged_at)
+         f.acknowledged_at, f.assigned_to, f.assigned_at, f.closed_by, f.closed_at)
         for f, first, ext, body in listings.clinic_flags_between(
             db, clinic_id, since=since, until=until
         )
