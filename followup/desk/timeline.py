@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from followup.desk.charts import Chart, soreness_chart
 from followup.desk.patients import PatientView, get_patient
 from followup.store import patient_records
+from followup.store.outbox import is_staff_text
 from followup.store.session_records import clinic_facts
 from followup.store.statuses import ReplyKind
 
@@ -76,6 +77,9 @@ class TextItem:
     body: str | None
     events: tuple[EventItem, ...]
     receipts: tuple[ReceiptItem, ...]
+    #: a text staff wrote (not a step of the plan), and who wrote it
+    staff: bool = False
+    written_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ def patient_timeline(
             events=tuple(EventItem(e.at, e.from_status, e.to_status, e.reason, e.actor)
                          for e in events),
             receipts=tuple(ReceiptItem(r.received_at, r.status, r.error_code) for r in receipts),
+            staff=is_staff_text(m.template_key), written_by=_writer(m.template_key, events),
         )
         for m, session, events, receipts in patient_records.texts_of(db, clinic_id, patient_id)
     )  # fmt: skip
@@ -173,6 +178,13 @@ def patient_timeline(
         flags=flags, consent=consent, consent_note=CONSENT_HISTORY_NOTE,
         chart=soreness_chart(scores, tz, title=f"Soreness scores of {patient.first_name}"),
     )  # fmt: skip
+
+
+def _writer(template_key: str, events) -> str | None:
+    """Who wrote a staff text: the actor of its birth event (no status before it)."""
+    if not is_staff_text(template_key):
+        return None
+    return next((e.actor for e in events if e.from_status is None), None)
 
 
 def consent_history(

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from followup.access import audit
 from followup.desk.errors import DeskError, NotFound
+from followup.desk.paging import Paged
 from followup.outbound.careplan import CarePlan, CarePlanError, plan_for
 from followup.outbound.send_checks import skip_reason, window_wait
 from followup.outbound.timing import SendWindow
-from followup.store.outbox import NUDGE_STEP, staff_moves
+from followup.store.outbox import NUDGE_STEP, is_staff_text, staff_moves
 from followup.store.session_records import clinic_facts
 from followup.store.statuses import MessageStatus
 
@@ -59,16 +60,8 @@ class TextView:
     safety: bool
 
 
-@dataclass(frozen=True)
-class TextPage:
-    items: tuple[TextView, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+#: a page of the list, as :func:`upcoming` gives it
+TextPage = Paged[TextView]
 
 
 @dataclass(frozen=True)
@@ -235,6 +228,7 @@ def send_now(db: Session, clinic_id: int, message_id: int, *, now: datetime, act
         session_status=row.session_status,
         expires_at=text.expires_at,
         now=now,
+        staff=is_staff_text(text.template_key),
     )
     if why:
         raise DeskError("message", f"it cannot be sent: {why}")

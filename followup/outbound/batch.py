@@ -60,6 +60,9 @@ class Job:
     #: checked again right before the send, and where a retry lands
     tz: ZoneInfo
     window: SendWindow
+    #: a text staff wrote (:mod:`followup.store.outbox.staff_texts`): its session's state is
+    #: not checked before the send
+    staff: bool = False
 
 
 class Batch:

@@ -7,7 +7,9 @@ clinic without a staff alert destination: they wait, saying why
 (:mod:`followup.store.outbox.waiting`). For each, check what
 may have changed since planning (opt-out, consent, cancelled session, step window:
 ``skipped`` with the reason), render the body from the current catalogue and store it on the
-row, so a text that is interrupted can be recognised at the provider later.
+row, so a text that is interrupted can be recognised at the provider later. A text staff
+wrote (:mod:`followup.store.outbox.staff_texts`) is not rendered: its stored body is what
+goes, with every other step of a send the same.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from followup.store.outbox import (
     claimed_texts,
     clinic_plans,
     hold_due,
+    is_staff_text,
     reclaim_expired,
     set_bodies,
 )
@@ -183,6 +186,7 @@ class Claimer:
         wording: Wording | None = None,
     ) -> Job | None:
         tz, window = self.hours(row, plans)
+        staff = is_staff_text(row.template_key)
         why = skip_reason(
             opted_out=row.opted_out_at is not None,
             consent=row.consent,
@@ -191,6 +195,7 @@ class Claimer:
             expires_at=row.expires_at,
             now=now,
             answered=bool(row.answered),
+            staff=staff,
         )
         if why:
             self.outcomes.skip(db, row.id, now, why, report)
@@ -203,8 +208,8 @@ class Claimer:
             self.outcomes.defer(db, row.id, now, later, waiting_reason(later, tz), report)
             waiting.append(row.session_id)
             return None
-        if lookup and row.body:
-            body = row.body  # the text as it may already have gone out
+        if (lookup or staff) and row.body:
+            body = row.body  # the text as it may already have gone out, or as staff wrote it
         else:
             try:
                 body = self.render(row, wording)
@@ -232,7 +237,7 @@ class Claimer:
         )
         return Job(
             row.id, row.patient_id, sms, row.due_at, row.expires_at, row.attempts, lookup,
-            session_id=row.session_id, tz=tz, window=window,
+            session_id=row.session_id, tz=tz, window=window, staff=staff,
         )  # fmt: skip
 
     def hours(self, row: Any, plans: dict[int, Any]) -> tuple[ZoneInfo, SendWindow]:

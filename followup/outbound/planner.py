@@ -43,7 +43,7 @@ from followup.outbound.timing import SendWindow
 from followup.staff.alerts import queue_alerts
 from followup.store import flags
 from followup.store.engine import database_unavailable
-from followup.store.outbox import planned_rows, texted_patients, write_plan
+from followup.store.outbox import is_staff_text, planned_rows, texted_patients, write_plan
 from followup.store.planning import (
     lock_patients,
     lock_waiting_sessions,
@@ -223,7 +223,10 @@ def _plan_batch(
 
     rows_by_patient: dict[int, list[Any]] = defaultdict(list)
     for row in planned_rows(conn, patient_ids, session_ids, now - CAP_HISTORY):
-        rows_by_patient[row.patient_id].append(row)
+        # a staff text is no step of the plan, and an answer staff wrote must not use up
+        # the room the caps leave for the plan's own texts
+        if not is_staff_text(row.template_key):
+            rows_by_patient[row.patient_id].append(row)
     texted = texted_patients(conn, patient_ids)
 
     report = PlanReport(sessions=len(pending))

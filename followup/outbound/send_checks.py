@@ -45,16 +45,24 @@ def skip_reason(
     now: datetime,
     phone_unusable: bool = False,
     answered: bool = False,
+    staff: bool = False,
 ) -> str | None:
     """Why a claimed text must not go out now, or None. Checked at claim and right before the
-    send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in)."""
+    send; the reasons are the codes a re-plan reads ("opted out" may be revived by opting in).
+
+    What the patient said and what the carrier said about the number hold for every text,
+    a ``staff`` text too (:mod:`followup.store.outbox.staff_texts`). A staff text only hangs
+    on the patient's latest session: that session being cancelled (a visit called off, a
+    record withdrawn) says nothing about an answer staff wrote to the patient, so it does
+    not skip it; its own window (``expires_at``, set when it was written) still does, and
+    says so on the row."""
     if opted_out:
         return OPTED_OUT
     if not consent:
         return "no consent"
     if phone_unusable:
         return UNUSABLE
-    if session_status != SessionStatus.COMPLETED:
+    if session_status != SessionStatus.COMPLETED and not staff:
         return "session cancelled"
     if now > expires_at:
         return f"too late: window ended {expires_at:%Y-%m-%d %H:%M} UTC"
@@ -83,6 +91,7 @@ class SendChecks:
             session_status=seen.session_status,
             expires_at=job.expires_at,
             now=now,
+            staff=job.staff,
         )
 
     def close(self) -> None:

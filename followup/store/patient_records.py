@@ -215,3 +215,16 @@ def replan_patient(db: Session, clinic_id: int, patient_id: int) -> int:
         .values(plan_pending=True)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def not_textable(db: Session, clinic_id: int) -> tuple[Sequence[Patient], Sequence[Patient]]:
+    """The clinic's patients who opted out (latest first), and those whose number cannot
+    receive texts (latest first): the two lists no text goes to."""
+    opted = select(Patient).where(Patient.clinic_id == clinic_id, Patient.opted_out_at.is_not(None))
+    unusable = select(Patient).where(
+        Patient.clinic_id == clinic_id, Patient.phone_unusable_at.is_not(None)
+    )
+    return (
+        db.scalars(opted.order_by(Patient.opted_out_at.desc(), Patient.id)).all(),
+        db.scalars(unusable.order_by(Patient.phone_unusable_at.desc(), Patient.id)).all(),
+    )

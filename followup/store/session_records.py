@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from followup.store.models import Clinic, OutboundMessage, Patient, TreatmentSession
 from followup.store.outbox.machine import move_each
+from followup.store.outbox.staff_texts import STAFF_TEMPLATE
 from followup.store.statuses import MessageStatus, SessionStatus
 
 
@@ -81,7 +82,8 @@ def cancel(
 ) -> int:
     """Mark the clinic's session cancelled (planned again, so a later import restoring it
     revives its texts) and skip its texts still waiting, each with an event. Returns the
-    texts skipped."""
+    texts skipped. A staff text filed under the session is not the session's plan: it stays
+    (:mod:`followup.store.outbox.staff_texts`)."""
     db.execute(
         update(TreatmentSession)
         .where(TreatmentSession.id == session_id, TreatmentSession.clinic_id == clinic_id)
@@ -92,6 +94,7 @@ def cancel(
         OutboundMessage.clinic_id == clinic_id,
         OutboundMessage.session_id == session_id,
         OutboundMessage.status == MessageStatus.SCHEDULED,
+        OutboundMessage.template_key != STAFF_TEMPLATE,
     )
     return move_each(
         db,

@@ -46,6 +46,8 @@ __all__ = [
     "REPLY_KEYS",
     "REPLY_PLACEHOLDERS",
     "REPLY_PREFIX",
+    "STAFF_EMERGENCY_KEY",
+    "STAFF_KEYS",
     "TEMPLATE_KEYS",
     "Catalogue",
     "LocaleInfo",
@@ -82,13 +84,19 @@ REPLY_KEYS = (
     "reply_received_again", "reply_opt_out", "reply_opt_in", "reply_help", "reply_wrong_number",
     "reply_emergency_unknown", "reply_kept", "reply_kept_urgent",
 )  # fmt: skip
+#: the line a text staff write ends with unless it gives the emergency number itself
+#: (:mod:`followup.desk.staff_texts`): nameless, since it follows the staff's own words
+STAFF_EMERGENCY_KEY = "staff_emergency"
+STAFF_KEYS = (STAFF_EMERGENCY_KEY,)
 #: answers given when no clinic is known (a number no clinic has on file, on a sender several
 #: clinics share; or any reply while the database is out of reach, answered from the spool):
 #: they cannot name a clinic or its phone, and must still say whom to call
-NAMELESS_KEYS = frozenset({"reply_emergency_unknown", "reply_kept", "reply_kept_urgent"})
+NAMELESS_KEYS = frozenset(
+    {"reply_emergency_unknown", "reply_kept", "reply_kept_urgent", STAFF_EMERGENCY_KEY}
+)
 #: the placeholders a nameless answer may use: nothing about a clinic or a patient
 NAMELESS_PLACEHOLDERS = frozenset({"emergency_number"})
-TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS
+TEMPLATE_KEYS = PLAN_KEYS + REPLY_KEYS + STAFF_KEYS
 FIRST_MESSAGE_KEY = "aftercare"
 DEFAULT_LOCALE = "en"
 LOCALE_FILE = "locale.json"

@@ -20,6 +20,7 @@ from followup.texts.catalogue import (
     LOCALE_FILE,
     NAMELESS_KEYS,
     PLAN_KEYS,
+    STAFF_KEYS,
     TEMPLATE_KEYS,
     Catalogue,
     Template,
@@ -329,7 +330,10 @@ def lint(directory: Path) -> list[Problem]:
         for key in TEMPLATE_KEYS:
             if key not in present[DEFAULT_LOCALE]:
                 path = directory / DEFAULT_LOCALE / f"{key}.txt"
-                why = "the default care plan sends it" if key in PLAN_KEYS else "answers replies"
+                why = (
+                    "the default care plan sends it" if key in PLAN_KEYS
+                    else "ends staff texts" if key in STAFF_KEYS else "answers replies"
+                )  # fmt: skip
                 problems.append(Problem(path, f"missing: {why}"))
         for locale, keys in present.items():
             for key in sorted(present[DEFAULT_LOCALE] - keys):

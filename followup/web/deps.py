@@ -29,6 +29,7 @@ from starlette.datastructures import FormData
 from followup.access import accounts, audit, keys
 from followup.store import clinics as clinic_rows
 from followup.store.statuses import StaffRole
+from followup.texts.catalogue import Catalogue
 
 #: the login cookie; its value is the login session's token (stored only as a hash)
 COOKIE = "followup_login"
@@ -247,3 +248,11 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def text_catalogue(request: Request) -> Catalogue:
+    """The app's message catalogue (the texts we send, e.g. a staff text's emergency line)."""
+    return request.app.state.followup.catalogue
+
+
+Texts = Annotated[Catalogue, Depends(text_catalogue)]

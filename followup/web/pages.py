@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from followup.web.deps import Caller, Clinic
 
@@ -65,4 +65,13 @@ def page(
             **context,
         },
         status_code=status_code,
+    )
+
+
+def csv_attachment(name: str, text: str) -> Response:
+    """A CSV file the browser saves as ``name`` (UTF-8): an export for the clinic's records."""
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -8,14 +8,16 @@ from fastapi import APIRouter
 
 from followup.web.api import fhir, me, sessions, templates
 from followup.web.api import flags as api_flags
+from followup.web.api import replies as api_replies
 from followup.web.api import reports as api_reports
-from followup.web.dashboard import careplan, flags, login, patients, reports, wording
+from followup.web.dashboard import careplan, flags, login, patients, replies, reports, wording
 from followup.web.dashboard import settings as settings_pages
 
 ROUTERS: list[APIRouter] = [
     login.router,
     flags.router,
     patients.router,
+    replies.router,
     reports.router,
     settings_pages.router,
     careplan.router,
@@ -25,5 +27,6 @@ ROUTERS: list[APIRouter] = [
     api_flags.router,
     api_reports.router,
     templates.router,
+    api_replies.router,
     fhir.router,
 ]

@@ -120,8 +120,9 @@ def test_it_tells_patients_when_to_call_the_emergency_number(shipped, locale):
 
 #: the texts a patient might read as routine while something is wrong: every answer to a
 #: reply (clinical.md section 3: every answer that is not the emergency answer still carries
-#: the emergency line), the first text, the check-ins and any nudge
-SAFETY_NETTED = ("reply_", "checkin", "nudge", "aftercare")
+#: the emergency line), the first text, the check-ins and any nudge; and the line that ends
+#: a staff member's own text (it is the emergency line)
+SAFETY_NETTED = ("reply_", "checkin", "nudge", "aftercare", "staff_")
 #: texts that need not carry it, and why: the reminder is about a booked appointment, days
 #: after the aftercare (it gives the clinic's number)
 NOT_SAFETY_NETTED = {"reminder"}

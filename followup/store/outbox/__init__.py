@@ -4,6 +4,7 @@
 - :mod:`~followup.store.outbox.claims`: claim, recover, release and record sends.
 - :mod:`~followup.store.outbox.waiting`: texts of a clinic without staff alert destinations.
 - :mod:`~followup.store.outbox.nudges`: the nudges of unanswered safety check-ins.
+- :mod:`~followup.store.outbox.staff_texts`: free-form texts staff write to a patient.
 
 Everything that changes a text's status goes through these modules; callers import the names
 below.
@@ -34,12 +35,14 @@ from followup.store.outbox.outcomes import (
 )
 from followup.store.outbox.planning import planned_rows, texted_patients, write_plan
 from followup.store.outbox.sending import LastLook, LastLookReader, claimed_texts
+from followup.store.outbox.staff_texts import STAFF_TEMPLATE, is_staff_text
 from followup.store.outbox.waiting import NO_ALERT_DESTINATION, hold_due, release_waiting
 
 __all__ = [
     "ALLOWED",
     "NO_ALERT_DESTINATION",
     "NUDGE_STEP",
+    "STAFF_TEMPLATE",
     "Accepted",
     "LastLook",
     "LastLookReader",
@@ -52,6 +55,7 @@ __all__ = [
     "defer_claimed",
     "fail_claimed",
     "hold_due",
+    "is_staff_text",
     "mark_sent",
     "nudges_to_follow",
     "planned_rows",

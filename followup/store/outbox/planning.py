@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from followup.store.engine import bulk_insert
 from followup.store.models import MessageEvent, OutboundMessage
 from followup.store.outbox.machine import ALLOWED, TransitionError
+from followup.store.outbox.staff_texts import STAFF_TEMPLATE
 from followup.store.statuses import MessageStatus
 
 S = MessageStatus
@@ -59,7 +60,9 @@ def planned_rows(
 
 
 def texted_patients(conn: Connection, patient_ids: Sequence[int]) -> set[int]:
-    """Which of ``patient_ids`` have ever had a text (any session, any time)."""
+    """Which of ``patient_ids`` have ever had a text of a plan (any session, any time). A
+    staff text does not count: it does not say who is texting or how to stop, so a patient
+    whom only staff have texted still gets the plan's introducing step first."""
     return set(conn.scalars(_TEXTED_PATIENTS, {"patient_ids": patient_ids}))
 
 
@@ -176,7 +179,11 @@ _PLANNED_ROWS = select(*PLANNED_COLUMNS).where(
 )
 _TEXTED_PATIENTS = (
     select(_t.c.patient_id)
-    .where(_t.c.patient_id.in_(bindparam("patient_ids", expanding=True)), _t.c.status.in_(TEXTED))
+    .where(
+        _t.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
+        _t.c.status.in_(TEXTED),
+        _t.c.template_key != STAFF_TEMPLATE,
+    )
     .distinct()
 )
 _MOVE = (

@@ -24,6 +24,7 @@ from followup.store.models import (
     Patient,
     TreatmentSession,
 )
+from followup.store.outbox.staff_texts import STAFF_TEMPLATE
 from followup.store.statuses import MessageStatus
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,9 @@ _LAST_LOOK_SQL = (
 )
 
 _earlier = aliased(OutboundMessage)
-#: for a nudge: the patient replied after the session's other texts went out (the check-in
-#: it follows), so it must not go; False for every other text
+#: for a nudge: the patient replied after the session's other texts of its plan went out
+#: (the check-in it follows), so it must not go; False for every other text. A staff text
+#: filed under the session is not the check-in: its sending time is left out
 _ANSWERED = case(
     (
         OutboundMessage.step == "nudge",
@@ -141,7 +143,11 @@ _ANSWERED = case(
             InboundMessage.received_at
             > select(func.max(_earlier.sent_at))
             .where(
-                and_(_earlier.session_id == OutboundMessage.session_id, _earlier.step != "nudge")
+                and_(
+                    _earlier.session_id == OutboundMessage.session_id,
+                    _earlier.step != "nudge",
+                    _earlier.template_key != STAFF_TEMPLATE,
+                )
             )
             .correlate(OutboundMessage)
             .scalar_subquery(),

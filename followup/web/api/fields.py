@@ -3,23 +3,39 @@ accept what the OpenAPI document says is wrong."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, field_validator
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    )
+
+
 def _iso_only(value: Any) -> Any:
     """pydantic reads a number ("0.5", 1700000000) as Unix time; the document says an
     ISO 8601 date-time, so a number is refused rather than read as 1970."""
-    if isinstance(value, int | float) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    ):
+    if _is_number(value):
         raise ValueError("an ISO 8601 date-time with its offset, e.g. 2026-03-10T14:00:00Z")
     return value
 
 
 #: an ISO 8601 date-time with its offset
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
+def _date_only(value: Any) -> Any:
+    """As :func:`_iso_only`, for a calendar date: ``until=0`` is not 1970-01-01."""
+    if _is_number(value):
+        raise ValueError("an ISO 8601 date, e.g. 2026-03-10")
+    return value
+
+
+#: an ISO 8601 calendar date (``2026-03-10``)
+IsoDate = Annotated[date, BeforeValidator(_date_only)]
 
 
 def _has_nul(value: Any) -> bool:
