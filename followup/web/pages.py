@@ -21,10 +21,10 @@ STATIC = Path(__file__).with_name("static")
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 
-def when(value: datetime | str | None, zone: str | None = None) -> str:
+def when(value: datetime | str | None, zone: str | None = None, seconds: bool = False) -> str:
     """A time as the pages show it: to the minute, in the clinic's zone (``zone``, else UTC),
     saying which (``2026-03-10 12:00 EDT``), so a page never mixes zones unsaid and never
-    shows Python's ``2026-03-10 16:00:00+00:00``."""
+    shows Python's ``2026-03-10 16:00:00+00:00``. The audit log keeps the seconds."""
     if value is None:
         return ""
     if not isinstance(value, datetime):
@@ -35,7 +35,7 @@ def when(value: datetime | str | None, zone: str | None = None) -> str:
         tz = ZoneInfo(zone) if zone else UTC
     except (ZoneInfoNotFoundError, ValueError):  # a zone the clinic mistyped: say UTC
         tz = UTC
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
 templates.env.filters["when"] = when
