@@ -180,7 +180,13 @@ def _staff_answers(db: Session, clinic_id: int, rows: list) -> dict[int, list[St
         if before:
             found[before[-1].id].append(
                 StaffAnswer(
-                    t.id, t.body or "", t.status, t.reason, t.send_at, t.sent_at, t.written_by
+                    t.id,
+                    t.body or "",
+                    t.status,
+                    t.reason,
+                    t.send_at,
+                    t.sent_at,
+                    t.written_by.removeprefix("user:") if t.written_by else None,
                 )
             )
     return found

@@ -184,7 +184,8 @@ def _writer(template_key: str, events) -> str | None:
     """Who wrote a staff text: the actor of its birth event (no status before it)."""
     if not is_staff_text(template_key):
         return None
-    return next((e.actor for e in events if e.from_status is None), None)
+    actor = next((e.actor for e in events if e.from_status is None), None)
+    return actor.removeprefix("user:") if actor else None
 
 
 def consent_history(
