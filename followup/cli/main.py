@@ -66,6 +66,27 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     click.echo(f"database at {now}")
 
 
+@db.command("check")
+@click.pass_context
+def db_check(ctx: click.Context) -> None:
+    """Exit 0 when the database answers and its schema is the one this code needs, else 1
+    saying which: the health check of a worker container (a worker serves no HTTP)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from followup.store.engine import current_revision, head_revision
+
+    rt = get_runtime(ctx, need_schema=False)
+    try:
+        now = current_revision(rt.engine)
+    except SQLAlchemyError as exc:
+        # the exception's text may carry the URL; its kind says enough for a health check
+        fail(f"database unreachable ({type(exc).__name__})")
+    head = head_revision(rt.settings.database_url)
+    if now != head:
+        fail(f"database schema is at {now or 'nothing'}, code needs {head}")
+    click.echo(f"database at {now}")
+
+
 @main.group()
 def clinics() -> None:
     """Clinics: add them, list them, set their care plan, alerts, hours and escalations."""
@@ -120,16 +141,34 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
     """Run the worker (plan and send every few seconds) and serve the web app beside it,
     until SIGTERM or Ctrl-C."""
+    if no_web:
+        _run_worker(ctx, verbose)
+        return
     setup_logging(verbose)
     rt = get_runtime(ctx)
     worker = _start_worker(ctx)
-    if no_web:
-        worker.run()
-        return
     from followup.web.server import serve_app
 
     # the web app shares this worker's alert sender and template catalogue
     worker.run(serve=lambda: serve_app(rt, host, port, alerts=worker.alerts))
+
+
+@main.command("worker")
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_context
+def worker_command(ctx: click.Context, verbose: bool) -> None:
+    """Run the worker alone (plan and send every few seconds, file spooled replies, send
+    staff alerts), no web app, until SIGTERM or Ctrl-C: beside ``followup web`` processes,
+    as many workers as you like on one PostgreSQL database (their claims never overlap).
+    SIGTERM stops it cleanly: sends in flight finish, texts claimed but not sent are
+    released for the other workers."""
+    _run_worker(ctx, verbose)
+
+
+def _run_worker(ctx: click.Context, verbose: bool) -> None:
+    """``followup worker`` and ``followup run --no-web``: one worker, ticking until a signal."""
+    setup_logging(verbose)
+    _start_worker(ctx).run()
 
 
 def _warn_silent_clinics(worker) -> None:
