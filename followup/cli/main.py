@@ -71,19 +71,13 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 def db_check(ctx: click.Context) -> None:
     """Exit 0 when the database answers and its schema is the one this code needs, else 1
     saying which: the health check of a worker container (a worker serves no HTTP)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from followup.store.engine import current_revision, head_revision
+    from followup.store.engine import head_revision, schema_problem
 
     rt = get_runtime(ctx, need_schema=False)
-    try:
-        now = current_revision(rt.engine)
-    except SQLAlchemyError as exc:
-        # the exception's text may carry the URL; its kind says enough for a health check
-        fail(f"database unreachable ({type(exc).__name__})")
-    head = head_revision(rt.settings.database_url)
-    if now != head:
-        fail(f"database schema is at {now or 'nothing'}, code needs {head}")
+    problem = schema_problem(rt.engine, rt.settings.database_url)
+    if problem:
+        fail(problem)
+    now = head_revision(rt.settings.database_url)
     click.echo(f"database at {now}")
 
 
