@@ -114,10 +114,7 @@ def test_staff_answer_from_the_inbox_and_it_shows_under_the_reply(clinic_web):
     assert email("north", "staff") in inbox.text
     assert _count(web, AuditEvent, AuditEvent.action == "text.staff") == 1
     timeline = client.get(f"/clinics/north/patients/{p0}").text
-    assert (
-        'class="badge staff"' in timeline
-        and f"written by {email('north', 'staff')}" in timeline
-    )
+    assert 'class="badge staff"' in timeline and f"written by {email('north', 'staff')}" in timeline
 
 
 @pytest.mark.parametrize(
