@@ -66,7 +66,8 @@ class Seed:
             db.add(p)
             db.flush()
             s = TreatmentSession(clinic_id=clinic_id, external_id=f"S{n}", patient_id=p.id,
-                                 completed_at=OLD - timedelta(days=1))  # fmt: skip
+                                 completed_at=OLD - timedelta(days=1),
+                                 plan_pending=False)  # fmt: skip
             db.add(s)
             db.flush()
             return p.id, s.id
@@ -368,3 +369,29 @@ def test_retention_run_command(env, sessions):
 
     missing = run("retention", "run", "--clinic", "nowhere")
     assert missing.exit_code == 1 and "no clinic" in missing.output
+
+
+def test_the_worker_tick_claims_the_day_at_most_once_an_hour(runtime):
+    from followup.gateways.console import ConsoleGateway
+    from followup.worker import Worker
+
+    seed = Seed(runtime.sessions)
+    seed.clinic("harbor")
+    p = seed.patient("harbor")
+    seed.text("harbor", p, OLD)
+    worker = Worker(runtime, ConsoleGateway())
+    try:
+        first = worker.tick(NOW)
+        assert first.retention is not None and first.retention.texts == 1
+        assert "retention cleared 1 text(s), 0 reply text(s)" in first.summary()
+        # within the hour the tick does not ask; after it, it asks and finds the day taken
+        assert worker.tick(NOW + timedelta(minutes=30)).retention is None
+        assert worker.retention_tried_at == NOW
+        assert worker.tick(NOW + timedelta(hours=1)).retention is None
+        assert worker.retention_tried_at == NOW + timedelta(hours=1)
+        assert worker.tick(NOW + timedelta(days=1)).retention is not None
+    finally:
+        worker.close()
+    with runtime.sessions() as db:
+        assert db.scalars(select(JobRun.period).order_by(JobRun.id)).all() == [
+            "2026-12-04", "2026-12-05"]  # fmt: skip
