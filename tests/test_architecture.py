@@ -113,7 +113,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "desk": {
         "desk", "store", "consent", "texts", "outbound", "gateways", "phones", "hours", "staff",
-        "intake", "access", "inbound",
+        "intake", "access", "inbound", "retention",
     },
     "web": {
         "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
