@@ -32,6 +32,7 @@ day's (clearing is idempotent).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -160,7 +161,15 @@ def purge(
     return report
 
 
-def _in_batches(sessions: sessionmaker[Session], clear, clinic_id: int, before, batch: int) -> int:
+def _in_batches(
+    sessions: sessionmaker[Session],
+    clear: Callable[..., int],
+    clinic_id: int,
+    before: datetime,
+    batch: int,
+) -> int:
+    """Run ``clear`` (one UPDATE of at most ``batch`` rows), each in its own transaction,
+    until it clears fewer than a batch; how many rows it cleared in all."""
     total = 0
     while True:
         with transaction(sessions) as db:
