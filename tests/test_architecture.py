@@ -93,6 +93,7 @@ ALLOWED: dict[str, set[str]] = {
     "access": {"access", "store"},
     "store": {"store"},
     "consent": {"store"},
+    "retention": {"store"},
     "texts": {"texts"},
     "gateways": {"gateways", "phones", "texts"},
     "outbound": {
@@ -108,10 +109,11 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
     "worker": {
         "runtime", "config", "store", "outbound", "inbound", "staff", "gateways", "spool",
+        "retention",
     },
     "desk": {
         "desk", "store", "consent", "texts", "outbound", "gateways", "phones", "hours", "staff",
-        "intake", "access", "inbound",
+        "intake", "access", "inbound", "retention",
     },
     "web": {
         "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
@@ -120,7 +122,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
         "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
-        "access",
+        "access", "retention",
     },
 }  # fmt: skip
 
