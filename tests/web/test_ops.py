@@ -4,6 +4,9 @@ database's gauges count seeded rows, and the dispatcher's and webhooks' histogra
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -13,7 +16,10 @@ from support.clinic_web import NOW, open_clinic_web
 from support.flag_rows import add_flag
 from support.scripted import ScriptedGateway, dispatcher
 
-from followup.store.engine import alembic_config
+from followup.ops import exposition, health
+from followup.ops.figures import DatabaseFigures
+from followup.spool import Spool
+from followup.store.engine import alembic_config, make_engine
 from followup.store.models import Flag, OutboundMessage, StaffAlert
 from followup.store.statuses import MessageStatus
 
@@ -185,3 +191,79 @@ def test_webhook_latency_is_observed_with_its_answer_code(ops_web):
         - value(before, name, hook="status", code="403")
         == 1
     )
+
+
+def test_alert_deliveries_are_counted_by_channel_and_outcome(ops_web):
+    web = ops_web
+    flag_id = add_flag(web, "P0", "emergency", "red flag: chest pain", "chest", 1)
+    with web.sessions() as db, db.begin():
+        alert = StaffAlert(flag_id=flag_id, clinic_id=web.clinic_id("north"), channel="sms")
+        alert.destination, alert.next_attempt_at, alert.created_at = "+12015550190", NOW, NOW
+        db.add(alert)
+    before = scrape(web.client())
+    report = web.runtime.alert_sender(ScriptedGateway()).run_once(NOW)
+    assert report.sent == 1, report
+    after = scrape(web.client())
+    name = "followup_alert_deliveries_total"
+    sent = {"channel": "sms", "outcome": "sent"}
+    assert value(after, name, **sent) - value(before, name, **sent) == 1
+    assert value(after, "followup_staff_alerts", status="sent", channel="sms") == 1
+
+
+def test_a_database_that_does_not_answer_is_a_scrape_with_database_up_0(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/no/such/dir/followup.db")
+    text_ = exposition.render(DatabaseFigures(engine, lambda: NOW, seconds=0.5)).decode()
+    samples = {s.name: s.value for f in text_string_to_metric_families(text_) for s in f.samples}
+    assert samples["followup_database_up"] == 0
+    assert "followup_outbox_scheduled" not in samples
+    checks = health.readiness(engine, Spool(tmp_path / "spool"))
+    assert [(c.name, c.ok) for c in checks] == [
+        ("database", False), ("migrations", False), ("spool", True),
+    ]  # fmt: skip
+    assert "not checked" in checks[1].detail
+    engine.dispose()
+
+
+#: one process's events, written into PROMETHEUS_MULTIPROC_DIR
+_COUNT_EVENTS = """
+from datetime import UTC, datetime, timedelta
+from followup.ops import events
+t = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+events.text_sent(t - timedelta(seconds={late}), t)
+events.alert_delivery("sms", "failed")
+"""
+#: the web's scrape, adding up every process's files
+_SCRAPE = """
+from prometheus_client.registry import Collector
+from followup.ops import exposition
+
+class Nothing(Collector):
+    def collect(self):
+        return iter(())
+
+print(exposition.render(Nothing()).decode())
+"""
+
+
+def test_multiprocess_mode_adds_up_every_process(tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+    def python(code: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return done.stdout
+
+    python(_COUNT_EVENTS.format(late=10))  # the worker, say
+    python(_COUNT_EVENTS.format(late=400))  # a second worker
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for f in text_string_to_metric_families(python(_SCRAPE))
+        for s in f.samples
+    }
+    assert value(samples, "followup_texts_sent_total") == 2
+    assert value(samples, "followup_send_latency_seconds_count") == 2
+    assert value(samples, "followup_send_latency_seconds_sum") == 410
+    assert value(samples, "followup_send_latency_seconds_bucket", le="15.0") == 1
+    assert value(samples, "followup_alert_deliveries_total", channel="sms", outcome="failed") == 2
