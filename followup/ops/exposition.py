@@ -27,8 +27,8 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def render(database: Collector) -> bytes:
-    """The exposition text: the events, then the database's gauges."""
+def render(*database: Collector) -> bytes:
+    """The exposition text: the events, then the gauges of ``database``'s collectors."""
     directory = multiprocess_dir()
     if directory:
         processes = CollectorRegistry()
@@ -37,5 +37,6 @@ def render(database: Collector) -> bytes:
     else:
         text = generate_latest(REGISTRY)
     figures = CollectorRegistry(auto_describe=False)
-    figures.register(database)
+    for collector in database:
+        figures.register(collector)
     return text + generate_latest(figures)

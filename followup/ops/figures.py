@@ -18,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from followup.ops.health import readiness
+from followup.spool import Spool
 from followup.store.engine import bounded_transaction
 from followup.store.ops_figures import OpsFigures, read_figures
 
@@ -80,3 +82,22 @@ class DatabaseFigures(Collector):
                      ["clinic", "kind"], figures.open_flags)  # fmt: skip
         yield _gauge("followup_staff_alerts", "Staff alerts by status and channel",
                      ["status", "channel"], figures.alerts)  # fmt: skip
+
+
+class ReadinessFigures(Collector):
+    """``/readyz``'s checks as a gauge, so Prometheus can alert on readiness without a
+    probe of its own: ``followup_ready{check="database|migrations|spool"}``, 1 or 0."""
+
+    def __init__(self, engine: Engine, spool: Spool) -> None:
+        self.engine = engine
+        self.spool = spool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "followup_ready",
+            "1 when a readiness check passes (database, migrations at head, spool drained)",
+            labels=["check"],
+        )
+        for check in readiness(self.engine, self.spool):
+            family.add_metric([check.name], 1 if check.ok else 0)
+        yield family

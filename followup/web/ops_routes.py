@@ -19,12 +19,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from followup.ops import exposition, health
-from followup.ops.figures import DatabaseFigures
+from followup.ops.figures import DatabaseFigures, ReadinessFigures
 from followup.web.state import AppState
 
 
 def routes(state: AppState, clock: Callable[[], datetime]) -> list[Route]:
     figures = DatabaseFigures(state.engine, clock)
+    ready = ReadinessFigures(state.engine, state.spool)
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -40,7 +41,7 @@ def routes(state: AppState, clock: Callable[[], datetime]) -> list[Route]:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(_request: Request) -> Response:
-        text = await asyncio.to_thread(exposition.render, figures)
+        text = await asyncio.to_thread(exposition.render, figures, ready)
         return Response(text, media_type=exposition.CONTENT_TYPE)
 
     return [

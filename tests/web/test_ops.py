@@ -5,11 +5,14 @@ database's gauges count seeded rows, and the dispatcher's and webhooks' histogra
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text, update
 from support.clinic_web import NOW, open_clinic_web
@@ -267,3 +270,25 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
     assert value(samples, "followup_send_latency_seconds_sum") == 410
     assert value(samples, "followup_send_latency_seconds_bucket", le="15.0") == 1
     assert value(samples, "followup_alert_deliveries_total", channel="sms", outcome="failed") == 2
+
+
+ALERT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+
+
+def test_the_example_alert_rules_parse_and_name_only_metrics_we_expose(ops_web):
+    rules = [r for g in yaml.safe_load(ALERT_RULES.read_text())["groups"] for r in g["rules"]]
+    names = {r["alert"] for r in rules}
+    assert {"FollowupEmergencyFlagUnacknowledged", "FollowupDispatchStalled",
+            "FollowupAlertDeliveriesFailing", "FollowupNotReady"} <= names  # fmt: skip
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    # every family /metrics describes, with or without samples yet (a counter as *_total)
+    families = list(text_string_to_metric_families(ops_web.client().get("/metrics").text))
+    exposed = {f.name for f in families} | {f"{f.name}_total" for f in families}
+    for rule in rules:
+        for metric in re.findall(r"\b(followup_\w+)", rule["expr"]):
+            assert metric in exposed, (rule["alert"], metric)
+    samples = scrape(ops_web.client())
+    checks = ("database", "migrations", "spool")
+    assert {value(samples, "followup_ready", check=c) for c in checks} == {1.0}
