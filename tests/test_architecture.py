@@ -123,7 +123,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
         "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
-        "access",
+        "access", "ops",
     },
 }  # fmt: skip
 
