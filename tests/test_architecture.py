@@ -90,6 +90,8 @@ ALLOWED: dict[str, set[str]] = {
     "phones": set(),
     "hours": set(),
     "spool": set(),
+    #: health checks and metrics: read the store and the spool, count what others report
+    "ops": {"ops", "store", "spool"},
     "access": {"access", "store"},
     "store": {"store"},
     "consent": {"store"},
@@ -98,11 +100,12 @@ ALLOWED: dict[str, set[str]] = {
     "gateways": {"gateways", "phones", "texts"},
     "outbound": {
         "outbound", "consent", "store", "texts", "gateways", "phones", "staff.alerts",
+        "ops.events",
     },
     "inbound": {
         "inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff", "spool",
     },
-    "staff": {"staff", "store", "texts", "gateways", "phones", "hours"},
+    "staff": {"staff", "store", "texts", "gateways", "phones", "hours", "ops.events"},
     "intake": {
         "intake", "store", "texts", "phones", "hours", "outbound.careplan", "outbound.regions",
     },
@@ -117,12 +120,12 @@ ALLOWED: dict[str, set[str]] = {
     },
     "web": {
         "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
-        "access", "desk", "intake",
+        "access", "desk", "intake", "ops",
     },
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
         "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
-        "access", "retention",
+        "access", "retention", "ops",
     },
 }  # fmt: skip
 

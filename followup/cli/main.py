@@ -19,6 +19,7 @@ import click
 from followup.cli.access import audit_log, keys, users
 from followup.cli.clinics import clinics_set_escalation, clinics_set_hours, clinics_set_retention
 from followup.cli.fhir import import_fhir_command
+from followup.cli.health import health
 from followup.cli.messages import segments, templates
 from followup.cli.replies import classify_command
 from followup.cli.retention import retention
@@ -249,6 +250,7 @@ main.add_command(templates)
 main.add_command(segments)
 main.add_command(spool)
 main.add_command(retention)
+main.add_command(health)
 
 
 if __name__ == "__main__":
