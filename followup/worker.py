@@ -2,7 +2,9 @@
 of reach (their flags and staff alerts with them), plans pending sessions, writes the
 nudges of unanswered safety check-ins (and tells staff of those still unanswered), sends
 due texts, applies delivery receipts that arrived early, escalates flags nobody
-acknowledged in time and retries staff alerts; ``run`` ticks forever, serving the web app beside it.
+acknowledged in time, retries staff alerts and, once a day across every worker, clears the
+patients' words older than each clinic's retention period; ``run`` ticks forever, serving
+the web app beside it.
 
 APScheduler (3.x, in-memory job store) only provides the ticking. The database is the
 schedule: nothing is kept in the scheduler, so a restart loses nothing and several worker
@@ -27,6 +29,7 @@ from followup.outbound.dispatcher import Dispatcher, DispatchReport
 from followup.outbound.nudges import NudgeReport, run_nudges
 from followup.outbound.pacing import SenderPace
 from followup.outbound.planner import PlanReport, plan_pending
+from followup.retention import RetentionReport, run_daily
 from followup.runtime import Runtime
 from followup.spool import Spool
 from followup.staff.alerts import AlertReport
@@ -35,6 +38,8 @@ from followup.store.clinics import without_alert_destination
 from followup.store.engine import transaction
 
 log = logging.getLogger(__name__)
+#: how often a worker tries to claim the day's retention run
+RETRY = timedelta(hours=1)
 
 
 @dataclass
@@ -46,6 +51,7 @@ class TickReport:
     escalations: EscalationReport | None = None
     nudges: NudgeReport | None = None
     spool: DrainReport | None = None
+    retention: RetentionReport | None = None
 
     @property
     def drained(self) -> int:
@@ -93,6 +99,11 @@ class TickReport:
                 if (a := self.alerts) and a.claimed
                 else ""
             )
+            + (
+                f"; retention cleared {r.texts} text(s), {r.replies} reply text(s)"
+                if (r := self.retention) and (r.texts or r.replies)
+                else ""
+            )
         )
 
 
@@ -125,6 +136,8 @@ class Worker:
         self.alerts = runtime.alert_sender(self.gateway)
         self.spool = Spool(settings.spool_dir)
         self.senders = senders_of(settings)
+        #: when this worker last tried to claim the day's retention run (at most hourly)
+        self.retention_tried_at: datetime | None = None
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """File spooled replies, plan, write nudges, send what is due, apply early receipts,
@@ -140,7 +153,22 @@ class Worker:
             receipts = reconcile(db, now)
         escalations = escalate_due(self.runtime.sessions, now)
         alerts = self.alerts.run_once(now)
-        return TickReport(plan, dispatch, receipts, alerts, escalations, nudges, spooled)
+        retention = self.retention_due(now)
+        return TickReport(plan, dispatch, receipts, alerts, escalations, nudges, spooled, retention)
+
+    def retention_due(self, now: datetime) -> RetentionReport | None:
+        """The day's retention run, when this worker claims it. Tried at most once an hour
+        (a claim is one INSERT, but every tick would be noise); whichever worker's claim
+        wins runs it, the others find the day's row taken. A failure is logged and tried
+        again the next hour (the claim is given back): retention never stops the sending."""
+        if self.retention_tried_at is not None and now - self.retention_tried_at < RETRY:
+            return None
+        self.retention_tried_at = now
+        try:
+            return run_daily(self.runtime.sessions, now, worker=self.runtime.worker_id)
+        except Exception:
+            log.exception("retention run failed")
+            return None
 
     def drain_spool(self) -> DrainReport | None:
         """The replies the spool holds, filed; None when they could not be (logged: a

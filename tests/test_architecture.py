@@ -90,37 +90,42 @@ ALLOWED: dict[str, set[str]] = {
     "phones": set(),
     "hours": set(),
     "spool": set(),
+    #: health checks and metrics: read the store and the spool, count what others report
+    "ops": {"ops", "store", "spool"},
     "access": {"access", "store"},
     "store": {"store"},
     "consent": {"store"},
+    "retention": {"store"},
     "texts": {"texts"},
     "gateways": {"gateways", "phones", "texts"},
     "outbound": {
         "outbound", "consent", "store", "texts", "gateways", "phones", "staff.alerts",
+        "ops.events",
     },
     "inbound": {
         "inbound", "consent", "store", "texts", "gateways", "phones", "hours", "staff", "spool",
     },
-    "staff": {"staff", "store", "texts", "gateways", "phones", "hours"},
+    "staff": {"staff", "store", "texts", "gateways", "phones", "hours", "ops.events"},
     "intake": {
         "intake", "store", "texts", "phones", "hours", "outbound.careplan", "outbound.regions",
     },
     "runtime": {"config", "store", "texts", "gateways", "staff", "inbound.reading"},
     "worker": {
         "runtime", "config", "store", "outbound", "inbound", "staff", "gateways", "spool",
+        "retention",
     },
     "desk": {
         "desk", "store", "consent", "texts", "outbound", "gateways", "phones", "hours", "staff",
-        "intake", "access", "inbound",
+        "intake", "access", "inbound", "retention",
     },
     "web": {
         "web", "runtime", "config", "store", "texts", "gateways", "inbound", "staff", "spool",
-        "access", "desk", "intake",
+        "access", "desk", "intake", "ops",
     },
     "cli": {
         "cli", "runtime", "config", "log_privacy", "store", "texts", "gateways", "phones",
         "hours", "outbound", "inbound", "staff", "intake", "worker", "web.server", "spool",
-        "access",
+        "access", "retention", "ops",
     },
 }  # fmt: skip
 

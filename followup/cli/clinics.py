@@ -1,12 +1,15 @@
-"""Commands for a clinic's opening hours and escalations: ``clinics set-hours`` and
-``clinics set-escalation``. Registered by :mod:`followup.cli`.
+"""Commands for a clinic's opening hours, escalations and retention: ``clinics set-hours``,
+``clinics set-escalation`` and ``clinics set-retention``. Registered by :mod:`followup.cli`.
 
 Opening hours decide what a patient is promised ("the clinic will call you during opening
 hours, from Mon 09:00") and when an unread review flag pages staff; the escalation
-settings say how long flags may wait unacknowledged and who the second contact is.
+settings say how long flags may wait unacknowledged and who the second contact is; the
+retention how many days the patients' words are kept (:mod:`followup.retention`).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import click
 
@@ -96,3 +99,24 @@ def clinics_set_escalation(
     except ClinicError as exc:
         fail(f"clinics set-escalation: {exc}")
     click.echo(line)
+
+
+@click.command("set-retention")
+@click.argument("slug")
+@click.argument("days", type=int)
+@click.pass_context
+def clinics_set_retention(ctx: click.Context, slug: str, days: int) -> None:
+    """Keep the clinic's patients' words (text bodies, reply texts) DAYS days after a text is
+    finished or a reply received (365 by default, at least 30); then the daily retention run
+    clears them. Events, statuses and counts stay."""
+    from followup.access.audit import CLI
+    from followup.retention import RetentionError, set_days
+    from followup.store.engine import transaction
+
+    rt = get_runtime(ctx)
+    try:
+        with transaction(rt.sessions) as db:
+            before = set_days(db, slug, days, now=datetime.now(UTC), actor=CLI)
+    except RetentionError as exc:
+        fail(f"clinics set-retention: {exc}")
+    click.echo(f"{slug}: patients' words kept {days} days (was {before})")

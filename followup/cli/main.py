@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 import click
 
 from followup.cli.access import audit_log, keys, users
-from followup.cli.clinics import clinics_set_escalation, clinics_set_hours
+from followup.cli.clinics import clinics_set_escalation, clinics_set_hours, clinics_set_retention
 from followup.cli.fhir import import_fhir_command
+from followup.cli.health import health
 from followup.cli.messages import segments, templates
 from followup.cli.replies import classify_command
+from followup.cli.retention import retention
 from followup.cli.sessions import clinics_add, clinics_list, import_sessions
 from followup.cli.spool import spool
 from followup.cli.staff import alerts, clinics_set_alerts, flags, replies, web, web_options
@@ -269,6 +271,7 @@ clinics.add_command(clinics_list)
 clinics.add_command(clinics_set_alerts)
 clinics.add_command(clinics_set_hours)
 clinics.add_command(clinics_set_escalation)
+clinics.add_command(clinics_set_retention)
 main.add_command(web)
 main.add_command(flags)
 main.add_command(alerts)
@@ -279,6 +282,8 @@ main.add_command(import_fhir_command)
 main.add_command(templates)
 main.add_command(segments)
 main.add_command(spool)
+main.add_command(retention)
+main.add_command(health)
 
 
 if __name__ == "__main__":

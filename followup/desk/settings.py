@@ -1,9 +1,9 @@
 """A clinic's settings as its admins change them: the sending window, opening hours, where
-staff alerts go, how long flags may wait before escalating, the second contact and the
-emergency number.
+staff alerts go, how long flags may wait before escalating, the second contact,
+the emergency number and how many days the patients' words are kept (retention).
 
 The rules are those of the command line (``followup clinics add``, ``set-alerts``,
-``set-hours``, ``set-escalation``): :mod:`followup.intake.clinic_fields` and
+``set-hours``, ``set-escalation``, ``set-retention``): :mod:`followup.intake.clinic_fields` and
 :mod:`followup.intake.clinics` check every value, so the dashboard cannot store what the CLI
 would refuse. Two rules are stricter here, because a form is easier to get wrong than a
 command: the on-call phone must be a number a text can reach (a mobile, not the clinic's
@@ -40,8 +40,10 @@ from followup.intake.clinic_fields import (
 )
 from followup.intake.clinics import check_apprise_url, check_second_contact
 from followup.phones import PhoneError, display_phone, patient_phone
+from followup.retention import RetentionError, check_days
 from followup.staff.redact import redact
 from followup.store import clinics as clinic_rows
+from followup.store import retention as retention_rows
 from followup.texts.catalogue import Catalogue
 from followup.texts.check import oversized
 
@@ -73,6 +75,8 @@ class ClinicSettings:
     clinic_today_after: str = ""
     second_contact: str = ""
     emergency_number: str = ""
+    #: days the patients' words are kept (:mod:`followup.retention`)
+    retention_days: str = ""
 
     @classmethod
     def from_form(cls, form: Any) -> ClinicSettings:
@@ -132,6 +136,7 @@ def _shown(clinic: Any) -> ClinicSettings:
         clinic_today_after=format_delay(clinic.clinic_today_second_minutes),
         second_contact=clinic.second_contact or "",
         emergency_number=clinic.emergency_number,
+        retention_days=str(clinic.retention_days),
     )
 
 
@@ -148,6 +153,7 @@ class Checked:
     clinic_today: int
     second_contact: str | None
     emergency_number: str
+    retention_days: int
 
 
 def _alert_url(url: str, field: str) -> str:
@@ -174,6 +180,14 @@ def _oncall(value: str, country: str) -> str | None:
         return patient_phone(value, country)
     except PhoneError as exc:
         raise ClinicError(f"oncall_phone: {exc}; the on-call phone must receive texts") from None
+
+
+def _retention_days(value: str) -> int:
+    try:
+        return check_days(int(value))
+    except ValueError as exc:
+        reason = str(exc) if isinstance(exc, RetentionError) else "a whole number of days"
+        raise ClinicError(f"retention_days: {reason}") from None
 
 
 def check(given: ClinicSettings, country: str) -> Checked:
@@ -224,9 +238,10 @@ def check(given: ClinicSettings, country: str) -> Checked:
     elif given.second_contact:
         contact = attempt("second_contact", check_second_contact, given.second_contact, country)
     emergency = attempt("emergency_number", check_emergency_number, given.emergency_number)
+    kept = attempt("retention_days", _retention_days, given.retention_days)
     if problems:
         raise InvalidFields(problems)
-    return Checked(window, week, oncall, urls, *delays, contact, emergency)
+    return Checked(window, week, oncall, urls, *delays, contact, emergency, kept)
 
 
 def save(
@@ -246,6 +261,7 @@ def save(
         clinic_today_minutes=ok.clinic_today, second_contact=ok.second_contact,
     )  # fmt: skip
     clinic_rows.set_emergency_number(db, clinic, ok.emergency_number)
+    retention_rows.set_retention_days(db, clinic, ok.retention_days)
     after = _shown(clinic)
     changed = [f.name for f in fields(ClinicSettings)
                if getattr(before, f.name) != getattr(after, f.name)]  # fmt: skip

@@ -63,6 +63,8 @@ class Job:
     #: a text staff wrote (:mod:`followup.store.outbox.staff_texts`): its session's state is
     #: not checked before the send
     staff: bool = False
+    #: when it was to go (the claim's ``send_at``): how late it went is measured from it
+    send_at: datetime | None = None
 
 
 class Batch:

@@ -237,7 +237,7 @@ class Claimer:
         )
         return Job(
             row.id, row.patient_id, sms, row.due_at, row.expires_at, row.attempts, lookup,
-            session_id=row.session_id, tz=tz, window=window, staff=staff,
+            session_id=row.session_id, tz=tz, window=window, staff=staff, send_at=row.send_at,
         )  # fmt: skip
 
     def hours(self, row: Any, plans: dict[int, Any]) -> tuple[ZoneInfo, SendWindow]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.gateways.base import SendError, SendResult
 from followup.gateways.policy import backoff
+from followup.ops import events
 from followup.outbound.batch import Batch, DispatchReport, Job
 from followup.outbound.timing import next_allowed
 from followup.store.outbox import (
@@ -74,7 +75,12 @@ class Outcomes:
         """Queue an accepted text to be recorded as sent; write the queue when it is full or
         has waited long enough (one transaction for many texts, not one each)."""
         accepted = Accepted(
-            job.message_id, result.provider_sid, result.provider_status, self.now(), reason
+            job.message_id,
+            result.provider_sid,
+            result.provider_status,
+            self.now(),
+            reason,
+            send_at=job.send_at,
         )
         due = batch.add_accepted(accepted, self.record_batch, RECORD_WAIT)
         if due:
@@ -92,6 +98,7 @@ class Outcomes:
         report.add("sent", len(moved))
         for a in accepted:
             if a.message_id in moved:
+                events.text_sent(a.send_at, a.at)
                 log.info("message %s sent (%s)", a.message_id, a.provider_sid)
             else:
                 log.warning("message %s was taken over while being sent; %s not recorded here",

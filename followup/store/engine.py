@@ -225,10 +225,15 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return revision_of(conn)
+
+
+def revision_of(conn: Connection) -> str | None:
+    """The migration revision the database on ``conn`` is at (None: none applied)."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(url: str) -> str | None:

@@ -74,6 +74,7 @@ __all__ = [
     "DeliveryReceipt",
     "Flag",
     "InboundMessage",
+    "JobRun",
     "LoginSession",
     "MessageEvent",
     "OutboundMessage",
@@ -129,6 +130,9 @@ class Clinic(Base):
     second_contact: Mapped[str | None] = mapped_column(Text)
     #: the clinic's care plan as validated JSON; NULL means the default plan
     care_plan: Mapped[dict | None] = mapped_column(JSON)
+    #: days the patients' words (text bodies, reply texts) are kept once a text is finished
+    #: or a reply received (:mod:`followup.retention`); at least 30
+    retention_days: Mapped[int] = mapped_column(Integer, default=365, server_default=text("365"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
@@ -142,6 +146,7 @@ class Clinic(Base):
             " AND clinic_today_second_minutes > 0",
             name="escalation_minutes",
         ),
+        CheckConstraint("retention_days >= 30", name="retention_days"),
     )
 
 
@@ -320,3 +325,20 @@ class MessageEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class JobRun(Base):
+    """One run of a job that must happen once per period across every worker ("retention
+    for 2026-12-04"). ``(job, period)`` is unique: the worker whose INSERT wins runs it, the
+    others see the row and do nothing. ``finished_at`` stays NULL for a run that died."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    worker: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("job", "period"),)

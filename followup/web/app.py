@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse
 from twilio.request_validator import RequestValidator
 
 from followup.config import check_replies_reach_a_person
@@ -30,7 +30,7 @@ from followup.inbound.receive import senders_of
 from followup.runtime import Runtime
 from followup.staff.alerts import AlertSender
 from followup.texts.catalogue import Catalogue
-from followup.web import api_errors, twilio_hooks
+from followup.web import api_errors, ops_routes, twilio_hooks
 from followup.web.nul_guard import NulGuard
 from followup.web.pages import STATIC
 from followup.web.routers import ROUTERS
@@ -107,9 +107,6 @@ def create_app(
             if own_alerts:
                 alerts.close()
 
-    async def healthz(_request: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok\n")
-
     now = clock or twilio_hooks.utc_now
     app = FastAPI(
         title="followup clinic API",
@@ -123,7 +120,8 @@ def create_app(
     )
     app.state.followup = state
     app.state.clock = now
-    app.add_route("/healthz", healthz, include_in_schema=False)
+    # /healthz, /readyz, /metrics: for probes and Prometheus, no login, no patient's data
+    app.router.routes.extend(ops_routes.routes(state, now))
     # the Twilio webhooks keep their plain Starlette routes: their contract is Twilio's
     app.router.routes.extend(twilio_hooks.routes(state, now))
     for router in ROUTERS:

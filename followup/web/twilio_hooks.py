@@ -39,7 +39,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -59,6 +59,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from followup.gateways.twilio import STATUS_CALLBACK_PATH
 from followup.inbound import drain, offline_answer, receive
 from followup.inbound.status_callbacks import StatusCallback, record_status
+from followup.ops import events
 from followup.spool import SpoolError
 from followup.store.engine import DatabaseBusy, bounded_transaction, database_unavailable
 from followup.web.state import AppState
@@ -308,6 +309,23 @@ async def on_db_thread(state: AppState, fn: Callable[[], T]) -> T:
 
 def routes(state: AppState, clock: Callable[[], datetime] = utc_now) -> list[Route]:
     return [
-        Route(INBOUND_PATH, inbound_endpoint(state, clock), methods=["POST"]),
-        Route(STATUS_PATH, status_endpoint(state, clock), methods=["POST"]),
+        Route(INBOUND_PATH, timed("inbound", inbound_endpoint(state, clock)), methods=["POST"]),
+        Route(STATUS_PATH, timed("status", status_endpoint(state, clock)), methods=["POST"]),
     ]
+
+
+def timed(hook: str, endpoint: Callable[[Request], Awaitable[Response]]):
+    """``endpoint``, its time to answer observed (``followup_webhook_duration_seconds``):
+    Twilio gives up after 15 s, so the tail matters more than the mean."""
+
+    async def handle(request: Request) -> Response:
+        start = time.perf_counter()
+        code = 500
+        try:
+            response = await endpoint(request)
+            code = response.status_code
+            return response
+        finally:
+            events.webhook_answered(hook, code, time.perf_counter() - start)
+
+    return handle

@@ -14,16 +14,19 @@ which serve it on a real server instead.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from followup.access import accounts, keys
+from followup.access import accounts, keys, secrets
 from followup.config import load_settings
 from followup.gateways.base import Gateway
 from followup.runtime import Runtime
@@ -125,6 +128,23 @@ def email(slug: str, role: str) -> str:
 ORG = "org@network.example"
 
 
+@functools.cache
+def _hash_of(password: str) -> str:
+    return _real_hash(password)
+
+
+_real_hash = secrets.hash_password
+
+
+@contextlib.contextmanager
+def _one_hash_per_run() -> Iterator[None]:
+    """The seeded accounts' argon2 hash is made once per test run, not five times per test
+    (argon2 is slow on purpose: 0.1-0.3 s a hash). It is a real hash of PASSWORD, so logging
+    in still verifies it for real; only its salt is shared by the seeded accounts."""
+    with mock.patch.object(secrets, "hash_password", _hash_of):
+        yield
+
+
 def open_clinic_web(
     env: dict[str, str], *, gateway: Gateway | None = None, **settings: str
 ) -> ClinicWeb:
@@ -141,7 +161,7 @@ def open_clinic_web(
         )  # fmt: skip
     clock = Clock(NOW)
     web = ClinicWeb(runtime, create_app(runtime, clock=clock, gateway=gateway), clock)
-    with transaction(runtime.sessions) as db:
+    with transaction(runtime.sessions) as db, _one_hash_per_run():
         for slug in CLINICS:
             for role in ("staff", "admin"):
                 accounts.add_user(db, email=email(slug, role), role=role, clinics=[slug],

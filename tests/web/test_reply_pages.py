@@ -114,10 +114,7 @@ def test_staff_answer_from_the_inbox_and_it_shows_under_the_reply(clinic_web):
     assert email("north", "staff") in inbox.text
     assert _count(web, AuditEvent, AuditEvent.action == "text.staff") == 1
     timeline = client.get(f"/clinics/north/patients/{p0}").text
-    assert (
-        'class="badge staff"' in timeline
-        and f"written by {email('north', 'staff')}" in timeline
-    )
+    assert 'class="badge staff"' in timeline and f"written by {email('north', 'staff')}" in timeline
 
 
 @pytest.mark.parametrize(
@@ -267,3 +264,19 @@ def test_the_csv_exports_cannot_run_a_formula_and_are_audited(clinic_web):
     keyed = web.api("north").get("/api/v1/clinics/north/exports/replies.csv")
     assert keyed.status_code == 200 and "HYPERLINK" in keyed.text
     assert web.api("south").get("/api/v1/clinics/north/exports/flags.csv").status_code == 404
+
+
+def test_a_reply_cleared_by_retention_says_so_and_keeps_how_it_was_read(clinic_web):
+    from followup.retention import purge
+
+    web = clinic_web
+    old = _reply(web, "P0", "my calf aches a lot", minutes_ago=400 * 24 * 60)
+    kept = _reply(web, "P0", "better today", minutes_ago=60)
+    purge(web.sessions, web.clock.now, actor="cli")
+    page = web.login(email("north", "staff")).get("/clinics/north/replies")
+    assert page.status_code == 200
+    assert "my calf aches" not in page.text and "better today" in page.text
+    assert "reply_received (its words were cleared after the clinic" in page.text
+    with web.sessions() as db:
+        assert db.get(InboundMessage, old).kind == "text"
+        assert db.get(InboundMessage, kept).body == "better today"

@@ -90,6 +90,8 @@ def test_an_admin_changes_settings_and_the_change_is_audited(clinic_web):
         ("second_contact", "nobody", "neither a phone number"),
         ("second_contact", "json://alerts.example.org/hook", "unencrypted"),
         ("emergency_number", "call 911", "not a number to dial"),
+        ("retention_days", "29", "at least 30"),
+        ("retention_days", "a year", "a whole number of days"),
     ],
 )
 def test_a_bad_field_is_shown_beside_it_and_nothing_is_saved(clinic_web, field, value, said):
@@ -114,6 +116,18 @@ def test_a_bad_field_is_shown_beside_it_and_nothing_is_saved(clinic_web, field, 
         before.oncall_phone,
     )
     assert clinic_web.audit("settings.change") == []
+
+
+def test_an_admin_sets_how_long_the_patients_words_are_kept(clinic_web):
+    admin = clinic_web.login(email("north", "admin"))
+    fields = _form(admin.get(URL).text)
+    assert fields["retention_days"] == "365"
+    done = admin.post(URL, data={**fields, "retention_days": "90", "csrf_token": admin.csrf})
+    assert done.status_code == 303, done.text
+    assert _clinic(clinic_web).retention_days == 90
+    assert _clinic(clinic_web, "south").retention_days == 365
+    [event] = clinic_web.audit("settings.change")
+    assert event.detail == "retention_days: '365' -> '90'"
 
 
 def test_another_clinics_admin_gets_404(clinic_web):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from followup.gateways.base import Gateway
 from followup.gateways.policy import backoff, sender_for
+from followup.ops import events
 from followup.staff.alerts.channels import Outcome, notify, send_sms, short
 from followup.staff.alerts.wording import NO_CLINIC, alert_text, flag_link
 from followup.staff.redact import redact, scrub
@@ -232,6 +233,7 @@ class AlertSender:
             log.warning("alert %s: taken over by another sender; outcome not recorded", alert.id)
             return
         setattr(report, counter, getattr(report, counter) + 1)
+        events.alert_delivery(alert.channel, counter)
 
     # -- the background thread -------------------------------------------------------------
 

@@ -156,6 +156,8 @@ class Accepted:
     provider_status: str | None
     at: datetime
     reason: str
+    #: when it was to go: how late it went is counted when it is recorded sent
+    send_at: datetime | None = None
 
 
 def mark_sent(conn: Connection, accepted: Sequence[Accepted], *, worker: str) -> list[int]:

@@ -166,6 +166,7 @@ CLAIMED_TEXT = (
     OutboundMessage.template_key,
     OutboundMessage.locale,
     OutboundMessage.due_at,
+    OutboundMessage.send_at,
     OutboundMessage.expires_at,
     OutboundMessage.attempts,
     OutboundMessage.error_code,

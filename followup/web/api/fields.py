@@ -10,9 +10,17 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, field_validator
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) or (
-        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
-    )
+    """Whether pydantic would read ``value`` as a number (``5``, ``"0.5"``, ``"2.9e-192"``,
+    ``"inf"``): an ISO date or time never parses as a float."""
+    if isinstance(value, int | float):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _iso_only(value: Any) -> Any:

@@ -4,7 +4,7 @@ clinic's admins (a login with the admin or org role; a key has no role and gets 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from followup.desk import audit_log, metrics
 from followup.web.api import responses
+from followup.web.api.fields import IsoDate
 from followup.web.deps import DB, ApiAdminClinic, ApiClinic, Now
 
 router = APIRouter(
@@ -61,7 +62,7 @@ class AuditPageOut(BaseModel):
 @router.get("/audit", response_model=AuditPageOut, summary="The clinic's audit log (admins)")
 def clinic_audit(
     clinic: ApiAdminClinic, db: DB, actor: str | None = None, action: str | None = None,
-    date_from: date | None = None, date_to: date | None = None,
+    date_from: IsoDate | None = None, date_to: IsoDate | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=audit_log.MAX_PER_PAGE)] = audit_log.PER_PAGE,
 ) -> AuditPageOut:  # fmt: skip

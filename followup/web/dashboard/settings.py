@@ -1,6 +1,7 @@
 """The clinic's settings page, for its admins: sending window, opening hours, where staff
-alerts go, escalation delays, the second contact and the emergency number. One form; a bad
-field re-renders it with the reason beside that field, and nothing is saved."""
+alerts go, escalation delays, the second contact, the emergency number and the retention
+period. One form; a bad field re-renders it with the reason beside that field, and nothing
+is saved."""
 
 from __future__ import annotations
 
