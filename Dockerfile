@@ -30,7 +30,7 @@ USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
 # The web app answers /healthz (python's urllib: the slim image has no curl). A container
-# running `followup worker` serves no HTTP: compose gives it `followup db check` instead.
+# running `followup worker` serves no HTTP: compose gives it `followup health` instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('FOLLOWUP_PORT', '8000'), timeout=4)"]
 CMD ["sh", "-c", "followup db upgrade && exec followup run"]

@@ -116,7 +116,7 @@ def test_compose_has_postgres_a_migration_one_web_and_two_workers(compose):
     assert services["web"].get("deploy", {}).get("replicas", 1) == 1
     assert services["worker"]["command"] == ["followup", "worker"]
     assert services["worker"]["deploy"]["replicas"] == 2
-    assert services["worker"]["healthcheck"]["test"] == ["CMD", "followup", "db", "check"]
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "followup", "health"]
     # the web app keeps the image's HEALTHCHECK (/healthz, checked above)
     assert "healthcheck" not in services["web"]
 

@@ -68,21 +68,6 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     click.echo(f"database at {now}")
 
 
-@db.command("check")
-@click.pass_context
-def db_check(ctx: click.Context) -> None:
-    """Exit 0 when the database answers and its schema is the one this code needs, else 1
-    saying which: the health check of a worker container (a worker serves no HTTP)."""
-    from followup.store.engine import head_revision, schema_problem
-
-    rt = get_runtime(ctx, need_schema=False)
-    problem = schema_problem(rt.engine, rt.settings.database_url)
-    if problem:
-        fail(problem)
-    now = head_revision(rt.settings.database_url)
-    click.echo(f"database at {now}")
-
-
 @main.group()
 def clinics() -> None:
     """Clinics: add them, list them, set their care plan, alerts, hours and escalations."""

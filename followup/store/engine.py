@@ -242,21 +242,6 @@ def head_revision(url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def schema_problem(engine: Engine, url: str) -> str | None:
-    """None when the database answers and is at the code's head revision, else what is
-    wrong (``followup db check``). The error's kind only: its text may carry the URL."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        current = current_revision(engine)
-    except SQLAlchemyError as exc:
-        return f"database unreachable ({type(exc).__name__})"
-    head = head_revision(url)
-    if current != head:
-        return f"database schema is at {current or 'nothing'}, code needs {head}"
-    return None
-
-
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT many rows with the same keys, fast: the planner writes tens of thousands.
 

@@ -1,5 +1,4 @@
-"""``followup worker`` (the worker alone, as a real process) and ``followup db check`` (the
-health check of a worker container): what they do, their exit codes."""
+"""``followup worker``: the worker alone, as a real process, beside ``followup web``."""
 
 from __future__ import annotations
 
@@ -13,28 +12,6 @@ from click.testing import CliRunner
 from support.processes import FOLLOWUP, clean_env
 
 from followup.cli import main
-
-
-def _check(monkeypatch, url: str):
-    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", url)
-    return CliRunner().invoke(main, ["db", "check"], catch_exceptions=False)
-
-
-def test_db_check_passes_on_a_migrated_database(env, monkeypatch):
-    done = _check(monkeypatch, env["FOLLOWUP_DATABASE_URL"])
-    assert done.exit_code == 0 and done.output.startswith("database at ")
-
-
-def test_db_check_fails_on_a_database_the_migrations_have_not_reached(tmp_path, monkeypatch):
-    done = _check(monkeypatch, f"sqlite:///{tmp_path / 'new.db'}")
-    assert done.exit_code == 1 and "schema is at nothing, code needs" in done.output
-
-
-def test_db_check_fails_when_the_database_does_not_answer_and_names_no_url(monkeypatch):
-    # port 1 on loopback: nothing listens there, the connection is refused at once
-    done = _check(monkeypatch, "postgresql://followup:s3cret@127.0.0.1:1/followup")
-    assert done.exit_code == 1 and "database unreachable (OperationalError)" in done.output
-    assert "s3cret" not in done.output and "127.0.0.1" not in done.output
 
 
 def test_the_worker_takes_no_web_options():
