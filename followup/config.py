@@ -8,6 +8,7 @@ Twilio's own variable names are used where they exist; ours start with ``FOLLOWU
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -66,6 +67,9 @@ class Settings:
     webhook_db_timeout: float = 3.0
     #: where replies the database could not take wait, one file each (:mod:`followup.spool`)
     spool_dir: Path = Path("followup-spool")
+    #: reverse proxies (IP addresses, CIDR networks) whose X-Forwarded-For and
+    #: X-Forwarded-Proto are believed; from any other peer those headers are ignored
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def twilio_configured(self) -> bool:
@@ -206,7 +210,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "FOLLOWUP_WEBHOOK_DB_TIMEOUT", Settings.webhook_db_timeout
         ),
         spool_dir=spool_dir,
+        trusted_proxies=_networks(get("FOLLOWUP_TRUSTED_PROXIES") or ""),
     )
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """FOLLOWUP_TRUSTED_PROXIES as normalised addresses and networks. Each must parse: a
+    typo would otherwise be matched as a literal name no peer has, and the proxy's own
+    address would throttle every login behind it. ``*`` is refused: it would let any
+    caller choose the address the login throttle counts."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)) if "/" in item
+                         else str(ipaddress.ip_address(item)))  # fmt: skip
+        except ValueError:
+            raise ConfigError(
+                f"FOLLOWUP_TRUSTED_PROXIES: {item!r} is not an IP address or a CIDR network "
+                "such as 10.0.0.0/8"
+            ) from None
+    return tuple(found)
 
 
 def check_replies_reach_a_person(settings: Settings) -> None:

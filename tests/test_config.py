@@ -51,6 +51,9 @@ def test_postgresql_urls_use_psycopg_3():
         ({"FOLLOWUP_FALLBACK_ALERT_TO": "555 0100"}, "FOLLOWUP_FALLBACK_ALERT_TO"),
         ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "0"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
         ({"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "soon"}, "FOLLOWUP_WEBHOOK_DB_TIMEOUT"),
+        ({"FOLLOWUP_TRUSTED_PROXIES": "proxy.local"}, "FOLLOWUP_TRUSTED_PROXIES"),
+        ({"FOLLOWUP_TRUSTED_PROXIES": "*"}, "FOLLOWUP_TRUSTED_PROXIES"),
+        ({"FOLLOWUP_TRUSTED_PROXIES": "10.0.0.0/33"}, "FOLLOWUP_TRUSTED_PROXIES"),
     ],
 )
 def test_bad_settings_name_the_variable(env, name):
@@ -133,3 +136,9 @@ def test_the_webhook_waits_3_seconds_for_the_database_and_spools_beside_the_work
         {"FOLLOWUP_WEBHOOK_DB_TIMEOUT": "1.5", "FOLLOWUP_SPOOL_DIR": "/var/spool/followup"}
     )
     assert (custom.webhook_db_timeout, str(custom.spool_dir)) == (1.5, "/var/spool/followup")
+
+
+def test_no_proxy_is_trusted_unless_named_and_networks_are_normalised():
+    assert load_settings({}).trusted_proxies == ()
+    named = load_settings({"FOLLOWUP_TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8 ,,::1"})
+    assert named.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")

@@ -122,16 +122,34 @@ def send_due(ctx: click.Context, once: bool, now_text: str | None) -> None:
 def run(ctx: click.Context, verbose: bool, host: str, port: int, no_web: bool) -> None:
     """Run the worker (plan and send every few seconds) and serve the web app beside it,
     until SIGTERM or Ctrl-C."""
+    if no_web:
+        _run_worker(ctx, verbose)
+        return
     setup_logging(verbose)
     rt = get_runtime(ctx)
     worker = _start_worker(ctx)
-    if no_web:
-        worker.run()
-        return
     from followup.web.server import serve_app
 
     # the web app shares this worker's alert sender and template catalogue
     worker.run(serve=lambda: serve_app(rt, host, port, alerts=worker.alerts))
+
+
+@main.command("worker")
+@click.option("-v", "--verbose", is_flag=True)
+@click.pass_context
+def worker_command(ctx: click.Context, verbose: bool) -> None:
+    """Run the worker alone (plan and send every few seconds, file spooled replies, send
+    staff alerts), no web app, until SIGTERM or Ctrl-C: beside ``followup web`` processes,
+    as many workers as you like on one PostgreSQL database (their claims never overlap).
+    SIGTERM stops it cleanly: sends in flight finish, texts claimed but not sent are
+    released for the other workers."""
+    _run_worker(ctx, verbose)
+
+
+def _run_worker(ctx: click.Context, verbose: bool) -> None:
+    """``followup worker`` and ``followup run --no-web``: one worker, ticking until a signal."""
+    setup_logging(verbose)
+    _start_worker(ctx).run()
 
 
 def _warn_silent_clinics(worker) -> None:
