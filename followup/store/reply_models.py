@@ -82,8 +82,8 @@ class InboundMessage(Base):
     in_reply_to: Mapped[int | None] = mapped_column(
         ForeignKey("outbound_messages.id", ondelete="SET NULL")
     )
-    from_number: Mapped[str] = mapped_column(String(32))
-    to_number: Mapped[str | None] = mapped_column(String(32))
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str | None] = mapped_column(String(64))
     messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
     body: Mapped[str] = mapped_column(Text, default="")
     num_media: Mapped[int] = mapped_column(Integer, default=0)
