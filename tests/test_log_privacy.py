@@ -74,3 +74,61 @@ def test_sql_errors_carry_no_parameters(tmp_path):
             )
     assert "+12015550123" not in str(caught.value) and "chest pain" not in str(caught.value)
     engine.dispose()
+
+
+def test_json_lines_carry_the_rewritten_record_only(installed, caplog):
+    import json
+
+    log = logging.getLogger("followup.test")
+    try:
+        raise ValueError("could not store a reply from +12015550123: 'I cant breathe'")
+    except ValueError:
+        with caplog.at_level(logging.ERROR):
+            log.exception("reply from %s failed", "+12015550123")
+    line = log_privacy.JsonLines().format(caplog.records[-1])
+    data = json.loads(line)
+    assert "\n" not in line
+    assert set(data) == {"time", "level", "logger", "message", "traceback"}
+    assert (data["level"], data["logger"]) == ("ERROR", "followup.test")
+    assert data["message"] == "reply from [number] failed"
+    assert data["traceback"].endswith("builtins.ValueError: [message withheld]")
+    assert "5550123" not in line and "breathe" not in line
+    assert data["time"].endswith("+00:00")
+
+
+@pytest.mark.slow
+def test_a_worker_logs_json_lines_when_asked(tmp_path):
+    """A real ``followup worker`` on the demo data: every line it logs until SIGTERM is a
+    JSON object, and none holds a patient's number; a format we do not know stops it."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "TWILIO_"))},
+        "FOLLOWUP_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
+        "FOLLOWUP_LOG_FORMAT": "json",
+        "FOLLOWUP_TICK_SECONDS": "0.5",
+    }
+    cli = [sys.executable, "-m", "followup.cli"]
+    for setup in (["db", "upgrade"], ["demo"]):
+        subprocess.run([*cli, *setup], env=env, check=True, capture_output=True, cwd=tmp_path)
+    worker = subprocess.Popen([*cli, "worker"], env=env, cwd=tmp_path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        time.sleep(4)  # a few ticks: the demo's texts go, their outcomes are logged
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) >= 2, err
+    records = [json.loads(line) for line in lines]
+    assert {r["logger"] for r in records} >= {"followup.worker"}
+    demo_phones = ("5550123", "5550142", "5550199", "5550150")  # the patients', the on-call's
+    assert not [line for line in lines for phone in demo_phones if phone in line]
+    wrong = subprocess.run([*cli, "worker"], env={**env, "FOLLOWUP_LOG_FORMAT": "xml"},
+                           text=True, capture_output=True, cwd=tmp_path, timeout=30)  # fmt: skip
+    assert wrong.returncode == 1 and "FOLLOWUP_LOG_FORMAT" in wrong.stderr

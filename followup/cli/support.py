@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -87,12 +88,22 @@ def parse_now(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: how log lines are written (``FOLLOWUP_LOG_FORMAT``): for people, or JSON lines
+LOG_FORMATS = ("text", "json")
+
+
 def setup_logging(verbose: bool) -> None:
     log_privacy.install()  # no patient's number in any line, tracebacks included
+    kind = os.environ.get("FOLLOWUP_LOG_FORMAT", "text").strip().lower() or "text"
+    if kind not in LOG_FORMATS:
+        fail(f"FOLLOWUP_LOG_FORMAT: {kind!r} is not one of {', '.join(LOG_FORMATS)}")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if kind == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(log_privacy.JsonLines())
     if not verbose:
         # every tick and every schema check would otherwise fill the log; a tick that runs
         # longer than the interval is normal here (the next one is skipped, by design)
