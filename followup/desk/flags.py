@@ -59,12 +59,12 @@ class FlagView:
 
 
 def flags(
-    db: Session, clinic_id: int, now: datetime, *, status: str = FlagStatus.OPEN,
+    db: Session, clinic_id: int, now: datetime, *, status: str | None = FlagStatus.OPEN,
     flag_id: int | None = None, limit: int | None = None,
 ) -> list[FlagView]:  # fmt: skip
-    """The clinic's flags in ``status`` (every open or acknowledged one: no limit drops a
-    flag from the worklist unless asked): unclosed ones most urgent first, closed ones
-    newest first."""
+    """The clinic's flags in ``status`` (any status with None; every open or acknowledged
+    one: no limit drops a flag from the worklist unless asked): unclosed ones most urgent
+    first, closed ones newest first."""
     rows = listings.clinic_flags(db, clinic_id, status=status, flag_id=flag_id, limit=limit)
     views = [
         FlagView(f.id, f.kind, f.reason, f.created_at, now - f.created_at, f.patient_id, first,
@@ -79,11 +79,10 @@ def flags(
 
 def flag(db: Session, clinic_id: int, flag_id: int, now: datetime) -> FlagView:
     """One flag of this clinic, whatever its status; NotFound for another clinic's."""
-    for status in FlagStatus:
-        found = flags(db, clinic_id, now, status=status, flag_id=flag_id)
-        if found:
-            return found[0]
-    raise NotFound("flag")
+    found = flags(db, clinic_id, now, status=None, flag_id=flag_id)
+    if not found:
+        raise NotFound("flag")
+    return found[0]
 
 
 @dataclass(frozen=True)

@@ -77,19 +77,22 @@ def flags(db: Session, *, status: str, clinic_slug: str | None = None) -> Sequen
 
 
 def clinic_flags(
-    db: Session, clinic_id: int, *, status: str, limit: int | None = None,
+    db: Session, clinic_id: int, *, status: str | None, limit: int | None = None,
     flag_id: int | None = None,
 ) -> Sequence[Row[Any]]:  # fmt: skip
-    """As :func:`flags`, for one clinic by id (and one flag, with ``flag_id``), plus what
-    the patient wrote (for staff eyes only), newest first. No limit unless asked: the open
-    flags are the staff's worklist, and none may fall off its end."""
+    """As :func:`flags`, for one clinic by id (and one flag, with ``flag_id``; any status
+    with ``status=None``), plus what the patient wrote (for staff eyes only), newest first.
+    No limit unless asked: the open flags are the staff's worklist, and none may fall off
+    its end."""
     q = (
         select(Flag, Patient.first_name, Patient.external_id, InboundMessage.body)
         .outerjoin(Patient, Patient.id == Flag.patient_id)
         .outerjoin(InboundMessage, InboundMessage.id == Flag.inbound_id)
-        .where(Flag.clinic_id == clinic_id, Flag.status == status)
+        .where(Flag.clinic_id == clinic_id)
         .order_by(Flag.created_at.desc(), Flag.id.desc())
     )
+    if status is not None:
+        q = q.where(Flag.status == status)
     if flag_id is not None:
         q = q.where(Flag.id == flag_id)
     if limit is not None:

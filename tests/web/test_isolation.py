@@ -17,6 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from support.clinic_web import ClinicWeb, email
+from support.flag_rows import add_flag
 
 from followup.store.models import Flag, InboundMessage, OutboundMessage, TreatmentSession
 from followup.web.routers import ROUTERS
@@ -77,27 +78,7 @@ def _fill(path: str, slug: str, web: ClinicWeb) -> str:
 
 
 def _seed_a_flag_and_a_reply(web: ClinicWeb) -> None:
-    from followup.store.models import Patient
-
-    with web.sessions() as db, db.begin():
-        patient = db.scalars(select(Patient).where(Patient.external_id == "P0")).one()
-        reply = InboundMessage(
-            clinic_id=patient.clinic_id, patient_id=patient.id, from_number=patient.phone,
-            to_number="+12015550111", body="my chest hurts", kind="emergency", urgency="emergency",
-            provider_sid="SM" + "a" * 32, received_at=web.clock.now,
-        )  # fmt: skip
-        db.add(reply)
-        db.flush()
-        db.add(
-            Flag(
-                clinic_id=patient.clinic_id,
-                patient_id=patient.id,
-                inbound_id=reply.id,
-                kind="emergency",
-                reason="red flag: chest pain",
-                created_at=web.clock.now,
-            )
-        )
+    add_flag(web, "P0", "emergency", "red flag: chest pain", "my chest hurts", 0)
 
 
 def _call(client, method: str, url: str, csrf: str | None):
